@@ -1,0 +1,131 @@
+"""Planning costs as pure functions of latent tensors.
+
+These functions see only tensors: predicted latents and a goal latent. They know nothing about
+pixels, models, environments, logging or files, and they compute on the device and dtype of
+their inputs.
+
+Shape letters (see ``monde.types``): H horizon (model steps), D latent dimension; ``...`` is any
+number of leading dims, e.g. (B, S) for B episodes times S candidate action sequences.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+METRICS: tuple[str, ...] = ("l2", "l1", "cosine")
+REDUCE_MODES: tuple[str, ...] = ("sum", "last", "discounted")
+
+# Norm floor of the cosine metric: a zero vector has cosine similarity 0 (distance 1) to anything.
+_COSINE_EPS = 1e-8
+
+
+def latent_distance(pred: Tensor, goal: Tensor, metric: str = "l2") -> Tensor:
+    """Per-step distance between predicted latents and a goal latent.
+
+    Formulas, with ``d = pred[..., h, :] - goal[..., :]`` over the D latent dims:
+
+    - ``"l2"``: mean squared error, ``mean_D(d**2)`` (not square-rooted, not summed over D).
+    - ``"l1"``: mean absolute error, ``mean_D(|d|)``.
+    - ``"cosine"``: ``1 - cos(pred_h, goal)`` with ``cos = <x, y> / max(|x| * |y|, 1e-8)``, in
+      [0, 2]; a zero vector is at distance 1 from everything.
+
+    Steps:
+        1. goal (..., D) -> (..., 1, D), a singleton H axis.
+        2. Broadcast against pred (..., H, D); the leading dims follow the usual right-aligned
+           broadcasting rule, so for pred (B, S, H, D) pass goal (B, 1, D) (or (D,) for one goal).
+        3. Reduce over D with the chosen metric -> (..., H).
+
+    Args:
+        pred: (..., H, D) predicted latents, one per planning step.
+        goal: (..., D) goal latent, without an H axis.
+        metric: one of ``"l2"``, ``"l1"``, ``"cosine"``.
+
+    Returns:
+        (..., H) distance per step, in the broadcast leading shape.
+
+    Raises:
+        ValueError: unknown metric, pred with fewer than 2 dims, goal with no dims, or
+            mismatched D.
+    """
+    if metric not in METRICS:
+        raise ValueError(f"unknown metric {metric!r}; valid metrics are {list(METRICS)}")
+    if pred.ndim < 2:
+        raise ValueError(
+            f"pred must be (..., H, D) with at least 2 dims, got shape {tuple(pred.shape)}"
+        )
+    if goal.ndim < 1:
+        raise ValueError("goal must be (..., D) with at least 1 dim, got a 0-dim tensor")
+    if pred.shape[-1] != goal.shape[-1]:
+        raise ValueError(
+            f"latent dims differ: pred {tuple(pred.shape)} has D={pred.shape[-1]}, "
+            f"goal {tuple(goal.shape)} has D={goal.shape[-1]}"
+        )
+    g = goal.unsqueeze(-2)  # (..., 1, D)
+    if metric == "l2":
+        return (pred - g).square().mean(dim=-1)
+    if metric == "l1":
+        return (pred - g).abs().mean(dim=-1)
+    # cosine
+    pred_b, g_b = torch.broadcast_tensors(pred, g)
+    return 1.0 - F.cosine_similarity(pred_b, g_b, dim=-1, eps=_COSINE_EPS)
+
+
+def reduce_horizon(dist: Tensor, mode: str = "sum", discount: float = 1.0) -> Tensor:
+    """Reduce per-step distances over the horizon to one cost per sequence.
+
+    Modes, over ``h = 0 .. H-1``:
+
+    - ``"sum"``: ``sum_h dist[..., h]``.
+    - ``"last"``: ``dist[..., H-1]`` (only the final predicted step counts).
+    - ``"discounted"``: ``sum_h discount**h * dist[..., h]`` (the first step has weight 1).
+
+    ``discount`` is used only by ``"discounted"`` and ignored by the other modes.
+
+    Args:
+        dist: (..., H) per-step distances, H >= 1.
+        mode: one of ``"sum"``, ``"last"``, ``"discounted"``.
+        discount: finite, >= 0.
+
+    Returns:
+        (...) cost per sequence.
+
+    Raises:
+        ValueError: unknown mode, 0-dim dist, H == 0, or a negative / non-finite discount.
+    """
+    if mode not in REDUCE_MODES:
+        raise ValueError(f"unknown reduce mode {mode!r}; valid modes are {list(REDUCE_MODES)}")
+    if dist.ndim < 1 or dist.shape[-1] == 0:
+        raise ValueError(f"dist must be (..., H) with H >= 1, got shape {tuple(dist.shape)}")
+    if not math.isfinite(discount) or discount < 0:
+        raise ValueError(f"discount must be finite and >= 0, got {discount}")
+    if mode == "sum":
+        return dist.sum(dim=-1)
+    if mode == "last":
+        return dist[..., -1]
+    # discounted
+    h = torch.arange(dist.shape[-1], device=dist.device, dtype=dist.dtype)
+    weights = torch.full_like(h, discount).pow(h)  # (H,), discount**0 == 1 even for discount 0
+    return (dist * weights).sum(dim=-1)
+
+
+def goal_cost(
+    pred: Tensor,
+    goal: Tensor,
+    metric: str = "l2",
+    mode: str = "sum",
+    discount: float = 1.0,
+) -> Tensor:
+    """Cost of predicted latent trajectories with respect to a goal latent.
+
+    Steps:
+        1. ``latent_distance(pred, goal, metric)``: (..., H, D) x (..., D) -> (..., H).
+        2. ``reduce_horizon(dist, mode, discount)``: (..., H) -> (...).
+
+    For a planner, pred is (B, S, H, D) and goal (B, 1, D), giving the (B, S) cost that
+    ``monde.plan.cem`` expects from its cost function.
+    """
+    return reduce_horizon(latent_distance(pred, goal, metric), mode, discount)

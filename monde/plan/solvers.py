@@ -1,0 +1,232 @@
+"""Planning solvers as pure tensor functions.
+
+A solver searches action sequences that minimise a cost function. It sees only tensors and a
+callable ``cost_fn(actions) -> cost``; it knows nothing about pixels, models, environments,
+logging or files. All tensors it creates live on the device and dtype of ``mean``.
+
+Shape letters (see ``monde.types``): B batch (episodes planned at once), S samples (candidate
+action sequences per episode), H horizon (model steps), A action dims (of one model step).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+CostFn = Callable[[Tensor], Tensor]
+"""actions (B, S, H, A) -> cost (B, S); lower is better."""
+
+
+@dataclass
+class CEMConfig:
+    """Hyper-parameters of the cross-entropy method (see ``cem``)."""
+
+    samples: int = 300  # candidate action sequences per episode per round (S), mean included
+    iterations: int = 10  # refinement rounds
+    topk: int = 30  # elites kept per round
+    min_std: float = 0.05  # floor on the sampling std, keeps exploration alive
+    momentum: float = 0.0  # mean/std = momentum*old + (1-momentum)*elite stats
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.samples, int) or self.samples < 1:
+            raise ValueError(f"CEMConfig.samples must be an int >= 1, got {self.samples!r}")
+        if not isinstance(self.iterations, int) or self.iterations < 1:
+            raise ValueError(f"CEMConfig.iterations must be an int >= 1, got {self.iterations!r}")
+        if not isinstance(self.topk, int) or not 1 <= self.topk <= self.samples:
+            raise ValueError(
+                f"CEMConfig.topk must be an int in [1, samples={self.samples}], got {self.topk!r}"
+            )
+        if not self.min_std >= 0 or self.min_std == float("inf"):  # also rejects NaN
+            raise ValueError(f"CEMConfig.min_std must be finite and >= 0, got {self.min_std!r}")
+        if not 0 <= self.momentum < 1:  # also rejects NaN
+            raise ValueError(f"CEMConfig.momentum must be in [0, 1), got {self.momentum!r}")
+
+
+@dataclass
+class PlanResult:
+    """Output of a solver.
+
+    ``actions`` is the lowest-cost sequence ever evaluated (over all rounds, the sampled mean
+    included), not the final mean; ``mean``/``std`` are the final sampling distribution, for
+    warm-starting the next call (e.g. shifted by one step in MPC).
+    """
+
+    actions: Tensor  # (B, H, A) best sequence ever evaluated, within [low, high]
+    cost: Tensor  # (B,) cost of `actions` (+inf if every cost was NaN or +inf)
+    mean: Tensor  # (B, H, A) final sampling mean
+    std: Tensor  # (B, H, A) final sampling std, >= min_std
+    cost_history: Tensor  # (iterations, B) best-ever cost after each round, non-increasing
+
+
+def _check_inputs(mean: Tensor, std: Tensor, generator: torch.Generator | None) -> None:
+    if not isinstance(mean, Tensor) or not isinstance(std, Tensor):
+        raise TypeError(f"mean and std must be tensors, got {type(mean)} and {type(std)}")
+    if mean.ndim != 3:
+        raise ValueError(f"mean must be (B, H, A), got shape {tuple(mean.shape)}")
+    if std.shape != mean.shape:
+        raise ValueError(
+            f"std shape {tuple(std.shape)} must equal mean shape (B, H, A) = {tuple(mean.shape)}"
+        )
+    for name, size in zip(("B", "H", "A"), mean.shape, strict=True):
+        if size == 0:
+            raise ValueError(f"mean/std have {name} == 0 (shape {tuple(mean.shape)}); need >= 1")
+    if not mean.is_floating_point():
+        raise ValueError(f"mean must be a floating-point tensor, got {mean.dtype}")
+    if std.device != mean.device:
+        raise ValueError(f"std is on {std.device} but mean is on {mean.device}")
+    if generator is not None:
+        gdev = torch.device(generator.device)
+        mdev = mean.device
+        same = gdev.type == mdev.type and (
+            gdev.index is None or mdev.index is None or gdev.index == mdev.index
+        )
+        if not same:
+            raise ValueError(
+                f"generator is on {gdev} but mean is on {mdev}; create it with "
+                f"torch.Generator(device=mean.device)"
+            )
+    if not bool(torch.isfinite(mean).all()):
+        raise ValueError("mean contains NaN or inf")
+    if not bool((std >= 0).all()) or not bool(torch.isfinite(std).all()):
+        raise ValueError("std must be finite and >= 0 everywhere")
+
+
+def _bounds(low: Tensor | float, high: Tensor | float, mean: Tensor) -> tuple[Tensor, Tensor]:
+    """Broadcast low/high to (B, H, A) on mean's device/dtype and check low <= high."""
+    shape = mean.shape
+    out = []
+    for name, bound in (("low", low), ("high", high)):
+        t = torch.as_tensor(bound, dtype=mean.dtype, device=mean.device)
+        try:
+            t = torch.broadcast_to(t, shape)
+        except RuntimeError as e:
+            raise ValueError(
+                f"{name} of shape {tuple(t.shape)} does not broadcast to (B, H, A) = "
+                f"{tuple(shape)}; pass (A,) or (B, H, A)"
+            ) from e
+        if bool(torch.isnan(t).any()):
+            raise ValueError(f"{name} contains NaN")
+        out.append(t)
+    lo, hi = out
+    bad = lo > hi
+    if bool(bad.any()):
+        idx = bad.nonzero().tolist()
+        dims = sorted({a for _, _, a in idx})
+        shown = ", ".join(f"(b={b}, h={h}, a={a})" for b, h, a in idx[:5])
+        more = f" and {len(idx) - 5} more" if len(idx) > 5 else ""
+        raise ValueError(f"low > high at action dim(s) {dims}: {shown}{more}")
+    return lo, hi
+
+
+def cem(
+    cost_fn: CostFn,
+    mean: Tensor,
+    std: Tensor,
+    low: Tensor | float,
+    high: Tensor | float,
+    cfg: CEMConfig,
+    generator: torch.Generator | None = None,
+) -> PlanResult:
+    """Cross-entropy method over action sequences, batched over B episodes.
+
+    Each round, per episode (all episodes at once, no Python loop over samples):
+
+        1. Sample actions (B, S, H, A) = mean + max(std, min_std) * eps, with
+           eps ~ torch.randn(B, S, H, A, generator=generator); sample 0 is the mean itself
+           (eps = 0), so a warm start is always evaluated and never made worse.
+        2. Clip the samples to [low, high] (low/high broadcast to (B, H, A)).
+        3. cost = cost_fn(actions): (B, S). NaN costs count as +inf, so they never become
+           elites unless every cost is NaN/+inf.
+        4. Elites: the topk lowest costs, (B, K) indices gathered into (B, K, H, A).
+        5. Best ever: if the best elite beats the best cost so far, keep its sequence (B, H, A)
+           and cost (B,). Record the best-ever cost in cost_history[round] (B,).
+        6. Refit: elite mean and std over K (std with unbiased=False, so topk=1 gives 0),
+           blended as ``momentum * old + (1 - momentum) * elite``, then std floored at min_std.
+
+    Runs under ``torch.no_grad()`` and works inside ``torch.inference_mode()``. Deterministic
+    for a given generator state; without a generator it draws from torch's global RNG.
+
+    Args:
+        cost_fn: actions (B, S, H, A) -> cost (B, S); lower is better.
+        mean: (B, H, A) initial sampling mean (e.g. zeros, or the previous plan shifted).
+        std: (B, H, A) initial sampling std, finite and >= 0 (floored at min_std when sampling).
+        low, high: action bounds, broadcastable to (B, H, A): a float, (A,), (H, A) or
+            (B, H, A); +-inf allowed for unbounded dims.
+        cfg: solver hyper-parameters.
+        generator: torch.Generator on mean's device, or None for the global RNG.
+
+    Returns:
+        PlanResult with ``actions`` = the lowest-cost sequence ever evaluated (B, H, A), its
+        ``cost`` (B,), the final ``mean``/``std`` (B, H, A) and ``cost_history`` (iterations, B).
+        Inputs are never modified.
+
+    Raises:
+        ValueError: mean not (B, H, A), std shape != mean shape, B/H/A == 0, non-finite mean,
+            negative or non-finite std, low/high not broadcastable or NaN, low > high (the
+            message names the action dims), generator on another device than mean, cost_fn
+            output not of shape (B, S).
+    """
+    _check_inputs(mean, std, generator)
+    lo, hi = _bounds(low, high, mean)
+    B, H, A = mean.shape
+    S, K = cfg.samples, cfg.topk
+    m = cfg.momentum
+    device, dtype = mean.device, mean.dtype
+
+    with torch.no_grad():
+        lo_s, hi_s = lo.unsqueeze(1), hi.unsqueeze(1)  # (B, 1, H, A)
+        mu = mean.detach().clone()
+        sigma = std.detach().to(dtype).clamp_min(cfg.min_std)
+        best_actions = mu.clamp(lo, hi)  # sample 0 of round 1; kept if every cost is +inf
+        best_cost: Tensor | None = None
+        history: list[Tensor] = []
+        batch_idx = torch.arange(B, device=device)
+
+        for _ in range(cfg.iterations):
+            # 1-2. sample, mean as sample 0, clip: (B, S, H, A)
+            eps = torch.randn((B, S, H, A), generator=generator, device=device, dtype=dtype)
+            eps[:, 0] = 0
+            actions = torch.addcmul(mu.unsqueeze(1), sigma.unsqueeze(1), eps)
+            actions = torch.clamp(actions, lo_s, hi_s)
+
+            # 3. cost (B, S), NaN -> +inf, at least float32 so huge costs keep their order
+            cost = cost_fn(actions)
+            if not isinstance(cost, Tensor) or cost.shape != (B, S):
+                shape = tuple(cost.shape) if isinstance(cost, Tensor) else type(cost)
+                raise ValueError(f"cost_fn must return a (B, S) = ({B}, {S}) tensor, got {shape}")
+            cost = cost.detach().to(torch.promote_types(cost.dtype, torch.float32))
+            cost = torch.where(torch.isnan(cost), float("inf"), cost)
+
+            # 4. elites: (B, K) ascending costs and indices, (B, K, H, A) sequences
+            elite_cost, elite_idx = torch.topk(cost, K, dim=1, largest=False, sorted=True)
+            elites = actions[batch_idx.unsqueeze(1), elite_idx]
+
+            # 5. best ever (strict improvement; round 1 starts from +inf)
+            round_best = elite_cost[:, 0]  # (B,)
+            if best_cost is None:
+                best_cost = torch.full_like(round_best, float("inf"))
+            better = round_best < best_cost  # (B,)
+            best_cost = torch.where(better, round_best, best_cost)
+            best_actions = torch.where(better.view(B, 1, 1), elites[:, 0], best_actions)
+            history.append(best_cost)
+
+            # 6. refit the sampling distribution
+            e_mean = elites.mean(dim=1)
+            e_std = elites.std(dim=1, unbiased=False) if K > 1 else torch.zeros_like(e_mean)
+            if m > 0:
+                e_mean = m * mu + (1 - m) * e_mean
+                e_std = m * sigma + (1 - m) * e_std
+            mu = e_mean
+            sigma = e_std.clamp_min(cfg.min_std)
+
+        assert best_cost is not None  # iterations >= 1
+        return PlanResult(
+            actions=best_actions,
+            cost=best_cost,
+            mean=mu,
+            std=sigma,
+            cost_history=torch.stack(history),
+        )

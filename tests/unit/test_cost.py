@@ -1,0 +1,97 @@
+"""Exact values of monde.plan.cost on hand-computed small tensors."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from monde.plan import goal_cost, latent_distance, reduce_horizon
+
+
+def test_l2_is_mean_squared_error_over_d() -> None:
+    pred = torch.tensor([[1.0, 2.0], [3.0, 4.0]])  # (H=2, D=2)
+    goal = torch.tensor([1.0, 0.0])
+    # step 0: (0^2 + 2^2) / 2 = 2; step 1: (2^2 + 4^2) / 2 = 10
+    torch.testing.assert_close(latent_distance(pred, goal, "l2"), torch.tensor([2.0, 10.0]))
+    torch.testing.assert_close(latent_distance(pred, goal), torch.tensor([2.0, 10.0]))  # default
+
+
+def test_l1_is_mean_absolute_error_over_d() -> None:
+    pred = torch.tensor([[1.0, 2.0], [3.0, -4.0]])
+    goal = torch.tensor([1.0, 0.0])
+    # step 0: (0 + 2) / 2 = 1; step 1: (2 + 4) / 2 = 3
+    torch.testing.assert_close(latent_distance(pred, goal, "l1"), torch.tensor([1.0, 3.0]))
+
+
+def test_cosine_is_one_minus_cos() -> None:
+    pred = torch.tensor([[2.0, 0.0], [0.0, 3.0], [-1.0, 0.0], [1.0, 1.0], [0.0, 0.0]])
+    goal = torch.tensor([5.0, 0.0])
+    expected = torch.tensor([0.0, 1.0, 2.0, 1.0 - 1.0 / math.sqrt(2.0), 1.0])  # zero vector -> 1
+    torch.testing.assert_close(latent_distance(pred, goal, "cosine"), expected)
+
+
+def test_leading_dims_broadcast_for_planner_shapes() -> None:
+    B, S, H, D = 2, 3, 4, 5
+    pred = torch.randn(B, S, H, D, generator=torch.Generator().manual_seed(0))
+    goal = torch.randn(B, 1, D, generator=torch.Generator().manual_seed(1))
+    for metric in ("l2", "l1", "cosine"):
+        out = latent_distance(pred, goal, metric)
+        assert out.shape == (B, S, H)
+        # episode b is compared with its own goal
+        ref = latent_distance(pred[1, 2], goal[1, 0], metric)
+        torch.testing.assert_close(out[1, 2], ref)
+    assert goal_cost(pred, goal).shape == (B, S)
+
+
+def test_reduce_modes_exact() -> None:
+    dist = torch.tensor([[1.0, 2.0, 3.0], [4.0, 0.0, 8.0]])
+    torch.testing.assert_close(reduce_horizon(dist, "sum"), torch.tensor([6.0, 12.0]))
+    torch.testing.assert_close(reduce_horizon(dist), torch.tensor([6.0, 12.0]))  # default
+    torch.testing.assert_close(reduce_horizon(dist, "last"), torch.tensor([3.0, 8.0]))
+    # 1 + 0.5*2 + 0.25*3 = 2.75; 4 + 0 + 0.25*8 = 6
+    torch.testing.assert_close(reduce_horizon(dist, "discounted", 0.5), torch.tensor([2.75, 6.0]))
+    # discount 0 keeps only the first step (0**0 == 1); discount 1 equals sum
+    torch.testing.assert_close(reduce_horizon(dist, "discounted", 0.0), torch.tensor([1.0, 4.0]))
+    torch.testing.assert_close(reduce_horizon(dist, "discounted", 1.0), reduce_horizon(dist))
+    # discount ignored by the other modes
+    torch.testing.assert_close(reduce_horizon(dist, "sum", 0.5), torch.tensor([6.0, 12.0]))
+
+
+def test_goal_cost_composes_distance_and_reduce() -> None:
+    pred = torch.tensor([[[1.0, 2.0], [3.0, 4.0]]])  # (1, H=2, D=2)
+    goal = torch.tensor([[1.0, 0.0]])  # (1, D)
+    torch.testing.assert_close(goal_cost(pred, goal), torch.tensor([12.0]))  # l2: 2 + 10
+    torch.testing.assert_close(goal_cost(pred, goal, mode="last"), torch.tensor([10.0]))
+    torch.testing.assert_close(
+        goal_cost(pred, goal, metric="l1", mode="discounted", discount=0.5),
+        torch.tensor([1.0 + 0.5 * 3.0]),
+    )
+
+
+def test_float64_in_float64_out() -> None:
+    pred = torch.ones(2, 3, dtype=torch.float64)
+    goal = torch.zeros(3, dtype=torch.float64)
+    for metric in ("l2", "l1"):
+        assert goal_cost(pred, goal, metric, "discounted", 0.9).dtype == torch.float64
+
+
+def test_unknown_names_and_bad_inputs_raise() -> None:
+    pred, goal = torch.zeros(2, 3), torch.zeros(3)
+    with pytest.raises(ValueError, match=r"unknown metric 'l3'.*'l2', 'l1', 'cosine'"):
+        latent_distance(pred, goal, "l3")
+    with pytest.raises(ValueError, match=r"unknown reduce mode 'mean'.*'sum', 'last'"):
+        reduce_horizon(torch.zeros(2), "mean")
+    with pytest.raises(ValueError, match="unknown metric"):
+        goal_cost(pred, goal, metric="L2")
+    with pytest.raises(ValueError, match="latent dims differ"):
+        latent_distance(pred, torch.zeros(4))
+    with pytest.raises(ValueError, match="at least 2 dims"):
+        latent_distance(torch.zeros(3), goal)
+    with pytest.raises(ValueError, match="H >= 1"):
+        reduce_horizon(torch.zeros(2, 0))
+    with pytest.raises(ValueError, match="discount"):
+        reduce_horizon(torch.zeros(2), "discounted", -0.1)
+    with pytest.raises(ValueError, match="discount"):
+        reduce_horizon(torch.zeros(2), "discounted", float("nan"))
