@@ -464,10 +464,27 @@ def load_config(cls: type[T], path: str | Path | None = None, overrides: Sequenc
     return from_dict(cls, data, source=source)
 
 
+class _ConfigDumper(yaml.SafeDumper):
+    """Block-style mappings, with lists of scalars on one line (``betas: [0.9, 0.999]``)."""
+
+
+def _represent_list(dumper: yaml.SafeDumper, data: list) -> yaml.Node:
+    flow = all(not isinstance(v, (list, dict)) for v in data)
+    return dumper.represent_sequence("tag:yaml.org,2002:seq", data, flow_style=flow)
+
+
+_ConfigDumper.add_representer(list, _represent_list)
+
+
 def dump_config(obj: Any) -> str:
     """YAML text of a config dataclass, keys in field order."""
-    return yaml.safe_dump(
-        to_dict(obj), sort_keys=False, default_flow_style=None, allow_unicode=True, width=100
+    return yaml.dump(
+        to_dict(obj),
+        Dumper=_ConfigDumper,
+        sort_keys=False,
+        default_flow_style=False,
+        allow_unicode=True,
+        width=100,
     )
 
 
