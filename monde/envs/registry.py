@@ -1,0 +1,46 @@
+"""Environments by name: `make_env("two_room", num_envs, **overrides)`.
+
+Overrides are fields of the environment's config dataclass; unknown names and keys are rejected
+with the valid choices. This module knows nothing about models or torch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, fields
+from typing import Any
+
+from monde.envs.base import Env
+from monde.envs.two_room import TwoRoom, TwoRoomConfig
+
+
+@dataclass(frozen=True)
+class EnvEntry:
+    """How to build one registered environment."""
+
+    config_cls: type  # dataclass of the env's settings
+    factory: Callable[[int, Any], Env]  # (num_envs, config) -> Env
+
+
+ENV_REGISTRY: dict[str, EnvEntry] = {
+    "two_room": EnvEntry(TwoRoomConfig, TwoRoom),
+}
+
+
+def build_config(config_cls: type, overrides: dict[str, Any]) -> Any:
+    """config_cls(**overrides), with a ValueError naming any unknown key and the valid keys."""
+    valid = [f.name for f in fields(config_cls)]
+    unknown = sorted(set(overrides) - set(valid))
+    if unknown:
+        raise ValueError(
+            f"unknown {config_cls.__name__} override(s) {unknown}; valid keys: {', '.join(valid)}"
+        )
+    return config_cls(**overrides)
+
+
+def make_env(name: str, num_envs: int, **overrides: Any) -> Env:
+    """Build `num_envs` batched copies of the registered env `name`, its config overridden."""
+    if name not in ENV_REGISTRY:
+        raise ValueError(f"unknown env {name!r}; known envs: {', '.join(sorted(ENV_REGISTRY))}")
+    entry = ENV_REGISTRY[name]
+    return entry.factory(num_envs, build_config(entry.config_cls, overrides))
