@@ -1,0 +1,39 @@
+# The README's commands. `make demo` and `make test` each set up .venv on a fresh machine.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+TORCH := torch==2.13.0
+
+.PHONY: demo test lint bench random-wall clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+# torch is pinned and installed first: a bare `torch` would pull a multi-GB CUDA build.
+$(VENV)/.installed: $(BIN)/python pyproject.toml
+	$(BIN)/pip install --quiet $(TORCH)
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+demo: $(VENV)/.installed
+	$(BIN)/monde demo --config configs/two_room.yaml
+
+test: $(VENV)/.installed-dev
+	$(BIN)/ruff check monde tests benchmarks
+	$(BIN)/python -m pytest -q
+
+lint: $(VENV)/.installed-dev
+	$(BIN)/ruff check monde tests benchmarks
+	$(BIN)/ruff format --check monde tests benchmarks
+
+random-wall: $(VENV)/.installed
+	$(BIN)/monde demo --config configs/two_room_random_wall.yaml --run runs/random_wall \
+		--out benchmarks/results/two_room_random_wall.json
+
+clean:
+	rm -rf runs .pytest_cache .ruff_cache

@@ -1,0 +1,156 @@
+"""`monde <verb>`: parse a config, call the library. Wiring only.
+
+    monde collect  --out DATA                       record episodes with the exploration policy
+    monde train    --data DATA --run RUN [--resume] train a world model
+    monde eval     --model RUN/model [--out JSON]   goal-reaching success vs random actions
+    monde demo     [--run RUN]                      collect → train → eval on the built-in default
+
+Every verb takes --config PRESET.yaml and dotted overrides such as `train.steps=500`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from monde.config import RunConfig
+from monde.config_io import ConfigError, load_config, to_dict
+from monde.io import atomic_write_json
+
+
+def _load(args: argparse.Namespace) -> RunConfig:
+    return load_config(RunConfig, args.config, args.overrides)
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", type=Path, default=None, help="YAML preset (configs/*.yaml)")
+    parser.add_argument("overrides", nargs="*", help="dotted overrides, e.g. train.steps=500")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def cmd_collect(args: argparse.Namespace) -> None:
+    from monde.data.collect import collect
+
+    cfg = _load(args)
+    stats = collect(cfg.env, cfg.data, args.out, progress=not args.quiet)
+    print(f"collected {cfg.data.episodes} episodes into {args.out}; coverage {stats}")
+
+
+def cmd_train(args: argparse.Namespace) -> None:
+    from monde.train.run import train_run
+
+    cfg = _load(args)
+    _, metrics = train_run(cfg, args.data, args.run, resume=args.resume, progress=not args.quiet)
+    print({k: round(v, 4) for k, v in metrics.items()})
+    print(f"model saved to {Path(args.run) / 'model'}")
+
+
+def _evaluate(cfg: RunConfig, model_dir: Path, out: Path | None, progress: bool, extra: dict):
+    from monde.eval.goal_reaching import evaluate_goal_reaching, time_single_plan
+    from monde.models.checkpoint import load_model
+    from monde.report import provenance, success_table
+
+    model = load_model(model_dir)
+    results = evaluate_goal_reaching(model, cfg.env, cfg.plan, cfg.eval, progress=progress)
+    timing = time_single_plan(model, cfg.env, cfg.plan)
+    print(success_table(results))
+    print(
+        f"one replanning call, 1 episode, CEM {cfg.plan.samples}×{cfg.plan.iterations}, "
+        f"horizon {cfg.plan.horizon}: {timing['median_ms']:.1f} ms median, "
+        f"{timing['p95_ms']:.1f} ms p95"
+    )
+    if out is not None:
+        payload = {
+            "env": cfg.env.name,
+            "random_wall": cfg.env.random_wall,
+            "results": results,
+            "single_episode_plan": timing,
+            **extra,
+            "config": to_dict(cfg),
+            "provenance": provenance(),
+        }
+        atomic_write_json(out, payload)
+        print(f"wrote {out}")
+    return results
+
+
+def cmd_eval(args: argparse.Namespace) -> None:
+    cfg = _load(args)
+    _evaluate(cfg, args.model, args.out, not args.quiet, {})
+
+
+def cmd_demo(args: argparse.Namespace) -> None:
+    from monde.data.collect import collect
+    from monde.data.store import EpisodeStore
+    from monde.train.run import train_run
+
+    cfg = _load(args)
+    run = Path(args.run)
+    data_dir = run / "data"
+    start = time.perf_counter()
+    if (data_dir / "meta.json").exists() and len(EpisodeStore(data_dir)) == cfg.data.episodes:
+        print(f"reusing {cfg.data.episodes} episodes in {data_dir}")
+    else:
+        collect(cfg.env, cfg.data, data_dir, progress=not args.quiet) if not (
+            data_dir / "meta.json"
+        ).exists() else sys.exit(f"{data_dir} holds an incomplete dataset; delete it and run again")
+    collect_s = time.perf_counter() - start
+    coverage = EpisodeStore(data_dir).meta["info"].get("coverage", {})
+    print(f"data: {cfg.data.episodes} episodes, coverage {coverage}")
+    start = time.perf_counter()
+    _, metrics = train_run(cfg, data_dir, run, resume=args.resume, progress=not args.quiet)
+    train_s = time.perf_counter() - start
+    start = time.perf_counter()
+    extra = {
+        "collect_seconds": collect_s,
+        "train_seconds": train_s,
+        "data_coverage": coverage,
+        "final_train_metrics": metrics,
+    }
+    _evaluate(cfg, run / "model", args.out, not args.quiet, extra)
+    print(
+        f"collect {collect_s:.0f} s, train {train_s:.0f} s, eval {time.perf_counter() - start:.0f} s"
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="monde", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    verbs = parser.add_subparsers(dest="verb", required=True)
+    p = verbs.add_parser("collect", help="record episodes")
+    _common(p)
+    p.add_argument("--out", type=Path, required=True, help="new episode store folder")
+    p.set_defaults(func=cmd_collect)
+    p = verbs.add_parser("train", help="train a world model")
+    _common(p)
+    p.add_argument("--data", type=Path, required=True, help="episode store folder")
+    p.add_argument("--run", type=Path, required=True, help="run folder (metrics, checkpoints)")
+    p.add_argument("--resume", action="store_true", help="continue from the newest checkpoint")
+    p.set_defaults(func=cmd_train)
+    p = verbs.add_parser("eval", help="goal-reaching evaluation")
+    _common(p)
+    p.add_argument("--model", type=Path, required=True, help="model folder (RUN/model)")
+    p.add_argument("--out", type=Path, default=None, help="results JSON to write")
+    p.set_defaults(func=cmd_eval)
+    p = verbs.add_parser("demo", help="collect → train → eval on the built-in default")
+    _common(p)
+    p.add_argument("--run", type=Path, default=Path("runs/demo"), help="run folder")
+    p.add_argument("--out", type=Path, default=Path("benchmarks/results/two_room.json"))
+    p.add_argument("--resume", action="store_true", help="continue training from a checkpoint")
+    p.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except (ConfigError, ValueError, FileNotFoundError, FileExistsError) as err:
+        sys.exit(f"monde {args.verb}: error: {err}")
+
+
+if __name__ == "__main__":
+    main()

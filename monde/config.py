@@ -1,0 +1,193 @@
+"""Typed configuration: one dataclass per component, a one-line comment per field.
+
+Values live in YAML presets under configs/; `monde.config_io` loads them with dotted
+`a.b=c` overrides and rejects unknown keys. Every run saves its resolved config beside its
+outputs, and every checkpoint carries the ModelConfig that rebuilds its model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+
+@dataclass
+class EnvConfig:
+    name: str = "two_room"
+    """environment name in monde.envs' registry"""
+    image_size: int = 64
+    """rendered frame side in pixels"""
+    random_wall: bool = False
+    """randomise the wall and door position per episode"""
+
+
+@dataclass
+class DataConfig:
+    episodes: int = 200
+    """episodes to collect"""
+    steps_per_episode: int = 100
+    """environment steps per episode"""
+    policy: Literal["door_explorer", "random"] = "door_explorer"
+    """collection policy: a scripted explorer that uses the door, or uniform random actions"""
+    num_envs: int = 50
+    """environments stepped together while collecting"""
+    seed: int = 0
+    """seed of the first collected episode (episode i uses seed + i)"""
+    val_fraction: float = 0.1
+    """fraction of episodes held out for validation losses and probes"""
+
+    def __post_init__(self) -> None:
+        if self.episodes < 1 or self.steps_per_episode < 1 or self.num_envs < 1:
+            raise ValueError("data.episodes, data.steps_per_episode and data.num_envs must be ≥ 1")
+        if not 0.0 <= self.val_fraction < 1.0:
+            raise ValueError(f"data.val_fraction must be in [0, 1), got {self.val_fraction}")
+
+
+@dataclass
+class ModelConfig:
+    image_size: int = 64
+    """input frame side in pixels"""
+    in_channels: int = 3
+    """input channels (3 for RGB)"""
+    env_action_dim: int = 2
+    """action dimensions of one environment step"""
+    frameskip: int = 5
+    """environment steps per model step; a model action is their concatenation"""
+    latent_dim: int = 32
+    """dimension D of the latent of one frame"""
+    encoder_patch: int = 4
+    """kernel and stride of the encoder's patchify stem"""
+    encoder_channels: tuple[int, ...] = (32, 64, 64)
+    """output channels of the stem, then of each stride-2 conv stage"""
+    predictor: Literal["gru", "transformer"] = "gru"
+    """predictor family"""
+    predictor_dim: int = 128
+    """hidden width of the predictor"""
+    predictor_depth: int = 1
+    """GRU layers, or transformer blocks"""
+    predictor_heads: int = 4
+    """attention heads (transformer only)"""
+    history: int = 1
+    """context frames the predictor conditions on"""
+    max_context: int = 8
+    """longest frame sequence the transformer attends over"""
+    inverse_dynamics: bool = True
+    """add an inverse-dynamics head a_t = g(z_t, z_{t+1}) (used by the training loss only)"""
+
+    @property
+    def action_dim(self) -> int:
+        """A: dimensions of one model action (frameskip environment actions, concatenated)."""
+        return self.frameskip * self.env_action_dim
+
+    def __post_init__(self) -> None:
+        if self.history < 1 or self.frameskip < 1 or self.latent_dim < 1:
+            raise ValueError("model.history, model.frameskip and model.latent_dim must be ≥ 1")
+
+
+@dataclass
+class TrainConfig:
+    steps: int = 2000
+    """optimizer steps"""
+    batch_size: int = 64
+    """windows per step"""
+    lr: float = 1e-3
+    """AdamW peak learning rate (cosine decay to 10 %, linear warm-up)"""
+    warmup_steps: int = 100
+    """linear learning-rate warm-up"""
+    weight_decay: float = 1e-4
+    """AdamW weight decay"""
+    grad_clip: float = 1.0
+    """gradient norm clip (0 disables)"""
+    rollout_steps: int = 4
+    """predicted model steps in the multi-step rollout loss (the window holds history + these)"""
+    teacher_forcing_weight: float = 1.0
+    """weight of the one-step teacher-forced prediction loss"""
+    rollout_weight: float = 1.0
+    """weight of the multi-step rollout loss"""
+    regularizer: Literal["vicreg", "sigreg"] = "vicreg"
+    """anti-collapse regulariser on encoder latents"""
+    variance_weight: float = 1.0
+    """VICReg variance hinge weight"""
+    covariance_weight: float = 0.1
+    """VICReg covariance weight"""
+    sigreg_weight: float = 0.1
+    """SIGReg weight"""
+    sigreg_projections: int = 256
+    """random 1-D projections per SIGReg evaluation"""
+    inverse_dynamics_weight: float = 1.0
+    """weight of the inverse-dynamics loss (needs model.inverse_dynamics)"""
+    time_similarity_weight: float = 0.0
+    """weight of ‖z_{t+1} − z_t‖² smoothing along trajectories"""
+    bf16: bool = False
+    """bfloat16 autocast for the forward pass: only on CPUs with AMX/AVX512-BF16, or CUDA"""
+    seed: int = 0
+    """seed of initialisation and data order"""
+    threads: int = 0
+    """torch CPU threads (0 keeps torch's default)"""
+    log_every: int = 50
+    """steps between metric rows"""
+    checkpoint_every: int = 500
+    """steps between resumable checkpoints"""
+    probe_every: int = 500
+    """steps between held-out probes of the agent state (0 disables)"""
+
+    def __post_init__(self) -> None:
+        if self.steps < 1 or self.batch_size < 2:
+            raise ValueError("train.steps must be ≥ 1 and train.batch_size ≥ 2")
+        if self.rollout_steps < 1:
+            raise ValueError(f"train.rollout_steps must be ≥ 1, got {self.rollout_steps}")
+
+
+@dataclass
+class PlanConfig:
+    horizon: int = 5
+    """model steps planned ahead (each is model.frameskip environment steps)"""
+    receding: int = 1
+    """model steps executed before replanning"""
+    samples: int = 300
+    """CEM candidate sequences"""
+    iterations: int = 10
+    """CEM refinement rounds"""
+    topk: int = 30
+    """CEM elites"""
+    init_std: float = 1.0
+    """initial CEM sampling std (actions lie in [−1, 1])"""
+    min_std: float = 0.05
+    """floor on the CEM sampling std"""
+    metric: Literal["l2", "l1", "cosine"] = "l2"
+    """latent distance to the goal"""
+    reduce: Literal["sum", "last", "discounted"] = "sum"
+    """how distances along the horizon become one cost"""
+    discount: float = 1.0
+    """discount of the 'discounted' reduction"""
+
+    def __post_init__(self) -> None:
+        if self.horizon < 1 or not 1 <= self.receding <= self.horizon:
+            raise ValueError(
+                f"plan.horizon must be ≥ 1 and 1 ≤ plan.receding ≤ horizon; got horizon "
+                f"{self.horizon}, receding {self.receding}"
+            )
+
+
+@dataclass
+class EvalConfig:
+    episodes: int = 100
+    """goal-reaching episodes"""
+    seed: int = 1_000_000
+    """seed of the first evaluation episode; far from the collection seeds"""
+    max_steps: int = 100
+    """environment-step budget per episode"""
+    batch: int = 100
+    """episodes planned together"""
+    random_baseline: bool = True
+    """also run uniform random actions on the same episodes"""
+
+
+@dataclass
+class RunConfig:
+    env: EnvConfig = field(default_factory=EnvConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    plan: PlanConfig = field(default_factory=PlanConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)

@@ -1,0 +1,57 @@
+"""Save and load a WorldModel as model.safetensors + config.json. No pickle, no trainer."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import monde
+from monde.config import ModelConfig
+from monde.config_io import ConfigError, from_dict, to_dict
+from monde.io import atomic_save_safetensors, atomic_write_json, load_safetensors, read_json
+from monde.models.world_model import WorldModel
+
+MODEL_FILE = "model.safetensors"
+CONFIG_FILE = "config.json"
+FORMAT = "monde.WorldModel/1"
+
+
+def save_model(model: WorldModel, directory: str | Path) -> None:
+    """Write the weights and the config that rebuilds them; both files are written atomically."""
+    directory = Path(directory)
+    tensors = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    atomic_save_safetensors(tensors, directory / MODEL_FILE, metadata={"format": FORMAT})
+    atomic_write_json(
+        directory / CONFIG_FILE,
+        {"format": FORMAT, "monde_version": monde.__version__, "model": to_dict(model.cfg)},
+    )
+
+
+def load_model(directory: str | Path, device: str = "cpu") -> WorldModel:
+    """Rebuild a WorldModel from `directory`; a mismatch names the file, the tensor and shapes."""
+    directory = Path(directory)
+    config_path, weights_path = directory / CONFIG_FILE, directory / MODEL_FILE
+    meta = read_json(config_path)
+    if meta.get("format") != FORMAT or "model" not in meta:
+        raise ValueError(f"{config_path}: not a Monde world-model config (format {FORMAT!r})")
+    try:
+        cfg = from_dict(ModelConfig, meta["model"], source=str(config_path))
+    except ConfigError as err:
+        raise ValueError(str(err)) from err
+    model = WorldModel(cfg)
+    tensors, _ = load_safetensors(weights_path)
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(tensors))
+    unexpected = sorted(set(tensors) - set(expected))
+    if missing or unexpected:
+        raise ValueError(
+            f"{weights_path}: weights do not match the model of {config_path}; "
+            f"missing {missing[:5]}, unexpected {unexpected[:5]}"
+        )
+    for key, value in tensors.items():
+        if value.shape != expected[key].shape:
+            raise ValueError(
+                f"{weights_path}: tensor {key!r} has shape {tuple(value.shape)}, the model of "
+                f"{config_path} expects {tuple(expected[key].shape)}"
+            )
+    model.load_state_dict(tensors)
+    return model.to(device).eval()

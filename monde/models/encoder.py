@@ -1,0 +1,50 @@
+"""Frame encoders: one latent vector per frame. They know nothing about actions or time."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+
+class CNNEncoder(nn.Module):
+    """A small CNN: (N, C, Hp, Wp) float → (N, D).
+
+    A patchify stem (conv with kernel = stride = `patch`) cuts the resolution by `patch`; each
+    further stage halves it (conv 3×3 stride 2, GroupNorm, ReLU); a linear projector maps the
+    flattened map to the latent. The stem is for speed on a CPU: convolutions and elementwise
+    passes at full resolution cost more than all later stages together.
+    """
+
+    def __init__(
+        self,
+        image_size: int,
+        in_channels: int,
+        channels: tuple[int, ...],
+        latent_dim: int,
+        patch: int = 4,
+    ):
+        super().__init__()
+        if image_size % patch:
+            raise ValueError(f"image_size {image_size} must be divisible by the stem patch {patch}")
+        layers: list[nn.Module] = [
+            nn.Conv2d(in_channels, channels[0], patch, stride=patch),
+            nn.ReLU(inplace=True),
+        ]
+        size, c_in = image_size // patch, channels[0]
+        for c_out in channels[1:]:
+            layers += [
+                nn.Conv2d(c_in, c_out, 3, stride=2, padding=1),
+                nn.GroupNorm(min(8, c_out), c_out),
+                nn.ReLU(inplace=True),
+            ]
+            size, c_in = (size + 1) // 2, c_out
+        self.features = nn.Sequential(*layers)
+        self.projector = nn.Sequential(
+            nn.Flatten(),
+            nn.Linear(c_in * size * size, 256),
+            nn.ReLU(inplace=True),
+            nn.Linear(256, latent_dim),
+        )
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.projector(self.features(x.contiguous(memory_format=torch.channels_last)))

@@ -1,0 +1,94 @@
+"""The WorldModel facade and the protocol planners and evaluators program against.
+
+A world model has two verbs: `encode` frames into latents, and `rollout` latents forward under
+actions. Costs are separate functions of latents (monde.plan.cost). Anything with these two
+methods — a loaded checkpoint, a frozen pretrained encoder with a new predictor — plugs into
+planning and evaluation without subclassing.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+from torch import Tensor, nn
+
+from monde.config import ModelConfig
+from monde.models.encoder import CNNEncoder
+from monde.models.predictors import GRUPredictor, TransformerPredictor
+from monde.models.preprocess import frames_to_input
+
+
+@runtime_checkable
+class WorldModelProtocol(Protocol):
+    history: int
+    action_dim: int
+
+    def encode(self, frames: np.ndarray | Tensor) -> Tensor:
+        """uint8 frames (B, T, Hp, Wp, C) → latents (B, T, D)."""
+        ...
+
+    def rollout(self, z_ctx: Tensor, actions: Tensor, a_ctx: Tensor | None = None) -> Tensor:
+        """z_ctx (B, Tc, D), actions (B, H, A), a_ctx (B, Tc−1, A) → predicted (B, H, D)."""
+        ...
+
+
+def build_predictor(cfg: ModelConfig) -> nn.Module:
+    if cfg.predictor == "gru":
+        return GRUPredictor(cfg.latent_dim, cfg.action_dim, cfg.predictor_dim, cfg.predictor_depth)
+    if cfg.predictor == "transformer":
+        return TransformerPredictor(
+            cfg.latent_dim,
+            cfg.action_dim,
+            cfg.predictor_dim,
+            cfg.predictor_depth,
+            cfg.predictor_heads,
+            cfg.max_context,
+        )
+    raise ValueError(f"unknown model.predictor {cfg.predictor!r}; valid: 'gru', 'transformer'")
+
+
+class WorldModel(nn.Module):
+    """CNN encoder + action-conditioned predictor (+ an inverse-dynamics head for training)."""
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.history = cfg.history
+        self.action_dim = cfg.action_dim
+        self.encoder = CNNEncoder(
+            cfg.image_size,
+            cfg.in_channels,
+            tuple(cfg.encoder_channels),
+            cfg.latent_dim,
+            cfg.encoder_patch,
+        )
+        self.predictor = build_predictor(cfg)
+        self.inverse_dynamics = (
+            nn.Sequential(
+                nn.Linear(2 * cfg.latent_dim, 256), nn.GELU(), nn.Linear(256, cfg.action_dim)
+            )
+            if cfg.inverse_dynamics
+            else None
+        )
+
+    def encode(self, frames: np.ndarray | Tensor) -> Tensor:
+        """uint8 frames (B, T, Hp, Wp, C) or (B, Hp, Wp, C) → latents (B, T, D) or (B, D)."""
+        lead = tuple(frames.shape[:-3])
+        device = next(self.parameters()).device
+        x = frames_to_input(frames, self.cfg.image_size, self.cfg.in_channels).to(device)
+        z = self.encoder(x)  # (N, D)
+        return z.reshape(*lead, -1)
+
+    def rollout(self, z_ctx: Tensor, actions: Tensor, a_ctx: Tensor | None = None) -> Tensor:
+        """Autoregressive prediction: z_ctx (B, Tc, D), actions (B, H, A) → (B, H, D)."""
+        if actions.shape[-1] != self.action_dim:
+            raise ValueError(
+                f"actions have {actions.shape[-1]} dims; this model takes {self.action_dim} "
+                f"(frameskip {self.cfg.frameskip} × {self.cfg.env_action_dim})"
+            )
+        return self.predictor.rollout(z_ctx, a_ctx, actions)
+
+    def predict(self, z: Tensor, actions: Tensor) -> Tensor:
+        """Teacher-forced: z (B, T, D), actions (B, T, A) → ẑ (B, T, D), ẑ_t predicts z_{t+1}."""
+        return self.predictor(z, actions)

@@ -1,0 +1,53 @@
+"""Result rows → a Markdown table, and the provenance stamped on every results JSON."""
+
+from __future__ import annotations
+
+import platform
+import subprocess
+
+import torch
+
+import monde
+
+
+def provenance() -> dict:
+    """Commit, versions and machine facts, so a number can be traced to what produced it."""
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        commit = None
+    return {
+        "commit": commit,
+        "monde": monde.__version__,
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+        "threads": torch.get_num_threads(),
+    }
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.0f} %"
+
+
+def success_table(results: dict) -> str:
+    """results: {policy: summarise() row} → Markdown table."""
+    lines = [
+        "| policy | success | 95 % CI | mean steps to goal | plan ms (median / p95) |",
+        "|---|---|---|---|---|",
+    ]
+    for name, row in results.items():
+        steps = row["mean_steps_to_goal"]
+        timing = (
+            f"{row['plan_ms_median']:.1f} / {row['plan_ms_p95']:.1f}"
+            if "plan_ms_median" in row
+            else "–"
+        )
+        lines.append(
+            f"| {name} | {_pct(row['success_rate'])} ({row['successes']}/{row['episodes']}) "
+            f"| {_pct(row['ci95'][0])} – {_pct(row['ci95'][1])} "
+            f"| {'–' if steps is None else f'{steps:.1f}'} | {timing} |"
+        )
+    return "\n".join(lines)

@@ -1,0 +1,163 @@
+"""fit(): the training loop — sample windows, take optimizer steps, log, checkpoint, probe.
+
+It knows nothing about environments or planning. Every `checkpoint_every` steps it writes a
+resumable checkpoint; `resume=True` continues from the newest one and reproduces the run an
+uninterrupted process would have made (same windows, same weights).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from monde.config import TrainConfig
+from monde.data.sampler import WindowSampler
+from monde.eval.probes import probe_r2
+from monde.models.world_model import WorldModel
+from monde.train.objective import jepa_loss
+from monde.train.state import list_checkpoints, load_checkpoint, save_checkpoint
+
+
+@dataclass
+class ProbeData:
+    """Frames and ground-truth states for held-out probes: fit on `train`, score on `val`."""
+
+    train_frames: torch.Tensor  # (N, Hp, Wp, C) uint8
+    train_states: torch.Tensor  # (N, S)
+    val_frames: torch.Tensor
+    val_states: torch.Tensor
+    state_names: tuple[str, ...]
+
+
+def learning_rate(step: int, cfg: TrainConfig) -> float:
+    """Linear warm-up to cfg.lr, then cosine decay to 10 % of it at cfg.steps."""
+    if step < cfg.warmup_steps:
+        return cfg.lr * (step + 1) / cfg.warmup_steps
+    progress = (step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps)
+    return cfg.lr * (0.1 + 0.9 * 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress))))
+
+
+@torch.no_grad()
+def encode_in_chunks(model: WorldModel, frames: torch.Tensor, chunk: int = 512) -> torch.Tensor:
+    """frames (N, Hp, Wp, C) uint8 → latents (N, D) float32."""
+    return torch.cat(
+        [model.encode(frames[i : i + chunk]).float() for i in range(0, len(frames), chunk)]
+    )
+
+
+@torch.no_grad()
+def run_probe(model: WorldModel, probe: ProbeData) -> dict[str, float]:
+    """R² of a linear probe from encoded latents to each state column, on held-out frames."""
+    model.eval()
+    r2 = probe_r2(
+        encode_in_chunks(model, probe.train_frames),
+        probe.train_states,
+        encode_in_chunks(model, probe.val_frames),
+        probe.val_states,
+    )
+    model.train()
+    out = {f"probe_r2/{name}": float(v) for name, v in zip(probe.state_names, r2)}
+    return out
+
+
+def _append_jsonl(path: Path, row: dict) -> None:
+    with path.open("a") as f:
+        f.write(json.dumps(row) + "\n")
+
+
+def _truncate_metrics(path: Path, step: int) -> None:
+    """Drop rows a killed run logged after the checkpoint it resumes from."""
+    if path.exists():
+        rows = [r for r in path.read_text().splitlines() if r and json.loads(r)["step"] <= step]
+        path.write_text("".join(r + "\n" for r in rows))
+
+
+def fit(
+    model: WorldModel,
+    data: WindowSampler,
+    cfg: TrainConfig,
+    run_dir: str | Path,
+    *,
+    probe: ProbeData | None = None,
+    resume: bool = False,
+    progress: bool = True,
+    device: str = "cpu",
+    stop_after: int | None = None,
+) -> dict[str, float]:
+    """Train `model` on windows from `data` for cfg.steps steps; returns the last metrics.
+
+    `stop_after` ends the process-level loop early (as a crash would) without a final
+    checkpoint; tests use it to check that --resume reproduces an uninterrupted run.
+    """
+    run_dir = Path(run_dir)
+    ckpt_root, metrics_path = run_dir / "checkpoints", run_dir / "metrics.jsonl"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(cfg.seed)
+    model.to(device).train()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    generator = torch.Generator().manual_seed(cfg.seed)
+    step = 0
+    if resume and (checkpoints := list_checkpoints(ckpt_root)):
+        step = load_checkpoint(checkpoints[-1], model, optimizer, generator)
+        _truncate_metrics(metrics_path, step)
+        print(f"resumed from {checkpoints[-1]} at step {step}")
+    elif not resume and metrics_path.exists():
+        metrics_path.unlink()
+
+    metrics: dict[str, float] = {}
+    last_probe: dict[str, float] = {}
+    bar = tqdm(total=cfg.steps, initial=step, desc="train", unit="step", disable=not progress)
+    start, samples_seen = time.perf_counter(), 0
+    while step < cfg.steps:
+        if stop_after is not None and step >= stop_after:
+            break
+        for group in optimizer.param_groups:
+            group["lr"] = learning_rate(step, cfg)
+        frames, actions, _ = data.sample(cfg.batch_size, generator)
+        sigreg_gen = torch.Generator(device=device).manual_seed(cfg.seed * 1_000_003 + step)
+        loss, metrics = jepa_loss(model, frames.to(device), actions.to(device), cfg, sigreg_gen)
+        if not math.isfinite(metrics["loss"]):
+            raise FloatingPointError(
+                f"loss became {metrics['loss']} at step {step}; the last good checkpoint is in "
+                f"{ckpt_root}. Lower train.lr or check the data for NaN."
+            )
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if cfg.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        optimizer.step()
+        step += 1
+        samples_seen += cfg.batch_size
+        bar.update(1)
+
+        last = step == cfg.steps
+        if probe is not None and cfg.probe_every and (step % cfg.probe_every == 0 or last):
+            last_probe = run_probe(model, probe)
+            metrics.update(last_probe)
+            agent = [v for k, v in last_probe.items() if k.startswith("probe_r2/agent")]
+            if agent and min(agent) < 0.5 and step >= 2 * cfg.probe_every:
+                tqdm.write(
+                    f"warning: step {step}: agent-position probe R² {min(agent):.2f} — the "
+                    "encoder may be collapsing onto the static scene"
+                )
+        if step % cfg.log_every == 0 or last or any(k.startswith("probe_r2/") for k in metrics):
+            elapsed = time.perf_counter() - start
+            row = {
+                "step": step,
+                "lr": learning_rate(step - 1, cfg),
+                **metrics,
+                "samples_per_s": samples_seen / max(elapsed, 1e-9),
+            }
+            _append_jsonl(metrics_path, row)
+            bar.set_postfix(loss=f"{metrics['loss']:.4f}")
+            metrics = {k: v for k, v in metrics.items() if not k.startswith("probe_r2/")}
+        if cfg.checkpoint_every and (step % cfg.checkpoint_every == 0 or last):
+            save_checkpoint(ckpt_root, step, model, optimizer, generator)
+    bar.close()
+    return {**metrics, **last_probe}

@@ -1,0 +1,64 @@
+"""The JEPA training objective: latent prediction + anti-collapse terms. No pixels in the loss.
+
+loss = w_tf · ‖P(z_{<L}, a) − z_{>0}‖²               teacher-forced one-step prediction
+     + w_ro · ‖rollout(z_{≤Tc}, a) − z_{>Tc}‖²       multi-step autoregressive rollout
+     + regulariser(z)                                 VICReg variance/covariance or SIGReg
+     + w_id · ‖g(z_t, z_{t+1}) − a_t‖²                inverse dynamics (keeps the agent in z)
+     + w_ts · ‖z_{t+1} − z_t‖²                        time similarity (smooth trajectories)
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from monde.config import TrainConfig
+from monde.models.regularizers import sigreg, vicreg_covariance, vicreg_variance
+from monde.models.world_model import WorldModel
+
+
+def jepa_loss(
+    model: WorldModel,
+    frames: Tensor,
+    actions: Tensor,
+    cfg: TrainConfig,
+    generator: torch.Generator | None = None,
+) -> tuple[Tensor, dict[str, float]]:
+    """frames (B, L, Hp, Wp, C) uint8, actions (B, L−1, A) → scalar loss and its parts."""
+    tc = model.history
+    b, length = frames.shape[:2]
+    with torch.autocast(frames.device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
+        z = model.encode(frames)  # (B, L, D)
+        z_teacher = model.predict(z[:, :-1], actions)  # (B, L−1, D)
+        z_rollout = model.rollout(z[:, :tc], actions[:, tc - 1 :], a_ctx=actions[:, : tc - 1])
+        a_inferred = None
+        if model.inverse_dynamics is not None and cfg.inverse_dynamics_weight > 0:
+            pairs = torch.cat([z[:, :-1], z[:, 1:]], dim=-1)  # (B, L−1, 2D)
+            a_inferred = model.inverse_dynamics(pairs)
+    z, z_teacher, z_rollout = z.float(), z_teacher.float(), z_rollout.float()
+
+    parts: dict[str, Tensor] = {
+        "teacher_forcing": F.mse_loss(z_teacher, z[:, 1:]),
+        "rollout": F.mse_loss(z_rollout, z[:, tc:]),  # (B, L−Tc, D)
+    }
+    loss = cfg.teacher_forcing_weight * parts["teacher_forcing"]
+    loss = loss + cfg.rollout_weight * parts["rollout"]
+    flat = z.reshape(b * length, -1)  # (B·L, D)
+    if cfg.regularizer == "vicreg":
+        parts["variance"] = vicreg_variance(flat)
+        parts["covariance"] = vicreg_covariance(flat)
+        loss = loss + cfg.variance_weight * parts["variance"]
+        loss = loss + cfg.covariance_weight * parts["covariance"]
+    else:
+        parts["sigreg"] = sigreg(flat, cfg.sigreg_projections, generator=generator)
+        loss = loss + cfg.sigreg_weight * parts["sigreg"]
+    if a_inferred is not None:
+        parts["inverse_dynamics"] = F.mse_loss(a_inferred.float(), actions)
+        loss = loss + cfg.inverse_dynamics_weight * parts["inverse_dynamics"]
+    if cfg.time_similarity_weight > 0:
+        parts["time_similarity"] = (z[:, 1:] - z[:, :-1]).square().mean()
+        loss = loss + cfg.time_similarity_weight * parts["time_similarity"]
+    metrics = {k: float(v.detach()) for k, v in parts.items()}
+    metrics["loss"] = float(loss.detach())
+    return loss, metrics

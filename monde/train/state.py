@@ -1,0 +1,85 @@
+"""Resumable training state: weights, optimizer moments, step and data-order RNG on disk.
+
+A checkpoint is a folder `step-000500/` holding model.safetensors + config.json (loadable by
+monde.models alone) and train_state.safetensors + train_state.json. It is written under a
+temporary name and renamed into place, so a kill leaves either a whole checkpoint or none.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from pathlib import Path
+
+import torch
+
+from monde.io import atomic_save_safetensors, atomic_write_json, load_safetensors, read_json
+from monde.models.checkpoint import save_model
+from monde.models.world_model import WorldModel
+
+_PATTERN = re.compile(r"^step-(\d{9})$")
+
+
+def _optimizer_to_flat(optimizer: torch.optim.Optimizer) -> tuple[dict, list]:
+    state = optimizer.state_dict()
+    tensors = {
+        f"optim/{index}/{name}": value
+        for index, slots in state["state"].items()
+        for name, value in slots.items()
+    }
+    return tensors, state["param_groups"]
+
+
+def _optimizer_from_flat(tensors: dict, param_groups: list) -> dict:
+    state: dict[int, dict] = {}
+    for key, value in tensors.items():
+        if key.startswith("optim/"):
+            _, index, name = key.split("/", 2)
+            state.setdefault(int(index), {})[name] = value
+    return {"state": state, "param_groups": param_groups}
+
+
+def save_checkpoint(
+    root: Path,
+    step: int,
+    model: WorldModel,
+    optimizer: torch.optim.Optimizer,
+    generator: torch.Generator,
+    keep: int = 2,
+) -> Path:
+    """Write checkpoint `root/step-{step}` atomically and keep only the newest `keep`."""
+    final = root / f"step-{step:09d}"
+    tmp = root / f".tmp-step-{step:09d}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    save_model(model, tmp)
+    tensors, groups = _optimizer_to_flat(optimizer)
+    tensors["rng/data"] = generator.get_state()
+    atomic_save_safetensors(tensors, tmp / "train_state.safetensors")
+    atomic_write_json(tmp / "train_state.json", {"step": step, "param_groups": groups})
+    if final.exists():
+        shutil.rmtree(final)
+    os.replace(tmp, final)
+    for old in list_checkpoints(root)[:-keep]:
+        shutil.rmtree(old, ignore_errors=True)
+    return final
+
+
+def list_checkpoints(root: Path) -> list[Path]:
+    """Complete checkpoints under root, oldest first."""
+    if not root.exists():
+        return []
+    return sorted(p for p in root.iterdir() if p.is_dir() and _PATTERN.match(p.name))
+
+
+def load_checkpoint(
+    path: Path, model: WorldModel, optimizer: torch.optim.Optimizer, generator: torch.Generator
+) -> int:
+    """Restore weights, optimizer and data RNG from `path`; returns the step it was taken at."""
+    weights, _ = load_safetensors(path / "model.safetensors")
+    model.load_state_dict(weights)
+    tensors, _ = load_safetensors(path / "train_state.safetensors")
+    meta = read_json(path / "train_state.json")
+    optimizer.load_state_dict(_optimizer_from_flat(tensors, meta["param_groups"]))
+    generator.set_state(tensors["rng/data"])
+    return int(meta["step"])

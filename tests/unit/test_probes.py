@@ -1,0 +1,43 @@
+import pytest
+import torch
+
+from monde.eval.goal_reaching import wilson_interval
+from monde.eval.probes import apply_linear_probe, fit_linear_probe, probe_r2, r2_score
+
+
+def test_linear_probe_recovers_known_map():
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(200, 5, generator=g, dtype=torch.float64)
+    w = torch.randn(5, 2, generator=g, dtype=torch.float64)
+    b = torch.tensor([0.5, -2.0], dtype=torch.float64)
+    y = x @ w + b
+    weights = fit_linear_probe(x, y, l2=0.0)
+    assert torch.allclose(weights[:-1], w, atol=1e-10)
+    assert torch.allclose(weights[-1], b, atol=1e-10)
+    assert torch.allclose(apply_linear_probe(weights, x), y, atol=1e-10)
+
+
+def test_r2_exact_values():
+    y = torch.tensor([[1.0], [2.0], [3.0]])
+    assert r2_score(y, y).item() == 1.0
+    assert r2_score(y, torch.full_like(y, 2.0)).item() == 0.0
+    # residuals 0.5, 0, −0.5: SS_res 0.5, SS_tot 2 → 0.75
+    assert r2_score(y, torch.tensor([[0.5], [2.0], [3.5]])).item() == pytest.approx(0.75)
+
+
+def test_probe_r2_high_for_informative_low_for_noise():
+    g = torch.Generator().manual_seed(1)
+    state = torch.rand(400, 2, generator=g)
+    informative = torch.cat(
+        [state @ torch.randn(2, 8, generator=g), torch.randn(400, 4, generator=g)], 1
+    )
+    noise = torch.randn(400, 12, generator=g)
+    assert probe_r2(informative[:300], state[:300], informative[300:], state[300:]).min() > 0.99
+    assert probe_r2(noise[:300], state[:300], noise[300:], state[300:]).max() < 0.2
+
+
+def test_wilson_interval_known_values():
+    low, high = wilson_interval(50, 100)
+    assert low == pytest.approx(0.4038, abs=1e-4) and high == pytest.approx(0.5962, abs=1e-4)
+    low, high = wilson_interval(100, 100)
+    assert high == pytest.approx(1.0) and low == pytest.approx(0.9630, abs=1e-4)
