@@ -89,20 +89,20 @@ def cmd_demo(args: argparse.Namespace) -> None:
     cfg = _load(args)
     run = Path(args.run)
     data_dir = run / "data"
-    start = time.perf_counter()
-    if (data_dir / "meta.json").exists() and len(EpisodeStore(data_dir)) == cfg.data.episodes:
-        print(f"reusing {cfg.data.episodes} episodes in {data_dir}")
+    clock = time.perf_counter()
+    if not (data_dir / "meta.json").exists():
+        collect(cfg.env, cfg.data, data_dir, progress=not args.quiet)
+    elif len(EpisodeStore(data_dir)) != cfg.data.episodes:
+        raise ValueError(f"{data_dir} holds a different or incomplete dataset; delete it first")
     else:
-        collect(cfg.env, cfg.data, data_dir, progress=not args.quiet) if not (
-            data_dir / "meta.json"
-        ).exists() else sys.exit(f"{data_dir} holds an incomplete dataset; delete it and run again")
-    collect_s = time.perf_counter() - start
+        print(f"reusing the {cfg.data.episodes} episodes in {data_dir}")
+    collect_s = time.perf_counter() - clock
     coverage = EpisodeStore(data_dir).meta["info"].get("coverage", {})
     print(f"data: {cfg.data.episodes} episodes, coverage {coverage}")
-    start = time.perf_counter()
+    clock = time.perf_counter()
     _, metrics = train_run(cfg, data_dir, run, resume=args.resume, progress=not args.quiet)
-    train_s = time.perf_counter() - start
-    start = time.perf_counter()
+    train_s = time.perf_counter() - clock
+    clock = time.perf_counter()
     extra = {
         "collect_seconds": collect_s,
         "train_seconds": train_s,
@@ -110,9 +110,8 @@ def cmd_demo(args: argparse.Namespace) -> None:
         "final_train_metrics": metrics,
     }
     _evaluate(cfg, run / "model", args.out, not args.quiet, extra)
-    print(
-        f"collect {collect_s:.0f} s, train {train_s:.0f} s, eval {time.perf_counter() - start:.0f} s"
-    )
+    eval_s = time.perf_counter() - clock
+    print(f"collect {collect_s:.0f} s, train {train_s:.0f} s, eval {eval_s:.0f} s")
 
 
 def build_parser() -> argparse.ArgumentParser:

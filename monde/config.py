@@ -61,7 +61,7 @@ class ModelConfig:
     """output channels of the stem, then of each stride-2 conv stage"""
     predictor: Literal["gru", "transformer"] = "gru"
     """predictor family"""
-    predictor_dim: int = 128
+    predictor_dim: int = 64
     """hidden width of the predictor"""
     predictor_depth: int = 1
     """GRU layers, or transformer blocks"""

@@ -58,6 +58,7 @@ def collect(
             "seed": data_cfg.seed,
             "action_dim": env.action_dim,
             "state_dim": env.state_dim,
+            "state_names": list(env.state_names),
         },
     )
     all_states = []

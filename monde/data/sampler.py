@@ -29,7 +29,7 @@ class WindowSampler:
         frame_offsets = np.cumsum([0] + [len(e.frames) for e in episodes[:-1]])
         action_offsets = np.cumsum([0] + [len(e.actions) for e in episodes[:-1]])
         starts_f, starts_a = [], []
-        for e, fo, ao in zip(episodes, frame_offsets, action_offsets):
+        for e, fo, ao in zip(episodes, frame_offsets, action_offsets, strict=False):
             n = e.num_steps - span + 1  # valid window starts in this episode
             if n > 0:
                 starts_f.append(fo + np.arange(n))

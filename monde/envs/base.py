@@ -20,6 +20,7 @@ class Env(Protocol):
     num_envs: int
     action_dim: int  # env action dims; actions lie in [-1, 1]
     state_dim: int  # ground-truth state dims
+    state_names: tuple[str, ...]  # a name per state dim, for probes and reports
     image_size: int  # frames are (image_size, image_size, 3)
 
     def reset(self, seeds: Sequence[int]) -> np.ndarray:

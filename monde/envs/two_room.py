@@ -140,6 +140,7 @@ class TwoRoom:
 
     action_dim = 2
     state_dim = 4
+    state_names = ("agent_x", "agent_y", "wall_x", "door_y")
 
     def __init__(self, num_envs: int, cfg: TwoRoomConfig | None = None) -> None:
         if num_envs < 1:

@@ -47,19 +47,61 @@ def summarise(success: np.ndarray, steps: np.ndarray, plan_times: list[float]) -
     return row
 
 
-def _run_batch(env, seeds, frameskip, max_steps, choose_actions, on_step=None):
-    """Roll out one batch of episodes; choose_actions(m) → (B, frameskip·A_env) model action."""
+class PlannerPolicy:
+    """Chooses model actions by MPC; replans every `plan_cfg.receding` model steps."""
+
+    def __init__(self, model: WorldModel, plan_cfg: PlanConfig, seed: int):
+        self.planner = MPCPlanner(model, plan_cfg, seed=seed)
+        self.receding = plan_cfg.receding
+        self.plan_times: list[float] = []
+
+    def start(self, env) -> None:
+        self.planner.reset(env.render_states(env.state()), env.goal_rgb())
+
+    def choose(self, m: int) -> np.ndarray:
+        if m % self.receding == 0:
+            start = time.perf_counter()
+            self.current = self.planner.plan().actions  # (B, H, A)
+            self.plan_times.append(time.perf_counter() - start)
+        return self.current[:, m % self.receding].cpu().numpy()
+
+    def observe(self, frame: np.ndarray, block: np.ndarray) -> None:
+        self.planner.observe(frame, torch.from_numpy(block))
+
+
+class RandomActions:
+    """Uniform random model actions in [−1, 1]: the baseline every success rate stands beside."""
+
+    def __init__(self, action_dim: int, seed: int):
+        self.rng = np.random.default_rng(seed)
+        self.action_dim = action_dim
+        self.plan_times: list[float] = []
+
+    def start(self, env) -> None:
+        self.batch = env.num_envs
+
+    def choose(self, m: int) -> np.ndarray:
+        return self.rng.uniform(-1, 1, (self.batch, self.action_dim)).astype(np.float32)
+
+    def observe(self, frame: np.ndarray, block: np.ndarray) -> None:
+        pass
+
+
+def run_episodes(env, seeds, policy, frameskip: int, max_steps: int):
+    """Roll out one batch of episodes; success is reaching the goal within max_steps env steps.
+
+    → success (B,) bool, steps (B,) environment steps to the first success (max_steps if never).
+    """
     env.reset(seeds)
+    policy.start(env)
     b = env.num_envs
     success = np.zeros(b, bool)
     steps = np.full(b, max_steps, dtype=np.int64)
     t = 0
     for m in range(math.ceil(max_steps / frameskip)):
-        block = choose_actions(m)  # (B, fs·A_env)
+        block = policy.choose(m)  # (B, fs·A_env)
         per_step = block.reshape(b, frameskip, -1)  # (B, fs, A_env)
-        for j in range(frameskip):
-            if t >= max_steps:
-                break
+        for j in range(min(frameskip, max_steps - t)):
             frame = env.step(per_step[:, j])
             t += 1
             reached = env.is_success() & ~success
@@ -67,8 +109,7 @@ def _run_batch(env, seeds, frameskip, max_steps, choose_actions, on_step=None):
             success |= reached
         if success.all() or t >= max_steps:
             break
-        if on_step is not None:
-            on_step(frame, block)
+        policy.observe(frame, block)
     return success, steps
 
 
@@ -82,45 +123,26 @@ def evaluate_goal_reaching(
     """Run eval_cfg.episodes episodes with MPC (and, if asked, random actions); → result dict."""
     fs = model.cfg.frameskip
     results: dict = {}
-    policies = ["planner"] + (["random"] if eval_cfg.random_baseline else [])
-    for policy in policies:
+    names = ["planner"] + (["random"] if eval_cfg.random_baseline else [])
+    for name in names:
         successes, steps_all, plan_times = [], [], []
         batches = range(0, eval_cfg.episodes, eval_cfg.batch)
-        for first in tqdm(batches, desc=f"eval {policy}", disable=not progress):
+        for first in tqdm(batches, desc=f"eval {name}", disable=not progress):
             count = min(eval_cfg.batch, eval_cfg.episodes - first)
             seeds = [eval_cfg.seed + first + i for i in range(count)]
             env = make_env(
                 env_cfg.name, count, image_size=env_cfg.image_size, random_wall=env_cfg.random_wall
             )
-            if policy == "planner":
-                planner = MPCPlanner(model, plan_cfg, seed=eval_cfg.seed + first)
-                current: dict = {}
-
-                def choose(m: int) -> np.ndarray:
-                    if m == 0:
-                        planner.reset(env.render_states(env.state()), env.goal_rgb())
-                    if m % plan_cfg.receding == 0:
-                        start = time.perf_counter()
-                        current["plan"] = planner.plan().actions  # (B, H, A)
-                        plan_times.append(time.perf_counter() - start)
-                    return current["plan"][:, m % plan_cfg.receding].cpu().numpy()
-
-                def observe(frame: np.ndarray, block: np.ndarray) -> None:
-                    planner.observe(frame, torch.from_numpy(block))
-
-                success, steps = _run_batch(env, seeds, fs, eval_cfg.max_steps, choose, observe)
-            else:
-                rng = np.random.default_rng(eval_cfg.seed + first)
-
-                def choose(m: int) -> np.ndarray:
-                    return rng.uniform(-1, 1, (count, fs * env.action_dim)).astype(np.float32)
-
-                success, steps = _run_batch(env, seeds, fs, eval_cfg.max_steps, choose)
+            policy = (
+                PlannerPolicy(model, plan_cfg, seed=eval_cfg.seed + first)
+                if name == "planner"
+                else RandomActions(model.action_dim, seed=eval_cfg.seed + first)
+            )
+            success, steps = run_episodes(env, seeds, policy, fs, eval_cfg.max_steps)
             successes.append(success)
             steps_all.append(steps)
-        results[policy] = summarise(
-            np.concatenate(successes), np.concatenate(steps_all), plan_times
-        )
+            plan_times += policy.plan_times
+        results[name] = summarise(np.concatenate(successes), np.concatenate(steps_all), plan_times)
     return results
 
 

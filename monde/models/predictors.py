@@ -33,35 +33,46 @@ def _check_rollout_shapes(z_ctx: Tensor, a_ctx: Tensor | None, actions: Tensor) 
 
 
 class GRUPredictor(nn.Module):
-    """A recurrent predictor: h_t = GRU([z_t, a_t], h_{t−1}); ẑ_{t+1} = z_t + W h_t."""
+    """A recurrent predictor: h_t = GRU([z_t, a_t], h_{t−1}) (stacked cells); ẑ_{t+1} = z_t + W h_t.
+
+    Built from GRUCells stepped in Python: rollouts are a handful of steps on large batches, where
+    the fused cell is cheaper than nn.GRU's sequence machinery.
+    """
 
     def __init__(self, latent_dim: int, action_dim: int, hidden_dim: int, num_layers: int):
         super().__init__()
-        self.input = nn.Linear(latent_dim + action_dim, hidden_dim)
-        self.gru = nn.GRU(hidden_dim, hidden_dim, num_layers=num_layers, batch_first=True)
+        sizes = [latent_dim + action_dim] + [hidden_dim] * (num_layers - 1)
+        self.cells = nn.ModuleList(nn.GRUCell(size, hidden_dim) for size in sizes)
         self.output = nn.Linear(hidden_dim, latent_dim)
         nn.init.zeros_(self.output.weight)
         nn.init.zeros_(self.output.bias)
 
-    def _step(self, z: Tensor, a: Tensor, h: Tensor | None) -> tuple[Tensor, Tensor]:
-        x = F.gelu(self.input(torch.cat([z, a], dim=-1)))  # (B, T, hidden)
-        out, h = self.gru(x, h)  # (B, T, hidden), (layers, B, hidden)
-        return z + self.output(out), h
+    def _step(self, z: Tensor, a: Tensor, h: list[Tensor] | None) -> tuple[Tensor, list[Tensor]]:
+        """One step: z (B, D), a (B, A), h per layer (B, hidden) → ẑ (B, D), new h."""
+        x = torch.cat([z, a], dim=-1)  # (B, D + A)
+        new_h = []
+        for i, cell in enumerate(self.cells):
+            x = cell(x, None if h is None else h[i])
+            new_h.append(x)
+        return z + self.output(x), new_h
 
     def forward(self, z: Tensor, a: Tensor) -> Tensor:
-        return self._step(z, a, None)[0]
+        h, preds = None, []
+        for t in range(z.shape[1]):
+            z_next, h = self._step(z[:, t], a[:, t], h)
+            preds.append(z_next)
+        return torch.stack(preds, dim=1)  # (B, T, D)
 
     def rollout(self, z_ctx: Tensor, a_ctx: Tensor | None, actions: Tensor) -> Tensor:
         a_ctx = _check_rollout_shapes(z_ctx, a_ctx, actions)
         h = None
-        if z_ctx.shape[1] > 1:  # warm the hidden state on the context transitions
-            _, h = self._step(z_ctx[:, :-1], a_ctx, h)
-        z = z_ctx[:, -1:]  # (B, 1, D)
-        preds = []
+        for t in range(z_ctx.shape[1] - 1):  # warm the hidden state on the context transitions
+            _, h = self._step(z_ctx[:, t], a_ctx[:, t], h)
+        z, preds = z_ctx[:, -1], []
         for k in range(actions.shape[1]):
-            z, h = self._step(z, actions[:, k : k + 1], h)
+            z, h = self._step(z, actions[:, k], h)
             preds.append(z)
-        return torch.cat(preds, dim=1)  # (B, H, D)
+        return torch.stack(preds, dim=1)  # (B, H, D)
 
 
 class AdaLNBlock(nn.Module):

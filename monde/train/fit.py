@@ -62,7 +62,7 @@ def run_probe(model: WorldModel, probe: ProbeData) -> dict[str, float]:
         probe.val_states,
     )
     model.train()
-    out = {f"probe_r2/{name}": float(v) for name, v in zip(probe.state_names, r2)}
+    out = {f"probe_r2/{name}": float(v) for name, v in zip(probe.state_names, r2, strict=False)}
     return out
 
 

@@ -23,7 +23,7 @@ def test_store_round_trip(tmp_path):
         store.append(e)
     reopened = EpisodeStore(tmp_path / "d")
     assert len(reopened) == 2 and reopened.meta["info"]["env"] == "x"
-    for a, b in zip(episodes, reopened):
+    for a, b in zip(episodes, reopened, strict=False):
         np.testing.assert_array_equal(a.frames, b.frames)
         np.testing.assert_array_equal(a.actions, b.actions)
         np.testing.assert_array_equal(a.states, b.states)

@@ -1,4 +1,4 @@
-"""Regularisers against their formulas, computed independently with numpy and scipy-free quadrature."""
+"""Regularisers against their formulas, computed independently with numpy."""
 
 import math
 

@@ -1,0 +1,128 @@
+"""The whole loop on tiny budgets: collect → train → resume → plan → evaluate."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from monde.cli import main
+from monde.data.collect import collect
+from monde.eval.goal_reaching import evaluate_goal_reaching
+from monde.io import load_safetensors
+from monde.models.checkpoint import load_model
+from monde.train.run import train_run
+
+
+@pytest.fixture
+def dataset(tiny_cfg, tmp_path):
+    collect(tiny_cfg.env, tiny_cfg.data, tmp_path / "data", progress=False)
+    return tmp_path / "data"
+
+
+def _weights(path: Path) -> dict:
+    return load_safetensors(path / "model.safetensors")[0]
+
+
+def test_collect_is_reproducible(tiny_cfg, dataset, tmp_path):
+    collect(tiny_cfg.env, tiny_cfg.data, tmp_path / "again", progress=False)
+    a = np.load(dataset / "episodes" / "000004.npz")
+    b = np.load(tmp_path / "again" / "episodes" / "000004.npz")
+    np.testing.assert_array_equal(a["frames"], b["frames"])
+    np.testing.assert_array_equal(a["actions"], b["actions"])
+
+
+def test_train_eval_end_to_end(tiny_cfg, dataset, tmp_path):
+    model, metrics = train_run(tiny_cfg, dataset, tmp_path / "run", progress=False)
+    assert np.isfinite(metrics["loss"])
+    assert any(k.startswith("probe_r2/agent") for k in metrics)
+    rows = [json.loads(r) for r in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows if "loss" in r][:3] == [1, 2, 3]
+    loaded = load_model(tmp_path / "run" / "model")
+    results = evaluate_goal_reaching(
+        loaded, tiny_cfg.env, tiny_cfg.plan, tiny_cfg.eval, progress=False
+    )
+    assert results["planner"]["episodes"] == 3 and results["random"]["episodes"] == 3
+    assert results["planner"]["plan_ms_median"] > 0
+
+
+def test_same_seed_same_losses(tiny_cfg, dataset, tmp_path):
+    runs = []
+    for name in ("a", "b"):
+        train_run(tiny_cfg, dataset, tmp_path / name, progress=False)
+        lines = (tmp_path / name / "metrics.jsonl").read_text().splitlines()
+        runs.append([json.loads(r)["loss"] for r in lines[:3]])
+    assert runs[0] == runs[1]
+
+
+def test_resume_reproduces_uninterrupted_run(tiny_cfg, dataset, tmp_path):
+    train_run(tiny_cfg, dataset, tmp_path / "full", progress=False)
+    train_run(tiny_cfg, dataset, tmp_path / "crash", progress=False, stop_after=3)
+    assert not (tmp_path / "crash" / "model").exists()
+    train_run(tiny_cfg, dataset, tmp_path / "crash", resume=True, progress=False)
+    full, resumed = _weights(tmp_path / "full" / "model"), _weights(tmp_path / "crash" / "model")
+    assert full.keys() == resumed.keys()
+    for key in full:
+        assert torch.equal(full[key], resumed[key]), key
+    rows = (tmp_path / "crash" / "metrics.jsonl").read_text().splitlines()
+    assert [json.loads(r)["step"] for r in rows if "loss" in json.loads(r)] == list(range(1, 7))
+
+
+def test_sigkill_then_resume_gives_same_weights(tiny_cfg, dataset, tmp_path):
+    """A real SIGKILL mid-run, then `monde train --resume`, ends where an unbroken run ends."""
+    args = ["train.steps=40", "train.checkpoint_every=5", "train.probe_every=0"]
+    tiny = tmp_path / "tiny.yaml"
+    from monde.config_io import save_config
+
+    save_config(tiny_cfg, tiny)
+    base = [
+        sys.executable,
+        "-m",
+        "monde.cli",
+        "train",
+        "--config",
+        str(tiny),
+        "--quiet",
+        "--data",
+        str(dataset),
+    ]
+    subprocess.run([*base, "--run", str(tmp_path / "full"), *args], check=True)
+    proc = subprocess.Popen([*base, "--run", str(tmp_path / "killed"), *args])
+    ckpts = tmp_path / "killed" / "checkpoints"
+    deadline = time.time() + 60
+    while time.time() < deadline and not any(
+        p.name.startswith("step-") for p in (ckpts.iterdir() if ckpts.exists() else [])
+    ):
+        time.sleep(0.01)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not (tmp_path / "killed" / "model").exists(), "the run finished before the kill"
+    subprocess.run([*base, "--run", str(tmp_path / "killed"), "--resume", *args], check=True)
+    full, resumed = _weights(tmp_path / "full" / "model"), _weights(tmp_path / "killed" / "model")
+    for key in full:
+        assert torch.equal(full[key], resumed[key]), key
+
+
+def test_cli_errors_name_the_problem(tiny_cfg, dataset, tmp_path, capsys):
+    with pytest.raises(SystemExit, match="unknown key 'train.stepz'.*did you mean 'steps'"):
+        main(["train", "--data", str(dataset), "--run", str(tmp_path / "r"), "train.stepz=3"])
+    with pytest.raises(SystemExit, match="unknown env.*two_room"):
+        main(["collect", "--out", str(tmp_path / "x"), "env.name=three_room"])
+    with pytest.raises(SystemExit, match="frames are 32 px but model.image_size is 64"):
+        main(["train", "--data", str(dataset), "--run", str(tmp_path / "r")])
+
+
+def test_planner_rejects_wrong_image_size(tiny_cfg, dataset, tmp_path):
+    from monde.plan.mpc import MPCPlanner
+
+    model, _ = train_run(tiny_cfg, dataset, tmp_path / "run", progress=False)
+    planner = MPCPlanner(model, tiny_cfg.plan)
+    good = np.zeros((1, 32, 32, 3), np.uint8)
+    with pytest.raises(ValueError, match=r"\(\.\.\., 32, 32, 3\).*\(1, 64, 64, 3\)"):
+        planner.reset(np.zeros((1, 64, 64, 3), np.uint8), good)
