@@ -59,7 +59,7 @@ class ModelConfig:
     """kernel and stride of the encoder's patchify stem"""
     encoder_channels: tuple[int, ...] = (32, 64, 64)
     """output channels of the stem, then of each stride-2 conv stage"""
-    predictor: Literal["gru", "transformer"] = "gru"
+    predictor: Literal["mlp", "gru", "transformer"] = "gru"
     """predictor family"""
     predictor_dim: int = 64
     """hidden width of the predictor"""
@@ -150,6 +150,8 @@ class PlanConfig:
     """CEM refinement rounds"""
     topk: int = 30
     """CEM elites"""
+    repeat_actions: bool = True
+    """search one env action per model step, repeated frameskip times, not frameskip free ones"""
     init_std: float = 1.0
     """initial CEM sampling std (actions lie in [−1, 1])"""
     min_std: float = 0.05

@@ -32,6 +32,37 @@ def _check_rollout_shapes(z_ctx: Tensor, a_ctx: Tensor | None, actions: Tensor) 
     return a_ctx
 
 
+class MLPPredictor(nn.Module):
+    """A Markov residual MLP: ẑ_{t+1} = z_t + f([z_t, a_t]). The cheapest predictor to roll out.
+
+    It sees only the last frame, so it suits fully observed scenes (TwoRoom); context frames
+    before the last are ignored.
+    """
+
+    def __init__(self, latent_dim: int, action_dim: int, hidden_dim: int, num_layers: int):
+        super().__init__()
+        layers: list[nn.Module] = []
+        size = latent_dim + action_dim
+        for _ in range(num_layers):
+            layers += [nn.Linear(size, hidden_dim), nn.ReLU(inplace=True)]
+            size = hidden_dim
+        self.net = nn.Sequential(*layers)
+        self.output = nn.Linear(hidden_dim, latent_dim)
+        nn.init.zeros_(self.output.weight)
+        nn.init.zeros_(self.output.bias)
+
+    def forward(self, z: Tensor, a: Tensor) -> Tensor:
+        return z + self.output(self.net(torch.cat([z, a], dim=-1)))
+
+    def rollout(self, z_ctx: Tensor, a_ctx: Tensor | None, actions: Tensor) -> Tensor:
+        _check_rollout_shapes(z_ctx, a_ctx, actions)
+        z, preds = z_ctx[:, -1], []
+        for k in range(actions.shape[1]):
+            z = self(z, actions[:, k])
+            preds.append(z)
+        return torch.stack(preds, dim=1)  # (B, H, D)
+
+
 class GRUPredictor(nn.Module):
     """A recurrent predictor: h_t = GRU([z_t, a_t], h_{t−1}) (stacked cells); ẑ_{t+1} = z_t + W h_t.
 

@@ -15,7 +15,7 @@ from torch import Tensor, nn
 
 from monde.config import ModelConfig
 from monde.models.encoder import CNNEncoder
-from monde.models.predictors import GRUPredictor, TransformerPredictor
+from monde.models.predictors import GRUPredictor, MLPPredictor, TransformerPredictor
 from monde.models.preprocess import frames_to_input
 
 
@@ -34,6 +34,8 @@ class WorldModelProtocol(Protocol):
 
 
 def build_predictor(cfg: ModelConfig) -> nn.Module:
+    if cfg.predictor == "mlp":
+        return MLPPredictor(cfg.latent_dim, cfg.action_dim, cfg.predictor_dim, cfg.predictor_depth)
     if cfg.predictor == "gru":
         return GRUPredictor(cfg.latent_dim, cfg.action_dim, cfg.predictor_dim, cfg.predictor_depth)
     if cfg.predictor == "transformer":
@@ -45,7 +47,9 @@ def build_predictor(cfg: ModelConfig) -> nn.Module:
             cfg.predictor_heads,
             cfg.max_context,
         )
-    raise ValueError(f"unknown model.predictor {cfg.predictor!r}; valid: 'gru', 'transformer'")
+    raise ValueError(
+        f"unknown model.predictor {cfg.predictor!r}; valid: 'mlp', 'gru', 'transformer'"
+    )
 
 
 class WorldModel(nn.Module):

@@ -38,7 +38,9 @@ def test_collect_is_reproducible(tiny_cfg, dataset, tmp_path):
     np.testing.assert_array_equal(a["actions"], b["actions"])
 
 
-def test_train_eval_end_to_end(tiny_cfg, dataset, tmp_path):
+@pytest.mark.parametrize("predictor", ["mlp", "gru", "transformer"])
+def test_train_eval_end_to_end(tiny_cfg, dataset, tmp_path, predictor):
+    tiny_cfg.model.predictor = predictor
     model, metrics = train_run(tiny_cfg, dataset, tmp_path / "run", progress=False)
     assert np.isfinite(metrics["loss"])
     assert any(k.startswith("probe_r2/agent") for k in metrics)

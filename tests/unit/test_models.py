@@ -9,7 +9,7 @@ from monde.models.world_model import WorldModel, WorldModelProtocol
 TINY = dict(image_size=16, encoder_channels=(8, 8), latent_dim=8, predictor_dim=16)
 
 
-@pytest.mark.parametrize("predictor", ["gru", "transformer"])
+@pytest.mark.parametrize("predictor", ["mlp", "gru", "transformer"])
 def test_predictor_is_causal_and_rollout_matches_teacher_forcing(predictor):
     torch.manual_seed(0)
     model = WorldModel(ModelConfig(predictor=predictor, predictor_depth=2, **TINY)).eval()
