@@ -48,7 +48,7 @@ def cmd_train(args: argparse.Namespace) -> None:
 
 
 def _evaluate(cfg: RunConfig, model_dir: Path, out: Path | None, progress: bool, extra: dict):
-    from monde.eval.goal_reaching import evaluate_goal_reaching, time_single_plan
+    from monde.eval.goal_reaching import evaluate_goal_reaching, scene_novelty, time_single_plan
     from monde.models.checkpoint import load_model
     from monde.report import provenance, success_table
 
@@ -61,8 +61,16 @@ def _evaluate(cfg: RunConfig, model_dir: Path, out: Path | None, progress: bool,
         f"horizon {cfg.plan.horizon}: {timing['median_ms']:.1f} ms median, "
         f"{timing['p95_ms']:.1f} ms p95"
     )
+    novelty = scene_novelty(
+        cfg.env,
+        range(cfg.data.seed, cfg.data.seed + cfg.data.episodes),
+        range(cfg.eval.seed, cfg.eval.seed + cfg.eval.episodes),
+    )
+    if novelty is not None and cfg.env.random_wall:
+        print(f"evaluation scenes vs the {cfg.data.episodes} training scenes: {novelty}")
     if out is not None:
         payload = {
+            "scene_novelty": novelty,
             "env": cfg.env.name,
             "random_wall": cfg.env.random_wall,
             "results": results,

@@ -19,6 +19,16 @@ class EnvConfig:
     """rendered frame side in pixels"""
     random_wall: bool = False
     """randomise the wall and door position per episode"""
+    heldout_walls: bool = False
+    """with random_wall: collect on one colour of a checkerboard of wall/door positions and
+    evaluate on the other, so evaluation walls lie at least a cell away from any trained on"""
+
+    def env_kwargs(self, stage: Literal["collect", "eval"]) -> dict:
+        """Keyword overrides for monde.envs.make_env when collecting or evaluating."""
+        kwargs: dict = {"image_size": self.image_size, "random_wall": self.random_wall}
+        if self.heldout_walls:
+            kwargs["wall_split"] = "train" if stage == "collect" else "heldout"
+        return kwargs
 
 
 @dataclass

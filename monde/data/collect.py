@@ -42,12 +42,7 @@ def collect(
 
     Episode i is reset with seed data_cfg.seed + i, so a dataset is re-created exactly.
     """
-    env = make_env(
-        env_cfg.name,
-        data_cfg.num_envs,
-        image_size=env_cfg.image_size,
-        random_wall=env_cfg.random_wall,
-    )
+    env = make_env(env_cfg.name, data_cfg.num_envs, **env_cfg.env_kwargs("collect"))
     store = EpisodeStore.create(
         out,
         info={

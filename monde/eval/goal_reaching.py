@@ -130,9 +130,7 @@ def evaluate_goal_reaching(
         for first in tqdm(batches, desc=f"eval {name}", disable=not progress):
             count = min(eval_cfg.batch, eval_cfg.episodes - first)
             seeds = [eval_cfg.seed + first + i for i in range(count)]
-            env = make_env(
-                env_cfg.name, count, image_size=env_cfg.image_size, random_wall=env_cfg.random_wall
-            )
+            env = make_env(env_cfg.name, count, **env_cfg.env_kwargs("eval"))
             policy = (
                 PlannerPolicy(model, plan_cfg, seed=eval_cfg.seed + first)
                 if name == "planner"
@@ -151,7 +149,7 @@ def time_single_plan(
     model: WorldModel, env_cfg: EnvConfig, plan_cfg: PlanConfig, calls: int = 30, seed: int = 0
 ) -> dict:
     """Median and p95 wall time of one replanning call for a single episode."""
-    env = make_env(env_cfg.name, 1, image_size=env_cfg.image_size, random_wall=env_cfg.random_wall)
+    env = make_env(env_cfg.name, 1, **env_cfg.env_kwargs("eval"))
     env.reset([seed])
     planner = MPCPlanner(model, plan_cfg, seed=seed)
     planner.reset(env.render_states(env.state()), env.goal_rgb())
@@ -169,4 +167,34 @@ def time_single_plan(
         "iterations": plan_cfg.iterations,
         "horizon": plan_cfg.horizon,
         "threads": torch.get_num_threads(),
+    }
+
+
+def scene_novelty(
+    env_cfg: EnvConfig, train_seeds: range, eval_seeds: range, names=("wall_x", "door_y")
+) -> dict | None:
+    """How far each evaluation scene (e.g. wall and door position) lies from every training one.
+
+    Resets the environment at the collection and evaluation seeds and returns the smallest and
+    median distance from an evaluation scene to its nearest training scene; None when the
+    environment has no such state columns.
+    """
+
+    def scenes(seeds: range, stage: str) -> np.ndarray | None:
+        env = make_env(env_cfg.name, len(seeds), **env_cfg.env_kwargs(stage))
+        state_names = list(getattr(env, "state_names", ()))
+        if not all(n in state_names for n in names):
+            return None
+        env.reset(list(seeds))
+        return env.state()[:, [state_names.index(n) for n in names]]  # (N, len(names))
+
+    train, test = scenes(train_seeds, "collect"), scenes(eval_seeds, "eval")
+    if train is None or test is None:
+        return None
+    nearest = np.sqrt(((test[:, None] - train[None]) ** 2).sum(-1)).min(1)  # (N_eval,)
+    return {
+        "columns": list(names),
+        "min_distance_to_training": float(nearest.min()),
+        "median_distance_to_training": float(np.median(nearest)),
+        "identical_scenes": int((nearest == 0).sum()),
     }
