@@ -4,7 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 TORCH := torch==2.13.0
 
-.PHONY: demo test lint bench random-wall clean
+.PHONY: demo test lint random-wall heldout-walls results clean
+
+ARGS ?=
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,7 +23,7 @@ $(VENV)/.installed-dev: $(VENV)/.installed
 	touch $@
 
 demo: $(VENV)/.installed
-	$(BIN)/monde demo --config configs/two_room.yaml
+	$(BIN)/monde demo --config configs/two_room.yaml $(ARGS)
 
 test: $(VENV)/.installed-dev
 	$(BIN)/ruff check monde tests benchmarks
@@ -31,9 +33,18 @@ lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check monde tests benchmarks
 	$(BIN)/ruff format --check monde tests benchmarks
 
+# Random walls (about 25 minutes on 2 cores); ARGS passes overrides, e.g. ARGS=train.threads=1
 random-wall: $(VENV)/.installed
 	$(BIN)/monde demo --config configs/two_room_random_wall.yaml --run runs/random_wall \
-		--out benchmarks/results/two_room_random_wall.json
+		--out benchmarks/results/two_room_random_wall.json $(ARGS)
+
+heldout-walls: $(VENV)/.installed
+	$(BIN)/monde demo --config configs/two_room_heldout_walls.yaml --run runs/heldout_walls \
+		--out benchmarks/results/two_room_heldout_walls.json $(ARGS)
+
+# docs/results.md from benchmarks/results/*.json
+results: $(VENV)/.installed
+	$(BIN)/python benchmarks/render_results.py
 
 clean:
 	rm -rf runs .pytest_cache .ruff_cache

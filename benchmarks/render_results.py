@@ -15,6 +15,7 @@ RESULTS = ROOT / "benchmarks" / "results"
 COMMANDS = {
     "two_room.json": "make demo",
     "two_room_random_wall.json": "make random-wall",
+    "two_room_heldout_walls.json": "make heldout-walls",
 }
 
 
@@ -36,6 +37,16 @@ def render_goal_reaching(name: str, data: dict) -> str:
         f"One replanning call for one episode: {plan['median_ms']:.1f} ms median, "
         f"{plan['p95_ms']:.1f} ms p95 ({plan['calls']} calls).",
     ]
+    novelty = data.get("scene_novelty")
+    if data["random_wall"] and novelty:
+        lines += [
+            "",
+            f"Evaluation walls vs the {cfg['data']['episodes']} training walls "
+            f"({', '.join(novelty['columns'])}): nearest training wall at median "
+            f"{novelty['median_distance_to_training']:.4f}, minimum "
+            f"{novelty['min_distance_to_training']:.4f} (arena units; one pixel is "
+            f"{1 / cfg['env']['image_size']:.4f}); {novelty['identical_scenes']} identical.",
+        ]
     if "train_seconds" in data:
         metrics = data.get("final_train_metrics", {})
         probes = ", ".join(

@@ -35,7 +35,8 @@ def _pct(x: float) -> str:
 def success_table(results: dict) -> str:
     """results: {policy: summarise() row} → Markdown table."""
     lines = [
-        "| policy | success | 95 % CI | mean steps to goal | plan ms (median / p95) |",
+        "| policy | success | 95 % CI | mean steps to goal "
+        "| ms per batched plan call (median / p95) |",
         "|---|---|---|---|---|",
     ]
     for name, row in results.items():
