@@ -23,7 +23,8 @@ $(VENV)/.installed-dev: $(VENV)/.installed
 	touch $@
 
 demo: $(VENV)/.installed
-	$(BIN)/monde demo --config configs/two_room.yaml $(ARGS)
+	$(BIN)/monde demo --config configs/two_room.yaml --run runs/demo \
+		--out benchmarks/results/two_room.json $(ARGS)
 
 test: $(VENV)/.installed-dev
 	$(BIN)/ruff check monde tests benchmarks

@@ -20,8 +20,13 @@ from monde.config_io import ConfigError, load_config, to_dict
 from monde.io import atomic_write_json
 
 
-def _load(args: argparse.Namespace) -> RunConfig:
-    return load_config(RunConfig, args.config, args.overrides)
+def _load(args: argparse.Namespace, saved: Path | None = None) -> RunConfig:
+    """The --config preset (or, without one, a run's saved config.yaml), then the overrides."""
+    path = args.config
+    if path is None and saved is not None and saved.exists():
+        print(f"using the run's saved config {saved}")
+        path = saved
+    return load_config(RunConfig, path, args.overrides)
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -41,7 +46,7 @@ def cmd_collect(args: argparse.Namespace) -> None:
 def cmd_train(args: argparse.Namespace) -> None:
     from monde.train.run import train_run
 
-    cfg = _load(args)
+    cfg = _load(args, Path(args.run) / "config.yaml" if args.resume else None)
     _, metrics = train_run(cfg, args.data, args.run, resume=args.resume, progress=not args.quiet)
     print({k: round(v, 4) for k, v in metrics.items()})
     print(f"model saved to {Path(args.run) / 'model'}")
@@ -85,7 +90,7 @@ def _evaluate(cfg: RunConfig, model_dir: Path, out: Path | None, progress: bool,
 
 
 def cmd_eval(args: argparse.Namespace) -> None:
-    cfg = _load(args)
+    cfg = _load(args, Path(args.model).parent / "config.yaml")
     _evaluate(cfg, args.model, args.out, not args.quiet, {})
 
 
@@ -94,15 +99,24 @@ def cmd_demo(args: argparse.Namespace) -> None:
     from monde.data.store import EpisodeStore
     from monde.train.run import train_run
 
-    cfg = _load(args)
+    cfg = _load(args, Path(args.run) / "config.yaml" if args.resume else None)
     run = Path(args.run)
     data_dir = run / "data"
+    out = args.out if args.out is not None else run / "results.json"
     clock = time.perf_counter()
     if not (data_dir / "meta.json").exists():
         collect(cfg.env, cfg.data, data_dir, progress=not args.quiet)
-    elif len(EpisodeStore(data_dir)) != cfg.data.episodes:
-        raise ValueError(f"{data_dir} holds a different or incomplete dataset; delete it first")
     else:
+        store = EpisodeStore(data_dir)
+        info = store.meta["info"]
+        same = info.get("env_config") == to_dict(cfg.env) and info.get("data_config") == to_dict(
+            cfg.data
+        )
+        if not same or len(store) != cfg.data.episodes:
+            raise ValueError(
+                f"{data_dir} holds a dataset collected with other settings or is incomplete; "
+                "delete it or use another --run"
+            )
         print(f"reusing the {cfg.data.episodes} episodes in {data_dir}")
     collect_s = time.perf_counter() - clock
     coverage = EpisodeStore(data_dir).meta["info"].get("coverage", {})
@@ -117,7 +131,7 @@ def cmd_demo(args: argparse.Namespace) -> None:
         "data_coverage": coverage,
         "final_train_metrics": metrics,
     }
-    _evaluate(cfg, run / "model", args.out, not args.quiet, extra)
+    _evaluate(cfg, run / "model", out, not args.quiet, extra)
     eval_s = time.perf_counter() - clock
     print(f"collect {collect_s:.0f} s, train {train_s:.0f} s, eval {eval_s:.0f} s")
 
@@ -145,7 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = verbs.add_parser("demo", help="collect → train → eval on the built-in default")
     _common(p)
     p.add_argument("--run", type=Path, default=Path("runs/demo"), help="run folder")
-    p.add_argument("--out", type=Path, default=Path("benchmarks/results/two_room.json"))
+    p.add_argument("--out", type=Path, default=None, help="results JSON (default RUN/results.json)")
     p.add_argument("--resume", action="store_true", help="continue training from a checkpoint")
     p.set_defaults(func=cmd_demo)
     return parser

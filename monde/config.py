@@ -92,6 +92,10 @@ class ModelConfig:
     def __post_init__(self) -> None:
         if self.history < 1 or self.frameskip < 1 or self.latent_dim < 1:
             raise ValueError("model.history, model.frameskip and model.latent_dim must be ≥ 1")
+        if self.predictor_depth < 1 or not self.encoder_channels:
+            raise ValueError(
+                "model.predictor_depth must be ≥ 1 and model.encoder_channels non-empty"
+            )
 
 
 @dataclass
@@ -146,6 +150,8 @@ class TrainConfig:
             raise ValueError("train.steps must be ≥ 1 and train.batch_size ≥ 2")
         if self.rollout_steps < 1:
             raise ValueError(f"train.rollout_steps must be ≥ 1, got {self.rollout_steps}")
+        if self.log_every < 1 or self.checkpoint_every < 0 or self.probe_every < 0:
+            raise ValueError("train.log_every must be ≥ 1; checkpoint_every and probe_every ≥ 0")
 
 
 @dataclass
@@ -174,6 +180,10 @@ class PlanConfig:
     """discount of the 'discounted' reduction"""
 
     def __post_init__(self) -> None:
+        if not 1 <= self.topk <= self.samples:
+            raise ValueError(
+                f"plan.topk must be in [1, plan.samples={self.samples}], got {self.topk}"
+            )
         if self.horizon < 1 or not 1 <= self.receding <= self.horizon:
             raise ValueError(
                 f"plan.horizon must be ≥ 1 and 1 ≤ plan.receding ≤ horizon; got horizon "
@@ -193,6 +203,10 @@ class EvalConfig:
     """episodes planned together"""
     random_baseline: bool = True
     """also run uniform random actions on the same episodes"""
+
+    def __post_init__(self) -> None:
+        if self.episodes < 1 or self.batch < 1 or self.max_steps < 1:
+            raise ValueError("eval.episodes, eval.batch and eval.max_steps must be ≥ 1")
 
 
 @dataclass

@@ -8,6 +8,7 @@ import numpy as np
 from tqdm import tqdm
 
 from monde.config import DataConfig, EnvConfig
+from monde.config_io import to_dict
 from monde.data.store import EpisodeStore
 from monde.envs import DoorExplorer, coverage, make_env
 from monde.types import Episode
@@ -54,6 +55,8 @@ def collect(
             "action_dim": env.action_dim,
             "state_dim": env.state_dim,
             "state_names": list(env.state_names),
+            "env_config": to_dict(env_cfg),
+            "data_config": to_dict(data_cfg),
         },
     )
     all_states = []

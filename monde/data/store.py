@@ -1,7 +1,8 @@
 """A small episode store: a folder of compressed .npz episodes and a meta.json index.
 
 Layout:
-    meta.json               {"format", "num_episodes", "image_size", ..., free-form "info"}
+    meta.json               {"format", "num_episodes", "info": {env, image_size, action_dim,
+                            state_names, env_config, data_config, coverage, ...}}
     episodes/000000.npz     frames (T+1, Hp, Wp, C) uint8, actions (T, A) float32,
                             states (T+1, S) float32
 

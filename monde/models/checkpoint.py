@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 from pathlib import Path
 
 import monde
@@ -16,14 +18,23 @@ FORMAT = "monde.WorldModel/1"
 
 
 def save_model(model: WorldModel, directory: str | Path) -> None:
-    """Write the weights and the config that rebuilds them; both files are written atomically."""
+    """Write the weights and the config that rebuilds them as one unit.
+
+    Both files go into a temporary sibling folder that is then renamed into place, so a crash
+    never leaves weights beside the config of another model.
+    """
     directory = Path(directory)
+    tmp = directory.with_name(f".tmp-{directory.name}")
+    shutil.rmtree(tmp, ignore_errors=True)
     tensors = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    atomic_save_safetensors(tensors, directory / MODEL_FILE, metadata={"format": FORMAT})
+    atomic_save_safetensors(tensors, tmp / MODEL_FILE, metadata={"format": FORMAT})
     atomic_write_json(
-        directory / CONFIG_FILE,
+        tmp / CONFIG_FILE,
         {"format": FORMAT, "monde_version": monde.__version__, "model": to_dict(model.cfg)},
     )
+    if directory.exists():
+        shutil.rmtree(directory)
+    os.replace(tmp, directory)
 
 
 def load_model(directory: str | Path, device: str = "cpu") -> WorldModel:

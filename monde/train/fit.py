@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +20,7 @@ from tqdm import tqdm
 from monde.config import TrainConfig
 from monde.data.sampler import WindowSampler
 from monde.eval.probes import probe_r2
+from monde.io import atomic_write_text
 from monde.models.world_model import WorldModel
 from monde.train.objective import jepa_loss
 from monde.train.state import list_checkpoints, load_checkpoint, save_checkpoint
@@ -72,10 +74,17 @@ def _append_jsonl(path: Path, row: dict) -> None:
 
 
 def _truncate_metrics(path: Path, step: int) -> None:
-    """Drop rows a killed run logged after the checkpoint it resumes from."""
-    if path.exists():
-        rows = [r for r in path.read_text().splitlines() if r and json.loads(r)["step"] <= step]
-        path.write_text("".join(r + "\n" for r in rows))
+    """Drop rows a killed run logged after the checkpoint it resumes from (and a torn last line)."""
+    if not path.exists():
+        return
+    kept = []
+    for line in path.read_text().splitlines():
+        try:
+            if json.loads(line)["step"] <= step:
+                kept.append(line)
+        except (json.JSONDecodeError, KeyError, TypeError):
+            continue  # a line cut short by the kill
+    atomic_write_text(path, "".join(r + "\n" for r in kept))
 
 
 def fit(
@@ -103,12 +112,14 @@ def fit(
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     generator = torch.Generator().manual_seed(cfg.seed)
     step = 0
-    if resume and (checkpoints := list_checkpoints(ckpt_root)):
-        step = load_checkpoint(checkpoints[-1], model, optimizer, generator)
+    if resume:
+        if checkpoints := list_checkpoints(ckpt_root):
+            step = load_checkpoint(checkpoints[-1], model, optimizer, generator)
+            print(f"resumed from {checkpoints[-1]} at step {step}")
         _truncate_metrics(metrics_path, step)
-        print(f"resumed from {checkpoints[-1]} at step {step}")
-    elif not resume and metrics_path.exists():
-        metrics_path.unlink()
+    else:  # a fresh run: nothing of an earlier run in this folder may be mistaken for ours
+        metrics_path.unlink(missing_ok=True)
+        shutil.rmtree(ckpt_root, ignore_errors=True)
 
     metrics: dict[str, float] = {}
     last_probe: dict[str, float] = {}
@@ -137,7 +148,8 @@ def fit(
         bar.update(1)
 
         last = step == cfg.steps
-        if probe is not None and cfg.probe_every and (step % cfg.probe_every == 0 or last):
+        probed = probe is not None and cfg.probe_every > 0 and (step % cfg.probe_every == 0 or last)
+        if probed:
             last_probe = run_probe(model, probe)
             metrics.update(last_probe)
             agent = [v for k, v in last_probe.items() if k.startswith("probe_r2/agent")]
@@ -146,7 +158,7 @@ def fit(
                     f"warning: step {step}: agent-position probe R² {min(agent):.2f} — the "
                     "encoder may be collapsing onto the static scene"
                 )
-        if step % cfg.log_every == 0 or last or any(k.startswith("probe_r2/") for k in metrics):
+        if step % cfg.log_every == 0 or last or probed:
             elapsed = time.perf_counter() - start
             row = {
                 "step": step,
@@ -156,7 +168,6 @@ def fit(
             }
             _append_jsonl(metrics_path, row)
             bar.set_postfix(loss=f"{metrics['loss']:.4f}")
-            metrics = {k: v for k, v in metrics.items() if not k.startswith("probe_r2/")}
         if cfg.checkpoint_every and (step % cfg.checkpoint_every == 0 or last):
             save_checkpoint(ckpt_root, step, model, optimizer, generator)
     bar.close()

@@ -84,10 +84,15 @@ def train_run(
     episodes = load_episodes(data_dir, progress=progress)
     train_eps, val_eps = split_episodes(episodes, cfg.data.val_fraction)
     window = cfg.model.history + cfg.train.rollout_steps
+    if cfg.model.predictor == "transformer" and window - 1 > cfg.model.max_context:
+        raise ValueError(
+            f"model.history + train.rollout_steps − 1 = {window - 1} frames exceed "
+            f"model.max_context = {cfg.model.max_context}"
+        )
     sampler = WindowSampler(train_eps, window, cfg.model.frameskip)
     state_names = info.get("state_names") or [f"s{i}" for i in range(episodes[0].states.shape[1])]
     probe = make_probe_data(train_eps, val_eps, state_names, seed=cfg.train.seed)
-    torch.manual_seed(cfg.train.seed)
+    torch.manual_seed(cfg.train.seed)  # initial weights
     model = WorldModel(cfg.model)
     metrics = fit(
         model,

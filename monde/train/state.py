@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 
 from monde.io import atomic_save_safetensors, atomic_write_json, load_safetensors, read_json
-from monde.models.checkpoint import save_model
+from monde.models.checkpoint import load_model, save_model
 from monde.models.world_model import WorldModel
 
 _PATTERN = re.compile(r"^step-(\d{9})$")
@@ -52,7 +52,7 @@ def save_checkpoint(
     final = root / f"step-{step:09d}"
     tmp = root / f".tmp-step-{step:09d}"
     shutil.rmtree(tmp, ignore_errors=True)
-    save_model(model, tmp)
+    save_model(model, tmp)  # creates tmp/ with the model files
     tensors, groups = _optimizer_to_flat(optimizer)
     tensors["rng/data"] = generator.get_state()
     atomic_save_safetensors(tensors, tmp / "train_state.safetensors")
@@ -75,9 +75,18 @@ def list_checkpoints(root: Path) -> list[Path]:
 def load_checkpoint(
     path: Path, model: WorldModel, optimizer: torch.optim.Optimizer, generator: torch.Generator
 ) -> int:
-    """Restore weights, optimizer and data RNG from `path`; returns the step it was taken at."""
-    weights, _ = load_safetensors(path / "model.safetensors")
-    model.load_state_dict(weights)
+    """Restore weights, optimizer and data RNG from `path`; returns the step it was taken at.
+
+    The weights go through load_model's checks, so a checkpoint of another model shape is
+    refused with the file and tensor named.
+    """
+    saved = load_model(path)
+    if saved.cfg != model.cfg:
+        raise ValueError(
+            f"{path / 'config.json'}: the checkpoint's model config differs from this run's "
+            f"model config; resume with the run's own config (RUN/config.yaml)"
+        )
+    model.load_state_dict(saved.state_dict())
     tensors, _ = load_safetensors(path / "train_state.safetensors")
     meta = read_json(path / "train_state.json")
     optimizer.load_state_dict(_optimizer_from_flat(tensors, meta["param_groups"]))

@@ -128,3 +128,24 @@ def test_planner_rejects_wrong_image_size(tiny_cfg, dataset, tmp_path):
     good = np.zeros((1, 32, 32, 3), np.uint8)
     with pytest.raises(ValueError, match=r"\(\.\.\., 32, 32, 3\).*\(1, 64, 64, 3\)"):
         planner.reset(np.zeros((1, 64, 64, 3), np.uint8), good)
+
+
+def test_fresh_run_in_used_folder_forgets_the_old_run(tiny_cfg, dataset, tmp_path):
+    tiny_cfg.train.steps = 6
+    train_run(tiny_cfg, dataset, tmp_path / "run", progress=False)
+    tiny_cfg.train.steps = 4
+    train_run(tiny_cfg, dataset, tmp_path / "run", progress=False)
+    names = sorted(p.name for p in (tmp_path / "run" / "checkpoints").iterdir())
+    assert names == ["step-000000002", "step-000000004"]
+
+
+def test_resume_refuses_another_model_and_survives_a_torn_metrics_line(tiny_cfg, dataset, tmp_path):
+    train_run(tiny_cfg, dataset, tmp_path / "run", progress=False, stop_after=3)
+    with (tmp_path / "run" / "metrics.jsonl").open("a") as f:
+        f.write('{"step": 3, "lo')  # the kill cut the last line short
+    train_run(tiny_cfg, dataset, tmp_path / "run", resume=True, progress=False)
+    rows = [json.loads(r) for r in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows if "loss" in r] == list(range(1, 7))
+    tiny_cfg.model.latent_dim = 12
+    with pytest.raises(ValueError, match=r"config\.json"):
+        train_run(tiny_cfg, dataset, tmp_path / "run", resume=True, progress=False)

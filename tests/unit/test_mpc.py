@@ -64,3 +64,17 @@ def test_plan_is_deterministic_given_seed():
 def test_plan_before_reset_raises():
     with pytest.raises(RuntimeError, match="before reset"):
         MPCPlanner(PointModel(), PlanConfig()).plan()
+
+
+def test_observe_keeps_the_last_history_frames_and_the_actions_between_them():
+    model = PointModel()
+    model.history = 3
+    planner = MPCPlanner(model, PlanConfig(horizon=2, samples=10, iterations=1, topk=2))
+    planner.reset(frames_at([[0.1, 0.1]]), frames_at([[0.5, 0.5]]))
+    assert planner.z_hist.shape == (1, 1, 2) and planner.a_hist.shape == (1, 0, 10)
+    for k in range(1, 5):
+        planner.observe(frames_at([[0.1 + 0.1 * k, 0.1]]), torch.full((1, 10), float(k)))
+    # latents of frames 2, 3, 4 and the two actions that led from 2 to 3 and from 3 to 4
+    assert torch.allclose(planner.z_hist[0, :, 0], torch.tensor([0.3, 0.4, 0.5]))
+    assert planner.a_hist[0, :, 0].tolist() == [3.0, 4.0]
+    assert planner.plan().actions.shape == (1, 2, 10)
