@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import platform
 import subprocess
+from pathlib import Path
 
 import torch
 
@@ -12,9 +13,13 @@ import monde
 
 def provenance() -> dict:
     """Commit, versions and machine facts, so a number can be traced to what produced it."""
-    try:
+    try:  # "-dirty" marks numbers measured with uncommitted changes
         commit = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
+            ["git", "describe", "--always", "--dirty"],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=Path(__file__).resolve().parent,
         ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         commit = None

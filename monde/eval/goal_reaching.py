@@ -113,6 +113,22 @@ def run_episodes(env, seeds, policy, frameskip: int, max_steps: int):
     return success, steps
 
 
+def check_env_fits_model(env_cfg: EnvConfig, model: WorldModel) -> None:
+    """Fail before any planning if the environment's frames or actions do not fit the model."""
+    env = make_env(env_cfg.name, 1, **env_cfg.env_kwargs("eval"))
+    size = getattr(getattr(model, "cfg", None), "image_size", env.image_size)
+    if env.image_size != size:
+        raise ValueError(
+            f"env.image_size is {env.image_size} but the model takes {size} px frames; "
+            "evaluate with the run's own config"
+        )
+    if env.action_dim * model.frameskip != model.action_dim:
+        raise ValueError(
+            f"the model's actions have {model.action_dim} dims, not env.action_dim "
+            f"{env.action_dim} × frameskip {model.frameskip}"
+        )
+
+
 def evaluate_goal_reaching(
     model: WorldModel,
     env_cfg: EnvConfig,
@@ -121,7 +137,8 @@ def evaluate_goal_reaching(
     progress: bool = True,
 ) -> dict:
     """Run eval_cfg.episodes episodes with MPC (and, if asked, random actions); → result dict."""
-    fs = model.cfg.frameskip
+    fs = model.frameskip
+    check_env_fits_model(env_cfg, model)
     results: dict = {}
     names = ["planner"] + (["random"] if eval_cfg.random_baseline else [])
     for name in names:

@@ -21,8 +21,9 @@ from monde.models.preprocess import frames_to_input
 
 @runtime_checkable
 class WorldModelProtocol(Protocol):
-    history: int
-    action_dim: int
+    history: int  # context frames the predictor conditions on
+    frameskip: int  # environment steps per model step
+    action_dim: int  # A: dims of one model action (frameskip env actions, concatenated)
 
     def encode(self, frames: np.ndarray | Tensor) -> Tensor:
         """uint8 frames (B, T, Hp, Wp, C) → latents (B, T, D)."""
@@ -59,6 +60,7 @@ class WorldModel(nn.Module):
         super().__init__()
         self.cfg = cfg
         self.history = cfg.history
+        self.frameskip = cfg.frameskip
         self.action_dim = cfg.action_dim
         self.encoder = CNNEncoder(
             cfg.image_size,

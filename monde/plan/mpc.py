@@ -33,12 +33,7 @@ class MPCPlanner:
         self.solver_cfg = CEMConfig(
             samples=cfg.samples, iterations=cfg.iterations, topk=cfg.topk, min_std=cfg.min_std
         )
-        self.repeat = 1
-        if cfg.repeat_actions:
-            frameskip = getattr(getattr(model, "cfg", None), "frameskip", None)
-            if frameskip is None:
-                raise ValueError("plan.repeat_actions needs a model with cfg.frameskip")
-            self.repeat = frameskip
+        self.repeat = model.frameskip if cfg.repeat_actions else 1
         self.search_dim = model.action_dim // self.repeat  # dims CEM searches per model step
         self.z_goal: Tensor | None = None
 
@@ -73,11 +68,14 @@ class MPCPlanner:
         h, a = self.cfg.horizon, self.model.action_dim
         goal = self.z_goal[:, None, :]  # (B, 1, D): broadcast over samples; no horizon axis
 
+        s = self.cfg.samples
+        z_ctx = self.z_hist.repeat_interleave(s, dim=0)  # (B·S, Tc, D), once per call
+        a_ctx = self.a_hist.repeat_interleave(s, dim=0)  # (B·S, Tc−1, A)
+
         def cost_fn(searched: Tensor) -> Tensor:  # (B, S, H, A / repeat) → (B, S)
-            s = searched.shape[1]
+            if searched.shape[1] != s:
+                raise ValueError(f"CEM evaluated {searched.shape[1]} samples, expected {s}")
             actions = self.expand(searched).reshape(b * s, h, a)  # (B·S, H, A)
-            z_ctx = self.z_hist.repeat_interleave(s, dim=0)  # (B·S, Tc, D)
-            a_ctx = self.a_hist.repeat_interleave(s, dim=0)  # (B·S, Tc−1, A)
             pred = self.model.rollout(z_ctx, actions, a_ctx=a_ctx).float()  # (B·S, H, D)
             return goal_cost(
                 pred.reshape(b, s, h, d), goal, self.cfg.metric, self.cfg.reduce, self.cfg.discount

@@ -149,3 +149,10 @@ def test_resume_refuses_another_model_and_survives_a_torn_metrics_line(tiny_cfg,
     tiny_cfg.model.latent_dim = 12
     with pytest.raises(ValueError, match=r"config\.json"):
         train_run(tiny_cfg, dataset, tmp_path / "run", resume=True, progress=False)
+
+
+def test_eval_refuses_an_env_the_model_does_not_fit(tiny_cfg, dataset, tmp_path):
+    model, _ = train_run(tiny_cfg, dataset, tmp_path / "run", progress=False)
+    tiny_cfg.env.image_size = 64
+    with pytest.raises(ValueError, match="env.image_size is 64 but the model takes 32 px"):
+        evaluate_goal_reaching(model, tiny_cfg.env, tiny_cfg.plan, tiny_cfg.eval, progress=False)

@@ -15,9 +15,6 @@ class PointModel:
     frameskip = 5
     action_dim = 10
 
-    class cfg:  # noqa: N801 — mimics WorldModel.cfg
-        frameskip = 5
-
     def encode(self, frames):
         frames = torch.as_tensor(np.asarray(frames))
         return frames[..., 0, 0, :2].float() / 100.0  # (..., 2)
