@@ -11,16 +11,23 @@ import torch
 import monde
 
 
+def _git(*args: str) -> str:
+    root = Path(__file__).resolve().parents[1]
+    return subprocess.run(
+        ["git", *args], capture_output=True, text=True, check=True, cwd=root
+    ).stdout.strip()
+
+
 def provenance() -> dict:
-    """Commit, versions and machine facts, so a number can be traced to what produced it."""
-    try:  # "-dirty" marks numbers measured with uncommitted changes
-        commit = subprocess.run(
-            ["git", "describe", "--always", "--dirty"],
-            capture_output=True,
-            text=True,
-            check=True,
-            cwd=Path(__file__).resolve().parent,
-        ).stdout.strip()
+    """Commit, versions and machine facts, so a number can be traced to what produced it.
+
+    The commit gets a "-dirty" suffix when the code or configs had uncommitted changes (results
+    files themselves do not count).
+    """
+    try:
+        commit = _git("rev-parse", "--short", "HEAD")
+        if _git("status", "--porcelain", "--untracked-files=no", "--", "monde", "configs"):
+            commit += "-dirty"
     except (OSError, subprocess.CalledProcessError):
         commit = None
     return {
