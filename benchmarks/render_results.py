@@ -16,6 +16,7 @@ COMMANDS = {
     "two_room.json": "make demo",
     "two_room_random_wall.json": "make random-wall",
     "two_room_heldout_walls.json": "make heldout-walls",
+    "cpu_precision.json": "python benchmarks/cpu_precision.py",
 }
 
 
@@ -30,7 +31,8 @@ def render_goal_reaching(name: str, data: dict) -> str:
         f"budget {cfg['eval']['max_steps']} environment steps, CEM {cfg['plan']['samples']} × "
         f"{cfg['plan']['iterations']}, horizon {cfg['plan']['horizon']} × frameskip "
         f"{cfg['model']['frameskip']}. Commit {prov['commit']}, torch {prov['torch']}, "
-        f"{prov['threads']} threads.",
+        f"{prov['threads']} threads"
+        + (f" (train.threads = {cfg['train']['threads']})." if cfg["train"]["threads"] else "."),
         "",
         success_table(data["results"]),
         "",
@@ -62,6 +64,23 @@ def render_goal_reaching(name: str, data: dict) -> str:
     return "\n".join(lines)
 
 
+def render_precision(data: dict) -> str:
+    mm, tr = data["matmul_gflops"], data["train_samples_per_s"]
+    return "\n".join(
+        [
+            f"## cpu_precision.json — `{COMMANDS['cpu_precision.json']}`",
+            "",
+            f"CPU flags seen: {', '.join(data['cpu_flags']) or 'none of interest'}. "
+            f"Commit {data['provenance']['commit']}.",
+            "",
+            "| | fp32 | bf16 autocast |",
+            "|---|---|---|",
+            f"| 1024² matmul, GFLOP/s | {mm['fp32']:.1f} | {mm['bf16']:.1f} |",
+            f"| default model training, windows/s | {tr['fp32']:.0f} | {tr['bf16']:.0f} |",
+        ]
+    )
+
+
 def main() -> None:
     sections = [
         "# Results",
@@ -74,6 +93,8 @@ def main() -> None:
         data = json.loads(path.read_text())
         if "results" in data and "single_episode_plan" in data:
             sections += [render_goal_reaching(path.name, data), ""]
+        elif path.name == "cpu_precision.json":
+            sections += [render_precision(data), ""]
     out = ROOT / "docs" / "results.md"
     out.write_text("\n".join(sections))
     print(f"wrote {out}")
