@@ -41,7 +41,8 @@ def collect(
 ) -> dict:
     """Collect `data_cfg.episodes` episodes into a new store at `out`; returns coverage stats.
 
-    Episode i is reset with seed data_cfg.seed + i, so a dataset is re-created exactly.
+    Episode i is reset with seed data_cfg.seed + i and the explorer of each batch of num_envs
+    episodes is seeded by its first seed, so the same config re-creates the dataset exactly.
     """
     env = make_env(env_cfg.name, data_cfg.num_envs, **env_cfg.env_kwargs("collect"))
     store = EpisodeStore.create(
