@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from monde.io import atomic_write_text, read_json
 from monde.report import success_table
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -90,13 +91,13 @@ def main() -> None:
         "",
     ]
     for path in sorted(RESULTS.glob("*.json")):
-        data = json.loads(path.read_text())
+        data = read_json(path)
         if "results" in data and "single_episode_plan" in data:
             sections += [render_goal_reaching(path.name, data), ""]
         elif path.name == "cpu_precision.json":
             sections += [render_precision(data), ""]
     out = ROOT / "docs" / "results.md"
-    out.write_text("\n".join(sections))
+    atomic_write_text(out, "\n".join(sections))
     print(f"wrote {out}")
 
 

@@ -23,6 +23,10 @@ class EnvConfig:
     """with random_wall: collect on one colour of a checkerboard of wall/door positions and
     evaluate on the other, so evaluation walls lie at least a cell away from any trained on"""
 
+    def __post_init__(self) -> None:
+        if self.heldout_walls and not self.random_wall:
+            raise ValueError("env.heldout_walls needs env.random_wall: true")
+
     def env_kwargs(self, stage: Literal["collect", "eval"]) -> dict:
         """Keyword overrides for monde.envs.make_env when collecting or evaluating."""
         kwargs: dict = {"image_size": self.image_size, "random_wall": self.random_wall}

@@ -54,6 +54,8 @@ class MPCPlanner:
     @torch.inference_mode()
     def observe(self, observations: np.ndarray | Tensor, executed: Tensor) -> None:
         """Record the frame reached after executing one model action `executed` (B, A)."""
+        if not torch.isfinite(executed).all():
+            raise ValueError("MPCPlanner.observe: the executed actions contain NaN or inf")
         z = self.model.encode(observations).float()[:, None]  # (B, 1, D)
         self.z_hist = torch.cat([self.z_hist, z], dim=1)[:, -self.model.history :]
         a_hist = torch.cat([self.a_hist, executed[:, None].to(z)], dim=1)

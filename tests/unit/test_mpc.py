@@ -75,3 +75,10 @@ def test_observe_keeps_the_last_history_frames_and_the_actions_between_them():
     assert torch.allclose(planner.z_hist[0, :, 0], torch.tensor([0.3, 0.4, 0.5]))
     assert planner.a_hist[0, :, 0].tolist() == [3.0, 4.0]
     assert planner.plan().actions.shape == (1, 2, 10)
+
+
+def test_observe_rejects_nan_actions():
+    planner = MPCPlanner(PointModel(), PlanConfig(horizon=2, samples=10, iterations=1, topk=2))
+    planner.reset(frames_at([[0.1, 0.1]]), frames_at([[0.5, 0.5]]))
+    with pytest.raises(ValueError, match="NaN"):
+        planner.observe(frames_at([[0.2, 0.1]]), torch.full((1, 10), float("nan")))
