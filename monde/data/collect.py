@@ -24,7 +24,7 @@ class RandomPolicy:
     def reset(self, states: np.ndarray) -> None:
         pass
 
-    def act(self, states: np.ndarray) -> np.ndarray:
+    def act(self, states: np.ndarray | None) -> np.ndarray:
         return self.rng.uniform(-1.0, 1.0, self.shape).astype(np.float32)
 
 

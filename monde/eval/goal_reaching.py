@@ -14,6 +14,7 @@ import torch
 from tqdm import tqdm
 
 from monde.config import EnvConfig, EvalConfig, PlanConfig
+from monde.data.collect import RandomPolicy
 from monde.envs import make_env
 from monde.models.world_model import WorldModel
 from monde.plan.mpc import MPCPlanner
@@ -55,8 +56,8 @@ class PlannerPolicy:
         self.receding = plan_cfg.receding
         self.plan_times: list[float] = []
 
-    def start(self, env) -> None:
-        self.planner.reset(env.render_states(env.state()), env.goal_rgb())
+    def start(self, env, frames: np.ndarray) -> None:
+        self.planner.reset(frames, env.goal_rgb())
 
     def choose(self, m: int) -> np.ndarray:
         if m % self.receding == 0:
@@ -73,15 +74,14 @@ class RandomActions:
     """Uniform random model actions in [−1, 1]: the baseline every success rate stands beside."""
 
     def __init__(self, action_dim: int, seed: int):
-        self.rng = np.random.default_rng(seed)
-        self.action_dim = action_dim
+        self.action_dim, self.seed = action_dim, seed
         self.plan_times: list[float] = []
 
-    def start(self, env) -> None:
-        self.batch = env.num_envs
+    def start(self, env, frames: np.ndarray) -> None:
+        self.policy = RandomPolicy(self.action_dim, env.num_envs, self.seed)
 
     def choose(self, m: int) -> np.ndarray:
-        return self.rng.uniform(-1, 1, (self.batch, self.action_dim)).astype(np.float32)
+        return self.policy.act(None)
 
     def observe(self, frame: np.ndarray, block: np.ndarray) -> None:
         pass
@@ -92,8 +92,7 @@ def run_episodes(env, seeds, policy, frameskip: int, max_steps: int):
 
     → success (B,) bool, steps (B,) environment steps to the first success (max_steps if never).
     """
-    env.reset(seeds)
-    policy.start(env)
+    policy.start(env, env.reset(seeds))
     b = env.num_envs
     success = np.zeros(b, bool)
     steps = np.full(b, max_steps, dtype=np.int64)
@@ -167,9 +166,9 @@ def time_single_plan(
 ) -> dict:
     """Median and p95 wall time of one replanning call for a single episode."""
     env = make_env(env_cfg.name, 1, **env_cfg.env_kwargs("eval"))
-    env.reset([seed])
+    frames = env.reset([seed])
     planner = MPCPlanner(model, plan_cfg, seed=seed)
-    planner.reset(env.render_states(env.state()), env.goal_rgb())
+    planner.reset(frames, env.goal_rgb())
     times = []
     for _ in range(calls + 3):
         start = time.perf_counter()
