@@ -2,19 +2,41 @@
 
 A window of L frames starting at step t of an episode holds frames t, t+fs, …, t+(L−1)·fs and
 L−1 model actions, each the concatenation of the fs environment actions between two frames.
-Frames stay uint8 until the trainer's preprocessing. The data order comes from a
-torch.Generator, so saving its state makes a resumed run draw the same windows.
+Frames stay uint8 until the trainer's preprocessing.
+
+The data order is a pure function of (seed, step): `step_indices` draws the global batch of
+a step from a generator seeded by both, so a resumed run draws the same windows without saved
+RNG state, and the ranks of a distributed run each take their own rows of the same global batch.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 import torch
 from torch import Tensor
 
 from monde.types import Episode
+
+Batch = tuple[Tensor, Tensor, Tensor]
+"""frames (B, L, Hp, Wp, C) uint8, actions (B, L−1, fs·A_env) float32, states (B, L, S)."""
+
+
+def step_indices(num_windows: int, batch_size: int, seed: int, step: int) -> np.ndarray:
+    """The window indices (batch_size,) of the global batch of training step `step`."""
+    generator = torch.Generator().manual_seed(seed * 1_000_003 + step)
+    return torch.randint(num_windows, (batch_size,), generator=generator).numpy()
+
+
+def rank_rows(batch_size: int, rank: int, world_size: int) -> slice:
+    """The contiguous rows of a global batch that process `rank` of `world_size` trains on."""
+    if batch_size % world_size:
+        raise ValueError(
+            f"train.batch_size {batch_size} must be divisible by the {world_size} processes"
+        )
+    share = batch_size // world_size
+    return slice(rank * share, (rank + 1) * share)
 
 
 class WindowSampler:
@@ -62,6 +84,16 @@ class WindowSampler:
             torch.from_numpy(self.states[f_idx]),
         )
 
-    def sample(self, batch_size: int, generator: torch.Generator) -> tuple[Tensor, Tensor, Tensor]:
-        indices = torch.randint(len(self), (batch_size,), generator=generator).numpy()
-        return self.get(indices)
+    def batches(
+        self, batch_size: int, seed: int, start_step: int = 0, rank: int = 0, world_size: int = 1
+    ) -> Iterator[Batch]:
+        """This rank's rows of the global batch of each step from `start_step` on, forever.
+
+        `batch_size` is the global batch; each of `world_size` ranks gets batch_size/world_size
+        rows, and the ranks' rows together are exactly the one-process batch of that step.
+        """
+        rows = rank_rows(batch_size, rank, world_size)
+        step = start_step
+        while True:
+            yield self.get(step_indices(len(self), batch_size, seed, step)[rows])
+            step += 1

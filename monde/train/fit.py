@@ -110,11 +110,10 @@ def fit(
     torch.manual_seed(cfg.seed)
     model.to(device).train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    generator = torch.Generator().manual_seed(cfg.seed)
     step = 0
     if resume:
         if checkpoints := list_checkpoints(ckpt_root):
-            step = load_checkpoint(checkpoints[-1], model, optimizer, generator)
+            step = load_checkpoint(checkpoints[-1], model, optimizer)
             print(f"resumed from {checkpoints[-1]} at step {step}")
         _truncate_metrics(metrics_path, step)
     else:  # a fresh run: nothing of an earlier run in this folder may be mistaken for ours
@@ -125,12 +124,13 @@ def fit(
     last_probe: dict[str, float] = {}
     bar = tqdm(total=cfg.steps, initial=step, desc="train", unit="step", disable=not progress)
     start, samples_seen = time.perf_counter(), 0
+    batches = data.batches(cfg.batch_size, cfg.seed, start_step=step)
     while step < cfg.steps:
         if stop_after is not None and step >= stop_after:
             break
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(step, cfg)
-        frames, actions, _ = data.sample(cfg.batch_size, generator)
+        frames, actions, _ = next(batches)
         sigreg_gen = torch.Generator(device=device).manual_seed(cfg.seed * 1_000_003 + step)
         loss, metrics = jepa_loss(model, frames.to(device), actions.to(device), cfg, sigreg_gen)
         if not math.isfinite(metrics["loss"]):
@@ -169,6 +169,6 @@ def fit(
             _append_jsonl(metrics_path, row)
             bar.set_postfix(loss=f"{metrics['loss']:.4f}")
         if cfg.checkpoint_every and (step % cfg.checkpoint_every == 0 or last):
-            save_checkpoint(ckpt_root, step, model, optimizer, generator)
+            save_checkpoint(ckpt_root, step, model, optimizer)
     bar.close()
     return {**metrics, **last_probe}

@@ -1,4 +1,6 @@
-"""Resumable training state: weights, optimizer moments, step and data-order RNG on disk.
+"""Resumable training state: weights, optimizer moments and step on disk.
+
+The data order needs no saved state: it is a function of (seed, step) (monde.data.sampler).
 
 A checkpoint is a folder `step-000500/` holding model.safetensors + config.json (loadable by
 monde.models alone) and train_state.safetensors + train_state.json. It is written under a
@@ -45,7 +47,6 @@ def save_checkpoint(
     step: int,
     model: WorldModel,
     optimizer: torch.optim.Optimizer,
-    generator: torch.Generator,
     keep: int = 2,
 ) -> Path:
     """Write checkpoint `root/step-{step}` atomically and keep only the newest `keep`."""
@@ -54,7 +55,6 @@ def save_checkpoint(
     shutil.rmtree(tmp, ignore_errors=True)
     save_model(model, tmp)  # creates tmp/ with the model files
     tensors, groups = _optimizer_to_flat(optimizer)
-    tensors["rng/data"] = generator.get_state()
     atomic_save_safetensors(tensors, tmp / "train_state.safetensors")
     atomic_write_json(tmp / "train_state.json", {"step": step, "param_groups": groups})
     if final.exists():
@@ -72,10 +72,8 @@ def list_checkpoints(root: Path) -> list[Path]:
     return sorted(p for p in root.iterdir() if p.is_dir() and _PATTERN.match(p.name))
 
 
-def load_checkpoint(
-    path: Path, model: WorldModel, optimizer: torch.optim.Optimizer, generator: torch.Generator
-) -> int:
-    """Restore weights, optimizer and data RNG from `path`; returns the step it was taken at.
+def load_checkpoint(path: Path, model: WorldModel, optimizer: torch.optim.Optimizer) -> int:
+    """Restore weights and optimizer from `path`; returns the step it was taken at.
 
     The weights go through load_model's checks, so a checkpoint of another model shape is
     refused with the file and tensor named.
@@ -90,5 +88,4 @@ def load_checkpoint(
     tensors, _ = load_safetensors(path / "train_state.safetensors")
     meta = read_json(path / "train_state.json")
     optimizer.load_state_dict(_optimizer_from_flat(tensors, meta["param_groups"]))
-    generator.set_state(tensors["rng/data"])
     return int(meta["step"])

@@ -68,14 +68,24 @@ def test_window_contents_follow_frameskip():
     assert states[1, :, 1].tolist() == [0, 4, 8]
 
 
-def test_sampler_is_reproducible_from_generator_state():
+def test_batches_depend_only_on_seed_and_step():
     sampler = WindowSampler([make_episode(30)], window=2, frameskip=2)
-    g = torch.Generator().manual_seed(0)
-    sampler.sample(4, g)
-    state = g.get_state()
-    a = sampler.sample(4, g)[0]
-    g.set_state(state)
-    assert torch.equal(a, sampler.sample(4, g)[0])
+    stream = sampler.batches(4, seed=0)
+    first, second = next(stream)[0], next(stream)[0]
+    assert not torch.equal(first, second)
+    assert torch.equal(next(sampler.batches(4, seed=0, start_step=1))[0], second)
+    assert not torch.equal(next(sampler.batches(4, seed=1))[0], first)
+
+
+def test_ranks_split_the_global_batch_exactly():
+    sampler = WindowSampler([make_episode(30)], window=2, frameskip=2)
+    whole = next(sampler.batches(6, seed=3, start_step=5))[0]
+    parts = [
+        next(sampler.batches(6, seed=3, start_step=5, rank=r, world_size=3))[0] for r in range(3)
+    ]
+    assert torch.equal(torch.cat(parts), whole)
+    with pytest.raises(ValueError, match="divisible"):
+        next(sampler.batches(6, seed=3, world_size=4))
 
 
 def test_sampler_rejects_short_episodes():
