@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 TORCH := torch==2.13.0
 
-.PHONY: demo test lint random-wall heldout-walls results clean
+.PHONY: demo test lint random-wall heldout-walls results understanding planning throughput clean
 
 ARGS ?=
 
@@ -46,6 +46,23 @@ heldout-walls: $(VENV)/.installed
 # docs/results.md from benchmarks/results/*.json
 results: $(VENV)/.installed
 	$(BIN)/python benchmarks/render_results.py
+
+# Probes, rollout error and surprise of the random-wall model (needs runs/random_wall; ~5 min)
+understanding: $(VENV)/.installed
+	$(BIN)/python benchmarks/understanding.py
+	$(BIN)/python benchmarks/render_understanding.py
+
+# Planning speed and solver comparison of the demo model (needs runs/demo; run on a quiet
+# machine: ~10 min for planning.json, ~10 min for solver_comparison.json), then docs/planning.md
+planning: $(VENV)/.installed
+	$(BIN)/python benchmarks/planning.py
+	$(BIN)/python benchmarks/solver_comparison.py
+	$(BIN)/python benchmarks/render_planning.py
+
+# Training throughput, fp32/bf16 × eager/compiled × 1/2 processes, and docs/scaling.md (run on
+# a quiet machine: about 10 min on 2 cores; ARGS=--device=cuda on a GPU machine)
+throughput: $(VENV)/.installed
+	$(BIN)/python benchmarks/train_throughput.py $(ARGS)
 
 clean:
 	rm -rf runs .pytest_cache .ruff_cache

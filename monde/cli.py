@@ -2,8 +2,11 @@
 
     monde collect  --out DATA                       record episodes with the exploration policy
     monde train    --data DATA --run RUN [--resume] train a world model
+                   [--device auto|cpu|cuda]         (under torchrun too: docs/scaling.md)
     monde eval     --model RUN/model [--out JSON]   goal-reaching success vs random actions
     monde demo     [--run RUN]                      collect → train → eval on the built-in default
+    monde report   RUN [--out DIR]                  HTML + Markdown report of what a run learned
+    monde understand RUN --out JSON                 probes, rollout error, surprise → JSON
 
 Every verb takes --config PRESET.yaml and dotted overrides such as `train.steps=500`.
 """
@@ -15,6 +18,7 @@ import sys
 import time
 from pathlib import Path
 
+from monde import cli_bench, cli_data, cli_report
 from monde.config import RunConfig
 from monde.config_io import ConfigError, load_config, to_dict
 from monde.io import atomic_write_json
@@ -44,12 +48,17 @@ def cmd_collect(args: argparse.Namespace) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> None:
+    from monde.train.distributed import is_main_process, restarted_by_torchrun
     from monde.train.run import train_run
 
     cfg = _load(args, Path(args.run) / "config.yaml" if args.resume else None)
-    _, metrics = train_run(cfg, args.data, args.run, resume=args.resume, progress=not args.quiet)
-    print({k: round(v, 4) for k, v in metrics.items()})
-    print(f"model saved to {Path(args.run) / 'model'}")
+    if args.device is not None:
+        cfg.train.device = args.device
+    resume = args.resume or restarted_by_torchrun()  # torchrun --max-restarts: pick up the run
+    _, metrics = train_run(cfg, args.data, args.run, resume=resume, progress=not args.quiet)
+    if is_main_process():
+        print({k: round(v, 4) for k, v in metrics.items()})
+        print(f"model saved to {Path(args.run) / 'model'}")
 
 
 def _evaluate(cfg: RunConfig, model_dir: Path, out: Path | None, progress: bool, extra: dict):
@@ -58,11 +67,14 @@ def _evaluate(cfg: RunConfig, model_dir: Path, out: Path | None, progress: bool,
     from monde.report import provenance, success_table
 
     model = load_model(model_dir)
-    results = evaluate_goal_reaching(model, cfg.env, cfg.plan, cfg.eval, progress=progress)
+    results = evaluate_goal_reaching(
+        model, cfg.env, cfg.plan, cfg.eval, progress=progress, collection_policy=cfg.data.policy
+    )
     timing = time_single_plan(model, cfg.env, cfg.plan)
     print(success_table(results))
     print(
-        f"one replanning call, 1 episode, CEM {cfg.plan.samples}×{cfg.plan.iterations}, "
+        f"one replanning call, 1 episode, {cfg.plan.solver} "
+        f"{cfg.plan.samples}×{cfg.plan.iterations}, "
         f"horizon {cfg.plan.horizon}: {timing['median_ms']:.1f} ms median, "
         f"{timing['p95_ms']:.1f} ms p95"
     )
@@ -104,7 +116,7 @@ def cmd_demo(args: argparse.Namespace) -> None:
     data_dir = run / "data"
     out = args.out if args.out is not None else run / "results.json"
     clock = time.perf_counter()
-    if not (data_dir / "meta.json").exists():
+    if not (data_dir / "zarr.json").exists():
         collect(cfg.env, cfg.data, data_dir, progress=not args.quiet)
     else:
         store = EpisodeStore(data_dir)
@@ -148,8 +160,22 @@ def build_parser() -> argparse.ArgumentParser:
     p = verbs.add_parser("train", help="train a world model")
     _common(p)
     p.add_argument("--data", type=Path, required=True, help="episode store folder")
-    p.add_argument("--run", type=Path, required=True, help="run folder (metrics, checkpoints)")
+    p.add_argument(
+        "--run",
+        "--run-dir",
+        dest="run",
+        type=Path,
+        required=True,
+        help="run folder (metrics, checkpoints); spell it --run-dir under torchrun, whose own "
+        "parser takes --run for its --run-path",
+    )
     p.add_argument("--resume", action="store_true", help="continue from the newest checkpoint")
+    p.add_argument(
+        "--device",
+        choices=("auto", "cpu", "cuda"),
+        default=None,
+        help="overrides train.device; auto = the GPU of this LOCAL_RANK when CUDA is present",
+    )
     p.set_defaults(func=cmd_train)
     p = verbs.add_parser("eval", help="goal-reaching evaluation")
     _common(p)
@@ -162,6 +188,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, default=None, help="results JSON (default RUN/results.json)")
     p.add_argument("--resume", action="store_true", help="continue training from a checkpoint")
     p.set_defaults(func=cmd_demo)
+    cli_report.register(verbs)
+    cli_data.register(verbs)
+    cli_bench.register(verbs)
     return parser
 
 

@@ -23,13 +23,18 @@ class EnvConfig:
     """with random_wall: collect on one colour of a checkerboard of wall/door positions and
     evaluate on the other, so evaluation walls lie at least a cell away from any trained on"""
 
+    options: dict = field(default_factory=dict)
+    """further settings of the environment's own config (e.g. maze: medium for point_maze)"""
+
     def __post_init__(self) -> None:
         if self.heldout_walls and not self.random_wall:
             raise ValueError("env.heldout_walls needs env.random_wall: true")
 
     def env_kwargs(self, stage: Literal["collect", "eval"]) -> dict:
         """Keyword overrides for monde.envs.make_env when collecting or evaluating."""
-        kwargs: dict = {"image_size": self.image_size, "random_wall": self.random_wall}
+        kwargs: dict = {"image_size": self.image_size, **self.options}
+        if self.name == "two_room":
+            kwargs["random_wall"] = self.random_wall
         if self.heldout_walls:
             kwargs["wall_split"] = "train" if stage == "collect" else "heldout"
         return kwargs
@@ -41,8 +46,9 @@ class DataConfig:
     """episodes to collect"""
     steps_per_episode: int = 100
     """environment steps per episode"""
-    policy: Literal["door_explorer", "random"] = "door_explorer"
-    """collection policy: a scripted explorer that uses the door, or uniform random actions"""
+    policy: Literal["door_explorer", "random", "smooth_random", "pusht_pusher"] = "door_explorer"
+    """collection policy: TwoRoom's door explorer, uniform random actions, held random actions
+    (smooth_random: Reacher, PointMaze, any Gym env), or PushT's scripted pusher"""
     num_envs: int = 50
     """environments stepped together while collecting"""
     seed: int = 0
@@ -107,7 +113,7 @@ class TrainConfig:
     steps: int = 2000
     """optimizer steps"""
     batch_size: int = 64
-    """windows per step"""
+    """windows per optimizer step: the global batch, split across torchrun processes"""
     lr: float = 1e-3
     """AdamW peak learning rate (cosine decay to 10 %, linear warm-up)"""
     warmup_steps: int = 100
@@ -138,6 +144,15 @@ class TrainConfig:
     """weight of ‖z_{t+1} − z_t‖² smoothing along trajectories"""
     bf16: bool = False
     """bfloat16 autocast for the forward pass: only on CPUs with AMX/AVX512-BF16, or CUDA"""
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    """where to train: 'auto' picks the GPU of this process's LOCAL_RANK when CUDA is present"""
+    compile: bool = False
+    """torch.compile the model and loss (needs a C++ compiler on CPU; first steps are slow)"""
+    grad_accum_steps: int = 1
+    """micro-batches per optimizer step: each rank's rows of the global batch are split into
+    this many, gradients summed; the regulariser then sees one micro-batch of every rank"""
+    keep_checkpoints: int = 2
+    """newest resumable checkpoints kept on disk"""
     seed: int = 0
     """seed of initialisation and data order"""
     threads: int = 0
@@ -156,6 +171,13 @@ class TrainConfig:
             raise ValueError(f"train.rollout_steps must be ≥ 1, got {self.rollout_steps}")
         if self.log_every < 1 or self.checkpoint_every < 0 or self.probe_every < 0:
             raise ValueError("train.log_every must be ≥ 1; checkpoint_every and probe_every ≥ 0")
+        if self.grad_accum_steps < 1 or self.keep_checkpoints < 1:
+            raise ValueError("train.grad_accum_steps and train.keep_checkpoints must be ≥ 1")
+        if self.batch_size % self.grad_accum_steps:
+            raise ValueError(
+                f"train.batch_size {self.batch_size} must be divisible by "
+                f"train.grad_accum_steps {self.grad_accum_steps}"
+            )
 
 
 @dataclass
@@ -165,11 +187,11 @@ class PlanConfig:
     receding: int = 1
     """model steps executed before replanning"""
     samples: int = 300
-    """CEM candidate sequences"""
+    """candidate sequences per round (gradient: sequences descended in parallel)"""
     iterations: int = 10
-    """CEM refinement rounds"""
+    """refinement rounds (gradient: Adam steps)"""
     topk: int = 30
-    """CEM elites"""
+    """elites (cem, icem; mppi and gradient report this many for warm starts)"""
     repeat_actions: bool = True
     """search one env action per model step, repeated frameskip times, not frameskip free ones"""
     init_std: float = 1.0
@@ -182,8 +204,35 @@ class PlanConfig:
     """how distances along the horizon become one cost"""
     discount: float = 1.0
     """discount of the 'discounted' reduction"""
+    solver: Literal["cem", "icem", "mppi", "gradient", "cem_gradient"] = "cem"
+    """planning solver (monde.plan); samples × iterations is the budget of each"""
+    momentum: float = 0.0
+    """cem/icem: weight of the old mean/std when refitting to the elites"""
+    noise_beta: float = 2.0
+    """icem: exponent of the coloured sampling noise, power ∝ 1/f^beta along the horizon"""
+    keep_elites: float = 0.3
+    """icem: fraction of the elites carried into the next round (and shifted into the next call)"""
+    temperature: float = 0.1
+    """mppi: softmin temperature on costs normalised to [0, 1]"""
+    lr: float = 0.1
+    """gradient, cem_gradient: Adam step size on the actions"""
+    refine_steps: int = 10
+    """cem_gradient: Adam steps after CEM"""
+    refine_starts: int = 8
+    """cem_gradient: sequences refined by gradient (CEM's best and elites), ≤ topk + 1"""
+    bf16: bool = False
+    """bfloat16 autocast of the rollout: only fast on CPUs with AMX/AVX512-BF16, or CUDA"""
+    compile: bool = False
+    """torch.compile the rollout (tens of seconds of compilation on the first call)"""
+    chunk: int = 0
+    """samples rolled out at once per episode (0: all); bounds the planner's memory"""
 
     def __post_init__(self) -> None:
+        solvers = ("cem", "icem", "mppi", "gradient", "cem_gradient")
+        if self.solver not in solvers:
+            raise ValueError(f"plan.solver must be one of {list(solvers)}, got {self.solver!r}")
+        if self.chunk < 0 or self.refine_steps < 1 or self.refine_starts < 1:
+            raise ValueError("plan.chunk must be ≥ 0, plan.refine_steps and refine_starts ≥ 1")
         if not 1 <= self.topk <= self.samples:
             raise ValueError(
                 f"plan.topk must be in [1, plan.samples={self.samples}], got {self.topk}"
@@ -207,10 +256,17 @@ class EvalConfig:
     """episodes planned together"""
     random_baseline: bool = True
     """also run uniform random actions on the same episodes"""
+    protocol: Literal["monde", "swm"] = "monde"
+    """goals sampled by the env ('monde'), or goal_steps ahead on a trajectory of the collection
+    policy ('swm', stable-worldmodel's protocol)"""
+    goal_steps: int = 25
+    """with protocol 'swm': env steps of the collection policy from the start to the goal"""
 
     def __post_init__(self) -> None:
-        if self.episodes < 1 or self.batch < 1 or self.max_steps < 1:
-            raise ValueError("eval.episodes, eval.batch and eval.max_steps must be ≥ 1")
+        if self.episodes < 1 or self.batch < 1 or self.max_steps < 1 or self.goal_steps < 1:
+            raise ValueError(
+                "eval.episodes, eval.batch, eval.max_steps and eval.goal_steps must be ≥ 1"
+            )
 
 
 @dataclass

@@ -11,6 +11,7 @@ from monde.config import DataConfig, EnvConfig
 from monde.config_io import to_dict
 from monde.data.store import EpisodeStore
 from monde.envs import DoorExplorer, coverage, make_env
+from monde.envs.policies import PushTPusher, SmoothRandomPolicy
 from monde.types import Episode
 
 
@@ -33,7 +34,14 @@ def make_policy(name: str, env, env_cfg, seed: int):
         return DoorExplorer(env_cfg, env.num_envs, seed)
     if name == "random":
         return RandomPolicy(env.action_dim, env.num_envs, seed)
-    raise ValueError(f"unknown data.policy {name!r}; valid: 'door_explorer', 'random'")
+    if name == "smooth_random":
+        return SmoothRandomPolicy(env.action_dim, env.num_envs, seed)
+    if name == "pusht_pusher":
+        return PushTPusher(env.num_envs, seed)
+    raise ValueError(
+        f"unknown data.policy {name!r}; valid: 'door_explorer', 'random', 'smooth_random', "
+        "'pusht_pusher'"
+    )
 
 
 def collect(
@@ -52,6 +60,10 @@ def collect(
             "image_size": env_cfg.image_size,
             "random_wall": env_cfg.random_wall,
             "policy": data_cfg.policy,
+            "fps": getattr(env, "fps", None),
+            "frameskip": 1,
+            "action_low": -1.0,
+            "action_high": 1.0,
             "seed": data_cfg.seed,
             "action_dim": env.action_dim,
             "state_dim": env.state_dim,
@@ -78,9 +90,13 @@ def collect(
         frames_b = np.stack(frames, axis=1)  # (B, T+1, Hp, Wp, C)
         actions_b = np.stack(actions, axis=1).astype(np.float32)  # (B, T, A_env)
         states_b = np.stack(states, axis=1)  # (B, T+1, S)
-        for i in range(count):
-            store.append(Episode(frames_b[i], actions_b[i], states_b[i], {"seed": seeds[i]}))
-            all_states.append(states_b[i])
+        store.extend(
+            [
+                Episode(frames_b[i], actions_b[i], states_b[i], {"seed": seeds[i]})
+                for i in range(count)
+            ]
+        )
+        all_states.extend(states_b[:count])
         bar.update(count)
     bar.close()
     stats = coverage(np.stack(all_states), env.cfg) if hasattr(env, "cfg") else {}

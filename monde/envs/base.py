@@ -47,6 +47,10 @@ class Env(Protocol):
         """(B,) bool: whether each env is at its goal."""
         ...
 
+    def reaches(self, states: np.ndarray, goals: np.ndarray) -> np.ndarray:
+        """(B,) bool: the env's success test between any states (B, S) and goals (B, S)."""
+        ...
+
     def render_states(self, states: np.ndarray) -> np.ndarray:
         """Render any (N, state_dim) states to (N, Hp, Wp, 3) uint8 frames."""
         ...

@@ -1,5 +1,7 @@
 """Environments by name: `make_env("two_room", num_envs, **overrides)`.
 
+The registry imports no simulator: MuJoCo and PushT are imported when such an env is made.
+
 Overrides are fields of the environment's config dataclass; unknown names and keys are rejected
 with the valid choices. This module knows nothing about models or torch.
 """
@@ -11,6 +13,10 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from monde.envs.base import Env
+from monde.envs.generic import GenericConfig, GenericGym
+from monde.envs.point_maze import PointMaze, PointMazeConfig
+from monde.envs.push_t import PushT, PushTConfig
+from monde.envs.reacher import Reacher, ReacherConfig
 from monde.envs.two_room import TwoRoom, TwoRoomConfig
 
 
@@ -24,6 +30,10 @@ class EnvEntry:
 
 ENV_REGISTRY: dict[str, EnvEntry] = {
     "two_room": EnvEntry(TwoRoomConfig, TwoRoom),
+    "reacher": EnvEntry(ReacherConfig, Reacher),  # needs the `mujoco` extra
+    "point_maze": EnvEntry(PointMazeConfig, PointMaze),  # needs the `mujoco` extra
+    "push_t": EnvEntry(PushTConfig, PushT),  # needs the `pusht` extra
+    "gym": EnvEntry(GenericConfig, GenericGym),  # any Gymnasium env: env.options.env_id=...
 }
 
 

@@ -241,7 +241,12 @@ class TwoRoom:
 
     def is_success(self) -> np.ndarray:
         self._check_reset()
-        return self.distance_to_goal() < self.cfg.goal_radius
+        return self.reaches(self._state, self._goal)
+
+    def reaches(self, states: np.ndarray, goals: np.ndarray) -> np.ndarray:
+        """(B,) bool: whether each agent of states (B, 4) is within goal_radius of goals'."""
+        gap = np.linalg.norm(np.asarray(states)[:, :2] - np.asarray(goals)[:, :2], axis=1)
+        return gap < self.cfg.goal_radius
 
     def distance_to_goal(self) -> np.ndarray:
         """(B,) float32 Euclidean distance of each agent to its goal."""

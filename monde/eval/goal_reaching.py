@@ -16,6 +16,7 @@ from tqdm import tqdm
 from monde.config import EnvConfig, EvalConfig, PlanConfig
 from monde.data.collect import RandomPolicy
 from monde.envs import make_env
+from monde.eval.protocols import evaluation_env
 from monde.models.world_model import WorldModel
 from monde.plan.mpc import MPCPlanner
 
@@ -49,7 +50,11 @@ def summarise(success: np.ndarray, steps: np.ndarray, plan_times: list[float]) -
 
 
 class PlannerPolicy:
-    """Chooses model actions by MPC; replans every `plan_cfg.receding` model steps."""
+    """Chooses model actions by MPC; replans every `plan_cfg.receding` model steps.
+
+    Only episodes still active (not yet at their goal) are planned for: finished ones get zero
+    actions, so a batch's planning cost shrinks as its episodes succeed.
+    """
 
     def __init__(self, model: WorldModel, plan_cfg: PlanConfig, seed: int):
         self.planner = MPCPlanner(model, plan_cfg, seed=seed)
@@ -58,13 +63,21 @@ class PlannerPolicy:
 
     def start(self, env, frames: np.ndarray) -> None:
         self.planner.reset(frames, env.goal_rgb())
+        self.current = np.zeros((env.num_envs, 1, self.planner.model.action_dim), np.float32)
 
-    def choose(self, m: int) -> np.ndarray:
-        if m % self.receding == 0:
+    def choose(self, m: int, active: np.ndarray | None = None) -> np.ndarray:
+        """Model actions (B, A) for model step m; active (B,) bool, None for all."""
+        if m % self.receding == 0 and (active is None or active.any()):
             start = time.perf_counter()
-            self.current = self.planner.plan().actions  # (B, H, A)
+            result = self.planner.plan(active)  # actions (b, H, A) for the active episodes
             self.plan_times.append(time.perf_counter() - start)
-        return self.current[:, m % self.receding].cpu().numpy()
+            actions = result.actions.detach().cpu().numpy()
+            if active is None:
+                self.current = actions
+            else:
+                self.current = np.zeros((len(active), *actions.shape[1:]), np.float32)
+                self.current[active] = actions  # finished episodes stay put
+        return self.current[:, m % self.receding]
 
     def observe(self, frame: np.ndarray, block: np.ndarray) -> None:
         self.planner.observe(frame, torch.from_numpy(block))
@@ -80,7 +93,7 @@ class RandomActions:
     def start(self, env, frames: np.ndarray) -> None:
         self.policy = RandomPolicy(self.action_dim, env.num_envs, self.seed)
 
-    def choose(self, m: int) -> np.ndarray:
+    def choose(self, m: int, active: np.ndarray | None = None) -> np.ndarray:
         return self.policy.act(None)
 
     def observe(self, frame: np.ndarray, block: np.ndarray) -> None:
@@ -98,7 +111,7 @@ def run_episodes(env, seeds, policy, frameskip: int, max_steps: int):
     steps = np.full(b, max_steps, dtype=np.int64)
     t = 0
     for m in range(math.ceil(max_steps / frameskip)):
-        block = policy.choose(m)  # (B, fs·A_env)
+        block = policy.choose(m, ~success)  # (B, fs·A_env); finished episodes are not planned
         per_step = block.reshape(b, frameskip, -1)  # (B, fs, A_env)
         for j in range(min(frameskip, max_steps - t)):
             frame = env.step(per_step[:, j])
@@ -134,8 +147,12 @@ def evaluate_goal_reaching(
     plan_cfg: PlanConfig,
     eval_cfg: EvalConfig,
     progress: bool = True,
+    collection_policy: str = "door_explorer",
 ) -> dict:
-    """Run eval_cfg.episodes episodes with MPC (and, if asked, random actions); → result dict."""
+    """Run eval_cfg.episodes episodes with MPC (and, if asked, random actions); → result dict.
+
+    `collection_policy` (data.policy) makes the goals of eval_cfg.protocol 'swm'.
+    """
     fs = model.frameskip
     check_env_fits_model(env_cfg, model)
     results: dict = {}
@@ -146,7 +163,7 @@ def evaluate_goal_reaching(
         for first in tqdm(batches, desc=f"eval {name}", disable=not progress):
             count = min(eval_cfg.batch, eval_cfg.episodes - first)
             seeds = [eval_cfg.seed + first + i for i in range(count)]
-            env = make_env(env_cfg.name, count, **env_cfg.env_kwargs("eval"))
+            env = evaluation_env(env_cfg, eval_cfg, count, collection_policy)
             policy = (
                 PlannerPolicy(model, plan_cfg, seed=eval_cfg.seed + first)
                 if name == "planner"
@@ -162,26 +179,41 @@ def evaluate_goal_reaching(
 
 @torch.inference_mode()
 def time_single_plan(
-    model: WorldModel, env_cfg: EnvConfig, plan_cfg: PlanConfig, calls: int = 30, seed: int = 0
+    model: WorldModel,
+    env_cfg: EnvConfig,
+    plan_cfg: PlanConfig,
+    calls: int = 30,
+    seed: int = 0,
+    episodes: int = 1,
+    warmup: int = 3,
 ) -> dict:
-    """Median and p95 wall time of one replanning call for a single episode."""
-    env = make_env(env_cfg.name, 1, **env_cfg.env_kwargs("eval"))
-    frames = env.reset([seed])
+    """Median and p95 wall time of one replanning call for `episodes` episodes planned together.
+
+    The first `warmup` calls are timed separately (the first includes any torch.compile work)
+    and left out of the median and p95.
+    """
+    env = make_env(env_cfg.name, episodes, **env_cfg.env_kwargs("eval"))
+    frames = env.reset([seed + i for i in range(episodes)])
     planner = MPCPlanner(model, plan_cfg, seed=seed)
     planner.reset(frames, env.goal_rgb())
     times = []
-    for _ in range(calls + 3):
+    for _ in range(calls + warmup):
         start = time.perf_counter()
         planner.plan()
         times.append(time.perf_counter() - start)
-    times = times[3:]  # warm-up calls excluded
+    first, times = times[0], times[warmup:]  # warm-up calls excluded
     return {
         "calls": calls,
+        "episodes": episodes,
         "median_ms": 1000 * float(np.median(times)),
         "p95_ms": 1000 * float(np.percentile(times, 95)),
+        "first_call_ms": 1000 * first,
+        "solver": plan_cfg.solver,
         "samples": plan_cfg.samples,
         "iterations": plan_cfg.iterations,
         "horizon": plan_cfg.horizon,
+        "bf16": plan_cfg.bf16,
+        "compile": plan_cfg.compile,
         "threads": torch.get_num_threads(),
     }
 

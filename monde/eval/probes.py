@@ -1,9 +1,15 @@
-"""Linear probes: does a latent carry the physical state? Pure tensor functions."""
+"""Probes: does a latent carry the physical state? Ridge (linear) and small-MLP probes, R².
+
+Probes are fitted on latents of training episodes and scored on held-out ones. They know nothing
+about models or environments: latents in, states out.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 
 def fit_linear_probe(x: Tensor, y: Tensor, l2: float = 1e-3) -> Tensor:
@@ -35,3 +41,117 @@ def probe_r2(x_train: Tensor, y_train: Tensor, x_test: Tensor, y_test: Tensor) -
     weights = fit_linear_probe((x_train - mean) / std, y_train)
     y_hat = apply_linear_probe(weights, (x_test.double() - mean) / std)
     return r2_score(y_test.double(), y_hat)
+
+
+class MLPProbe(nn.Module):
+    """A small MLP probe with its own input and target standardisation: x (N, D) → y (N, K)."""
+
+    def __init__(self, in_dim: int, out_dim: int, hidden: int = 128):
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Linear(in_dim, hidden), nn.GELU(), nn.Linear(hidden, hidden), nn.GELU(),
+            nn.Linear(hidden, out_dim),
+        )  # fmt: skip
+        self.register_buffer("x_mean", torch.zeros(in_dim))
+        self.register_buffer("x_std", torch.ones(in_dim))
+        self.register_buffer("y_mean", torch.zeros(out_dim))
+        self.register_buffer("y_std", torch.ones(out_dim))
+
+    def forward(self, x: Tensor) -> Tensor:
+        z = self.net((x.float() - self.x_mean) / self.x_std)
+        return z * self.y_std + self.y_mean
+
+    @torch.no_grad()
+    def predict(self, x: Tensor) -> Tensor:
+        """x (..., D) → ŷ (..., K) float64, without gradients."""
+        return self(x).double()
+
+
+def fit_mlp_probe(
+    x: Tensor,
+    y: Tensor,
+    hidden: int = 128,
+    steps: int = 1500,
+    batch_size: int = 256,
+    lr: float = 3e-3,
+    weight_decay: float = 1e-4,
+    seed: int = 0,
+) -> MLPProbe:
+    """Fit an MLPProbe on x (N, D) → y (N, K) by Adam on the standardised MSE; deterministic.
+
+    Runs on one thread: the layers are too small to gain from more, and on a busy machine
+    intra-op threads of tiny ops mostly wait on each other.
+    """
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return _fit_mlp_probe(x, y, hidden, steps, batch_size, lr, weight_decay, seed)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _fit_mlp_probe(
+    x: Tensor, y: Tensor, hidden: int, steps: int, batch_size: int, lr: float,
+    weight_decay: float, seed: int,
+) -> MLPProbe:  # fmt: skip
+    g = torch.Generator().manual_seed(seed)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        probe = MLPProbe(x.shape[1], y.shape[1], hidden)
+    x, y = x.float(), y.float()
+    probe.x_mean.copy_(x.mean(0))
+    probe.x_std.copy_(x.std(0).clamp_min(1e-6))
+    probe.y_mean.copy_(y.mean(0))
+    probe.y_std.copy_(y.std(0).clamp_min(1e-6))
+    opt = torch.optim.AdamW(probe.parameters(), lr=lr, weight_decay=weight_decay)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
+    y_norm = (y - probe.y_mean) / probe.y_std
+    for _ in range(steps):
+        idx = torch.randint(len(x), (min(batch_size, len(x)),), generator=g)
+        pred = probe.net((x[idx] - probe.x_mean) / probe.x_std)
+        loss = (pred - y_norm[idx]).square().mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+    return probe.eval()
+
+
+class LinearProbe:
+    """Ridge probe with input standardisation: `LinearProbe.fit(x, y)`, then `probe(x)`."""
+
+    def __init__(self, weights: Tensor, mean: Tensor, std: Tensor):
+        self.weights, self.mean, self.std = weights, mean, std
+
+    @classmethod
+    def fit(cls, x: Tensor, y: Tensor, l2: float = 1e-3) -> LinearProbe:
+        """x (N, D), y (N, K); fitted in float64."""
+        x, y = x.double(), y.double()
+        mean, std = x.mean(0), x.std(0).clamp_min(1e-6)
+        return cls(fit_linear_probe((x - mean) / std, y, l2), mean, std)
+
+    def __call__(self, x: Tensor) -> Tensor:
+        """x (..., D) → (..., K) float64."""
+        return apply_linear_probe(self.weights, (x.double() - self.mean) / self.std)
+
+
+@torch.no_grad()
+def fit_probes(
+    x_train: Tensor,
+    y_train: Tensor,
+    kinds: tuple[str, ...] = ("linear", "mlp"),
+    seed: int = 0,
+    mlp_steps: int = 1500,
+) -> dict[str, Callable[[Tensor], Tensor]]:
+    """Fit each probe kind on x_train (N, D) → y_train (N, K); → {kind: x (M, D) → ŷ (M, K)}."""
+    probes: dict[str, Callable[[Tensor], Tensor]] = {}
+    for kind in kinds:
+        if kind == "linear":
+            probes[kind] = LinearProbe.fit(x_train, y_train)
+        elif kind == "mlp":
+            with torch.enable_grad():
+                mlp = fit_mlp_probe(x_train, y_train, steps=mlp_steps, seed=seed)
+            probes[kind] = mlp.predict
+        else:
+            raise ValueError(f"unknown probe kind {kind!r}; valid: 'linear', 'mlp'")
+    return probes

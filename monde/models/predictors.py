@@ -7,6 +7,12 @@ A predictor knows nothing about pixels. Every variant implements the same two ve
     rollout(z_ctx, a_ctx, actions)
                            autoregressive: z_ctx (B, Tc, D), a_ctx (B, Tc−1, A) the actions
                            between context frames, actions (B, H, A) → (B, H, D)
+    rollout_samples(z_ctx, a_ctx, actions)
+                           the planner's fast path: S candidate action sequences per context,
+                           z_ctx (B, Tc, D), a_ctx (B, Tc−1, A), actions (B, S, H, A)
+                           → (B, S, H, D), equal to `rollout` on the context repeated S times
+                           (to float rounding); work that depends only on the context is done
+                           once per episode, not once per sample
 
 Both predict a residual: ẑ_{t+1} = z_t + f(·), so an untrained predictor starts at "nothing moves".
 """
@@ -30,6 +36,37 @@ def _check_rollout_shapes(z_ctx: Tensor, a_ctx: Tensor | None, actions: Tensor) 
             f"got {tuple(a_ctx.shape)}"
         )
     return a_ctx
+
+
+def _check_sample_shapes(z_ctx: Tensor, a_ctx: Tensor | None, actions: Tensor) -> Tensor:
+    """Shapes of rollout_samples: z_ctx (B, Tc, D), actions (B, S, H, A) → a_ctx (B, Tc−1, A)."""
+    if actions.ndim != 4 or actions.shape[0] != z_ctx.shape[0] or actions.shape[2] < 1:
+        raise ValueError(
+            f"actions must be (B={z_ctx.shape[0]}, S, H>=1, A); got {tuple(actions.shape)}"
+        )
+    return _check_rollout_shapes(z_ctx, a_ctx, actions[:, 0])
+
+
+def _repeat_rollout(predictor: nn.Module, z_ctx: Tensor, a_ctx: Tensor | None, actions: Tensor):
+    """rollout_samples by repeating the context S times: (B, S, H, A) → (B, S, H, D)."""
+    b, s, h, a = actions.shape
+    z_rep = z_ctx.repeat_interleave(s, dim=0)  # (B·S, Tc, D)
+    a_rep = None if a_ctx is None else a_ctx.repeat_interleave(s, dim=0)  # (B·S, Tc−1, A)
+    out = predictor.rollout(z_rep, a_rep, actions.reshape(b * s, h, a))  # (B·S, H, D)
+    return out.reshape(b, s, h, -1)
+
+
+def _gru_gates(gi: Tensor, gh: Tensor, h: Tensor | None) -> Tensor:
+    """GRU cell update from the input and hidden projections (..., 3·hidden) → h' (..., hidden).
+
+    r, u = σ(gi_r + gh_r), σ(gi_u + gh_u); n = tanh(gi_n + r ⊙ gh_n); h' = n + u ⊙ (h − n),
+    i.e. nn.GRUCell's (1 − u) ⊙ n + u ⊙ h; h None means a zero state.
+    """
+    hidden = gi.shape[-1] // 3
+    ru = torch.sigmoid(gi[..., : 2 * hidden] + gh[..., : 2 * hidden])  # (..., 2·hidden)
+    r, u = ru[..., :hidden], ru[..., hidden:]
+    n = torch.tanh(torch.addcmul(gi[..., 2 * hidden :], r, gh[..., 2 * hidden :]))
+    return n - u * n if h is None else torch.addcmul(n, u, h - n)
 
 
 class MLPPredictor(nn.Module):
@@ -61,6 +98,16 @@ class MLPPredictor(nn.Module):
             z = self(z, actions[:, k])
             preds.append(z)
         return torch.stack(preds, dim=1)  # (B, H, D)
+
+    def rollout_samples(self, z_ctx: Tensor, a_ctx: Tensor | None, actions: Tensor) -> Tensor:
+        """S rollouts per context: z_ctx (B, Tc, D), actions (B, S, H, A) → (B, S, H, D)."""
+        _check_sample_shapes(z_ctx, a_ctx, actions)
+        z = z_ctx[:, -1:].expand(-1, actions.shape[1], -1)  # (B, S, D), a view
+        preds = []
+        for k in range(actions.shape[2]):
+            z = self(z, actions[:, :, k])
+            preds.append(z)
+        return torch.stack(preds, dim=2)  # (B, S, H, D)
 
 
 class GRUPredictor(nn.Module):
@@ -105,6 +152,50 @@ class GRUPredictor(nn.Module):
             preds.append(z)
         return torch.stack(preds, dim=1)  # (B, H, D)
 
+    def rollout_samples(self, z_ctx: Tensor, a_ctx: Tensor | None, actions: Tensor) -> Tensor:
+        """S rollouts per context: z_ctx (B, Tc, D), actions (B, S, H, A) → (B, S, H, D).
+
+        The same function as `rollout` on the context repeated S times, computed faster:
+            1. The hidden state is warmed on the context transitions once per episode (B rows).
+            2. The first layer's input projection splits into W_z z + W_a a + b: the action part
+               of all H steps is one matmul, (H, B, S, A) → (H, B, S, 3·hidden).
+            3. At step 0, z is the same for all S samples: its projection is computed on B rows
+               and repeated over S.
+            4. Each step then costs one (B·S, D) and one (B·S, hidden) matmul for the first
+               layer, the gate arithmetic, and the output projection.
+        """
+        a_ctx = _check_sample_shapes(z_ctx, a_ctx, actions)
+        b, s, h, a = actions.shape
+        d = z_ctx.shape[-1]
+        h_ctx: list[Tensor] | None = None
+        for t in range(z_ctx.shape[1] - 1):  # 1. context transitions, once per episode
+            _, h_ctx = self._step(z_ctx[:, t], a_ctx[:, t], h_ctx)
+        first = self.cells[0]
+        w_z_t = first.weight_ih[:, :d].t().contiguous()  # (D, 3·hidden)
+        w_a_t = first.weight_ih[:, d:].t().contiguous()  # (A, 3·hidden)
+        acts = actions.permute(2, 0, 1, 3).reshape(h * b * s, a)  # (H·B·S, A), step-major
+        gi_a = torch.addmm(first.bias_ih, acts, w_a_t).view(h, b * s, -1)  # 2. (H, B·S, 3·hid)
+        z = z_ctx[:, -1]  # (B, D)
+        gi_z = (z @ w_z_t).repeat_interleave(s, 0)  # 3. (B·S, 3·hidden) from B rows
+        z = z.repeat_interleave(s, 0)  # (B·S, D)
+        hs: list[Tensor | None] = [None] * len(self.cells)
+        if h_ctx is not None:  # the context's hidden state, repeated over S
+            hs = [x.repeat_interleave(s, 0) for x in h_ctx]  # per layer (B·S, hidden)
+        preds = []
+        for k in range(h):
+            gi = gi_a[0] + gi_z if k == 0 else torch.addmm(gi_a[k], z, w_z_t)  # (B·S, 3·hid)
+            x = z
+            for i, cell in enumerate(self.cells):
+                if i > 0:
+                    gi = F.linear(x, cell.weight_ih, cell.bias_ih)  # (B·S, 3·hidden)
+                gh = (
+                    cell.bias_hh if hs[i] is None else F.linear(hs[i], cell.weight_hh, cell.bias_hh)
+                )
+                x = hs[i] = _gru_gates(gi, gh, hs[i])  # (B·S, hidden)
+            z = z + self.output(x)  # (B·S, D)
+            preds.append(z)
+        return torch.stack(preds, dim=1).view(b, s, h, d)  # (B, S, H, D)
+
 
 class AdaLNBlock(nn.Module):
     """Pre-norm transformer block whose LayerNorms are modulated by the action (AdaLN-zero)."""
@@ -124,15 +215,32 @@ class AdaLNBlock(nn.Module):
         nn.init.zeros_(self.modulation.bias)
 
     def forward(self, x: Tensor, cond: Tensor) -> Tensor:
+        """x, cond (B, T, dim) → (B, T, dim), causal over T."""
+        return self.forward_cached(x, cond, None)[0]
+
+    def forward_cached(
+        self, x: Tensor, cond: Tensor, past: tuple[Tensor, Tensor] | None
+    ) -> tuple[Tensor, tuple[Tensor, Tensor]]:
+        """`forward` for new tokens after cached ones: the KV cache of the planner's rollout.
+
+        x, cond (B, T, dim) new tokens; past (keys, values) (B, heads, P, dim/heads) of the P
+        earlier tokens, or None. With past, T must be 1 (the newest token sees every earlier
+        one); without, attention is causal over the T tokens. → x (B, T, dim) and the (keys,
+        values) of all P + T tokens.
+        """
         b, t, d = x.shape
         shift1, scale1, gate1, shift2, scale2, gate2 = self.modulation(cond).chunk(6, dim=-1)
         h = self.norm1(x) * (1 + scale1) + shift1
         q, k, v = self.qkv(h).view(b, t, 3, self.heads, d // self.heads).unbind(2)
         q, k, v = (y.transpose(1, 2) for y in (q, k, v))  # (B, heads, T, d/heads)
-        att = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        if past is not None:
+            if t != 1:
+                raise ValueError(f"forward_cached with a cache takes one new token, got {t}")
+            k, v = torch.cat([past[0], k], dim=2), torch.cat([past[1], v], dim=2)  # (B, h, P+1, ·)
+        att = F.scaled_dot_product_attention(q, k, v, is_causal=past is None)
         x = x + gate1 * self.proj(att.transpose(1, 2).reshape(b, t, d))
         h = self.norm2(x) * (1 + scale2) + shift2
-        return x + gate2 * self.mlp(h)
+        return x + gate2 * self.mlp(h), (k, v)
 
 
 class TransformerPredictor(nn.Module):
@@ -187,3 +295,40 @@ class TransformerPredictor(nn.Module):
             preds.append(z_next)
             zs = torch.cat([zs, z_next], dim=1)
         return torch.cat(preds, dim=1)  # (B, H, D)
+
+    def rollout_samples(self, z_ctx: Tensor, a_ctx: Tensor | None, actions: Tensor) -> Tensor:
+        """S rollouts per context, KV-cached: z_ctx (B, Tc, D), actions (B, S, H, A) → (B, S, H, D).
+
+        Token t holds frame z_t and the action taken after it; causal attention means a token's
+        keys and values never change once computed, so while the Tc + H − 1 tokens of the
+        rollout fit in `max_context` (no sliding window, positions fixed):
+            1. The first Tc − 1 context tokens (their actions are the fixed a_ctx) run once per
+               episode on B rows; their per-block keys/values are repeated over S.
+            2. Each step runs one new token per sample through the blocks, attending to the
+               cache, instead of re-running the whole window.
+        Longer rollouts fall back to `rollout` on the context repeated S times.
+        """
+        a_ctx = _check_sample_shapes(z_ctx, a_ctx, actions)
+        b, s, h, _ = actions.shape
+        tc = z_ctx.shape[1]
+        if tc + h - 1 > self.max_context:
+            return _repeat_rollout(self, z_ctx, a_ctx, actions)
+        caches: list[tuple[Tensor, Tensor] | None] = [None] * len(self.blocks)
+        if tc > 1:  # 1. the fixed prefix, once per episode
+            x = self.embed(z_ctx[:, :-1]) + self.position[:, : tc - 1]  # (B, Tc−1, dim)
+            cond = self.action_embed(a_ctx)  # (B, Tc−1, dim)
+            for i, block in enumerate(self.blocks):
+                x, (k, v) = block.forward_cached(x, cond, None)  # k, v (B, heads, Tc−1, ·)
+                caches[i] = (k.repeat_interleave(s, 0), v.repeat_interleave(s, 0))  # (B·S, ·)
+        z = z_ctx[:, -1:].expand(b, s, -1).reshape(b * s, 1, -1)  # (B·S, 1, D)
+        acts = actions.reshape(b * s, h, -1)  # (B·S, H, A)
+        cond_all = self.action_embed(acts)  # (B·S, H, dim)
+        preds = []
+        for k in range(h):  # 2. one token per step
+            pos = tc - 1 + k
+            x = self.embed(z) + self.position[:, pos : pos + 1]  # (B·S, 1, dim)
+            for i, block in enumerate(self.blocks):
+                x, caches[i] = block.forward_cached(x, cond_all[:, k : k + 1], caches[i])
+            z = z + self.output(self.norm(x))  # (B·S, 1, D)
+            preds.append(z)
+        return torch.cat(preds, dim=1).reshape(b, s, h, -1)  # (B, S, H, D)

@@ -95,6 +95,21 @@ class WorldModel(nn.Module):
             )
         return self.predictor.rollout(z_ctx, a_ctx, actions)
 
+    def rollout_samples(
+        self, z_ctx: Tensor, actions: Tensor, a_ctx: Tensor | None = None
+    ) -> Tensor:
+        """The planner's fast path: z_ctx (B, Tc, D), actions (B, S, H, A) → (B, S, H, D).
+
+        Equals `rollout` on the context repeated S times (to float rounding); context work runs
+        once per episode, and the transformer keeps a KV cache.
+        """
+        if actions.shape[-1] != self.action_dim:
+            raise ValueError(
+                f"actions have {actions.shape[-1]} dims; this model takes {self.action_dim} "
+                f"(frameskip {self.cfg.frameskip} × {self.cfg.env_action_dim})"
+            )
+        return self.predictor.rollout_samples(z_ctx, a_ctx, actions)
+
     def predict(self, z: Tensor, actions: Tensor) -> Tensor:
         """Teacher-forced: z (B, T, D), actions (B, T, A) → ẑ (B, T, D), ẑ_t predicts z_{t+1}."""
         return self.predictor(z, actions)

@@ -1,22 +1,49 @@
-"""Planning: solvers and costs as pure tensor functions.
+"""Planning: solvers and costs as pure tensor functions, and the MPC loop that wires in a model.
 
-``monde.plan`` knows nothing about pixels, models, environments, logging or files. A solver
-gets a cost function ``actions (B, S, H, A) -> cost (B, S)`` and tensors, and returns tensors on
-the device and dtype of its inputs; costs are functions of latent tensors only. Wiring a world
-model into a cost function is the caller's job.
+``monde.plan`` knows nothing about pixels, environments, logging or files. A solver gets a cost
+function ``actions (B, S, H, A) -> cost (B, S)`` and tensors, and returns tensors on the device
+and dtype of its inputs; costs are functions of latent tensors only. Every solver has the
+signature ``solver(cost_fn, mean, std, low, high, cfg, generator=None, candidates=None) ->
+PlanResult``. Wiring a world model into a cost function is the MPC planner's job
+(``monde.plan.mpc``).
 """
 
-from monde.plan.cost import METRICS, REDUCE_MODES, goal_cost, latent_distance, reduce_horizon
+from monde.plan.cost import (
+    METRICS,
+    REDUCE_MODES,
+    add_state_term,
+    goal_cost,
+    latent_distance,
+    reduce_horizon,
+)
+from monde.plan.gradient import CEMGradientConfig, GradientConfig, cem_gradient, gradient
+from monde.plan.icem import ICEMConfig, coloured_noise, icem
+from monde.plan.mppi import MPPIConfig, mppi, softmin_weights
+from monde.plan.registry import GRADIENT_SOLVERS, SOLVERS, solver_from_config
 from monde.plan.solvers import CEMConfig, CostFn, PlanResult, cem
 
 __all__ = [
+    "GRADIENT_SOLVERS",
     "METRICS",
     "REDUCE_MODES",
+    "SOLVERS",
     "CEMConfig",
+    "CEMGradientConfig",
     "CostFn",
+    "GradientConfig",
+    "ICEMConfig",
+    "MPPIConfig",
     "PlanResult",
+    "add_state_term",
     "cem",
+    "cem_gradient",
+    "coloured_noise",
     "goal_cost",
+    "gradient",
+    "icem",
     "latent_distance",
+    "mppi",
     "reduce_horizon",
+    "softmin_weights",
+    "solver_from_config",
 ]

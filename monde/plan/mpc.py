@@ -1,13 +1,20 @@
-"""Receding-horizon model-predictive control with a world model and CEM.
+"""Receding-horizon model-predictive control with a world model and any monde.plan solver.
 
 The MPC loop knows nothing about pixels or environments: it hands observations to the model's
-`encode` (the one preprocessing path) and returns model actions. Per call of `plan`: encode the
-context once, run CEM on the cost of the predicted latents against the goal latent, and keep
-the solution, shifted by the executed steps, as the next call's warm start.
+`encode` (the one preprocessing path) and returns model actions. Per call of `plan`: take the
+encoded context (encoded once, when observed), run the solver on the cost of the predicted
+latents against the goal latent, and keep the solution, shifted by the executed steps, as the
+next call's warm start (iCEM also shifts its elites).
+
+Speed: sampling solvers plan under `torch.inference_mode`; the context's work is done once per
+episode by the model's `rollout_samples` (KV cache for the transformer); `plan.chunk` bounds
+memory by rolling out samples in chunks; `plan.bf16` and `plan.compile` are optional.
 """
 
 from __future__ import annotations
 
+import contextlib
+import math
 from dataclasses import replace
 
 import numpy as np
@@ -17,25 +24,49 @@ from torch import Tensor
 from monde.config import PlanConfig
 from monde.models.world_model import WorldModelProtocol
 from monde.plan.cost import goal_cost
-from monde.plan.solvers import CEMConfig, PlanResult, cem
+from monde.plan.registry import GRADIENT_SOLVERS, solver_from_config
+from monde.plan.solvers import CostFn, PlanResult
+
+
+def rollout_samples(
+    model: WorldModelProtocol, z_ctx: Tensor, actions: Tensor, a_ctx: Tensor
+) -> Tensor:
+    """z_ctx (B, Tc, D), actions (B, S, H, A), a_ctx (B, Tc−1, A) → predicted (B, S, H, D).
+
+    Uses the model's `rollout_samples` when it has one; otherwise repeats the context S times
+    and calls the protocol's `rollout`.
+    """
+    fast = getattr(model, "rollout_samples", None)
+    if fast is not None:
+        return fast(z_ctx, actions, a_ctx=a_ctx)
+    b, s, h, a = actions.shape
+    pred = model.rollout(
+        z_ctx.repeat_interleave(s, dim=0),  # (B·S, Tc, D)
+        actions.reshape(b * s, h, a),  # (B·S, H, A)
+        a_ctx=a_ctx.repeat_interleave(s, dim=0),  # (B·S, Tc−1, A)
+    )
+    return pred.reshape(b, s, h, -1)
 
 
 class MPCPlanner:
     """Plans model actions (B, H, A) in [−1, 1] toward goal observations, batched over episodes.
 
-    With `cfg.repeat_actions`, CEM searches one environment action per model step and repeats it
-    `frameskip` times: samples then move the agent in straight lines, reaching `frameskip` times
-    further than the average of independent noisy actions would.
+    With `cfg.repeat_actions`, the solver searches one environment action per model step and
+    repeats it `frameskip` times: samples then move the agent in straight lines, reaching
+    `frameskip` times further than the average of independent noisy actions would.
     """
 
     def __init__(self, model: WorldModelProtocol, cfg: PlanConfig, seed: int = 0):
         self.model, self.cfg, self.seed = model, cfg, seed
-        self.solver_cfg = CEMConfig(
-            samples=cfg.samples, iterations=cfg.iterations, topk=cfg.topk, min_std=cfg.min_std
-        )
+        self.solver, self.solver_cfg = solver_from_config(cfg)
+        self.differentiable = cfg.solver in GRADIENT_SOLVERS
         self.repeat = model.frameskip if cfg.repeat_actions else 1
-        self.search_dim = model.action_dim // self.repeat  # dims CEM searches per model step
+        self.search_dim = model.action_dim // self.repeat  # dims searched per model step
+        self.kept_elites = math.ceil(cfg.keep_elites * cfg.topk) if cfg.solver == "icem" else 0
         self.z_goal: Tensor | None = None
+        self._rollout = (
+            torch.compile(rollout_samples, dynamic=False) if cfg.compile else rollout_samples
+        )
 
     def expand(self, searched: Tensor) -> Tensor:
         """Searched (..., H, A / repeat) → model actions (..., H, A): [a, a, …] per model step."""
@@ -49,6 +80,7 @@ class MPCPlanner:
         self.z_hist = z0[:, None]  # (B, 1, D): latents at model-step boundaries
         self.a_hist = z0.new_zeros(len(z0), 0, self.model.action_dim)  # (B, Tc−1, A)
         self.mean = z0.new_zeros(len(z0), self.cfg.horizon, self.search_dim)
+        self.elites: Tensor | None = None  # (B, E, H, A / repeat): iCEM's shifted elites
         self.generator = torch.Generator(device=z0.device).manual_seed(self.seed)
 
     @torch.inference_mode()
@@ -61,33 +93,78 @@ class MPCPlanner:
         a_hist = torch.cat([self.a_hist, executed[:, None].to(z)], dim=1)
         self.a_hist = a_hist[:, a_hist.shape[1] - (self.z_hist.shape[1] - 1) :]
 
-    @torch.inference_mode()
-    def plan(self) -> PlanResult:
-        """One replanning call → PlanResult whose `actions` are model actions (B, H, A)."""
+    def _cost_fn(self, z_ctx: Tensor, a_ctx: Tensor, goal: Tensor) -> CostFn:
+        """Cost of searched actions (b, S, H, A / repeat) → (b, S), in chunks of samples."""
+        cfg = self.cfg
+        device_type = z_ctx.device.type
+
+        def cost_fn(searched: Tensor) -> Tensor:
+            s = searched.shape[1]
+            step = cfg.chunk or s
+            costs = []
+            for first in range(0, s, step):
+                actions = self.expand(searched[:, first : first + step])  # (b, s', H, A)
+                with torch.autocast(device_type, dtype=torch.bfloat16, enabled=cfg.bf16):
+                    pred = self._rollout(self.model, z_ctx, actions, a_ctx)  # (b, s', H, D)
+                costs.append(goal_cost(pred.float(), goal, cfg.metric, cfg.reduce, cfg.discount))
+            return costs[0] if len(costs) == 1 else torch.cat(costs, dim=1)  # (b, S)
+
+        return cost_fn
+
+    def plan(self, active: Tensor | np.ndarray | None = None) -> PlanResult:
+        """One replanning call → PlanResult whose `actions` are model actions (b, H, A).
+
+        `active` (B,) bool selects the episodes to plan for (e.g. those not yet at their goal);
+        the result then covers those b episodes, in order, and the others keep their warm
+        start. None plans for all B.
+        """
         if self.z_goal is None:
             raise RuntimeError("MPCPlanner.plan called before reset(observations, goals)")
-        b, _, d = self.z_hist.shape
-        h, a = self.cfg.horizon, self.model.action_dim
-        goal = self.z_goal[:, None, :]  # (B, 1, D): broadcast over samples; no horizon axis
-
-        s = self.cfg.samples
-        z_ctx = self.z_hist.repeat_interleave(s, dim=0)  # (B·S, Tc, D), once per call
-        a_ctx = self.a_hist.repeat_interleave(s, dim=0)  # (B·S, Tc−1, A)
-
-        def cost_fn(searched: Tensor) -> Tensor:  # (B, S, H, A / repeat) → (B, S)
-            if searched.shape[1] != s:
-                raise ValueError(f"CEM evaluated {searched.shape[1]} samples, expected {s}")
-            actions = self.expand(searched).reshape(b * s, h, a)  # (B·S, H, A)
-            pred = self.model.rollout(z_ctx, actions, a_ctx=a_ctx).float()  # (B·S, H, D)
-            return goal_cost(
-                pred.reshape(b, s, h, d), goal, self.cfg.metric, self.cfg.reduce, self.cfg.discount
+        rows = None
+        if active is not None:
+            mask = torch.as_tensor(np.asarray(active), dtype=torch.bool)
+            if mask.shape != (len(self.z_goal),):
+                raise ValueError(f"active must be ({len(self.z_goal)},) bool, got {mask.shape}")
+            rows = mask.nonzero().squeeze(1).to(self.z_goal.device)  # (b,)
+        pick = (lambda t: t) if rows is None else (lambda t: t[rows])
+        mode = contextlib.nullcontext() if self.differentiable else torch.inference_mode()
+        with mode:
+            with torch.inference_mode(False) if self.differentiable else contextlib.nullcontext():
+                # gradient solvers need tensors autograd may save: copies of the inference tensors
+                z_ctx, a_ctx = pick(self.z_hist).clone(), pick(self.a_hist).clone()
+                goal = pick(self.z_goal)[:, None, :].clone()  # (b, 1, D): broadcast over S
+            mean = pick(self.mean)
+            std = torch.full_like(mean, self.cfg.init_std)
+            bound = torch.ones(self.search_dim, device=mean.device)
+            candidates = pick(self.elites) if self.elites is not None else None
+            result = self.solver(
+                self._cost_fn(z_ctx, a_ctx, goal),
+                mean,
+                std,
+                -bound,
+                bound,
+                self.solver_cfg,
+                self.generator,
+                candidates,
             )
-
-        std = torch.full_like(self.mean, self.cfg.init_std)
-        bound = torch.ones(self.search_dim)
-        result = cem(cost_fn, self.mean, std, -bound, bound, self.solver_cfg, self.generator)
-        # warm start: shift the solution by the executed steps, pad with zeros
-        shifted = result.actions[:, self.cfg.receding :]
-        pad = shifted.new_zeros(b, self.cfg.receding, self.search_dim)
-        self.mean = torch.cat([shifted, pad], dim=1)
+            self._warm_start(result, rows)
         return replace(result, actions=self.expand(result.actions))
+
+    def _warm_start(self, result: PlanResult, rows: Tensor | None) -> None:
+        """Shift the solution (and iCEM's elites) by the executed steps, pad with zeros."""
+        k = self.cfg.receding
+        shifted = result.actions[:, k:]  # (b, H − k, A / repeat)
+        mean = torch.cat([shifted, shifted.new_zeros(len(shifted), k, self.search_dim)], dim=1)
+        with torch.inference_mode():
+            if rows is None:
+                self.mean = mean.detach().clone()
+            else:
+                self.mean = self.mean.clone()
+                self.mean[rows] = mean.detach()
+            if self.kept_elites and result.elites is not None:
+                el = result.elites[:, : self.kept_elites, k:]  # (b, E, H − k, A / repeat)
+                el = torch.cat([el, el.new_zeros(*el.shape[:2], k, self.search_dim)], dim=2)
+                if self.elites is None:  # rows never planned keep zero sequences
+                    self.elites = el.new_zeros(len(self.z_goal), *el.shape[1:])
+                self.elites = self.elites.clone()
+                self.elites[slice(None) if rows is None else rows] = el.detach()

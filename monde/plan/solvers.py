@@ -5,7 +5,12 @@ callable ``cost_fn(actions) -> cost``; it knows nothing about pixels, models, en
 logging or files. All tensors it creates live on the device and dtype of ``mean``.
 
 Shape letters (see ``monde.types``): B batch (episodes planned at once), S samples (candidate
-action sequences per episode), H horizon (model steps), A action dims (of one model step).
+action sequences per episode), H horizon (model steps), A action dims (of one model step),
+K elites, E warm candidates.
+
+Every solver has the signature ``solver(cost_fn, mean, std, low, high, cfg, generator=None,
+candidates=None) -> PlanResult``; this module holds CEM and the checks all solvers share, and
+``monde.plan.icem``, ``.mppi`` and ``.gradient`` the others.
 """
 
 from __future__ import annotations
@@ -59,6 +64,60 @@ class PlanResult:
     mean: Tensor  # (B, H, A) final sampling mean
     std: Tensor  # (B, H, A) final sampling std, >= min_std
     cost_history: Tensor  # (iterations, B) best-ever cost after each round, non-increasing
+    elites: Tensor | None = None  # (B, K, H, A) final elites, lowest cost first, for reuse
+
+
+def check_candidates(candidates: Tensor | None, mean: Tensor, samples: int) -> Tensor | None:
+    """Validate warm candidates (B, E, H, A), 1 <= E < samples, finite; → them on mean's dtype."""
+    if candidates is None:
+        return None
+    B, H, A = mean.shape
+    if candidates.ndim != 4 or candidates.shape[0] != B or candidates.shape[2:] != (H, A):
+        raise ValueError(
+            f"candidates must be (B, E, H, A) = ({B}, E, {H}, {A}), got {tuple(candidates.shape)}"
+        )
+    if not 1 <= candidates.shape[1] < samples:
+        raise ValueError(
+            f"candidates hold E = {candidates.shape[1]} sequences; need 1 <= E < samples={samples}"
+        )
+    if not bool(torch.isfinite(candidates).all()):
+        raise ValueError("candidates contain NaN or inf")
+    return candidates.detach().to(device=mean.device, dtype=mean.dtype)
+
+
+def evaluate(cost_fn: CostFn, actions: Tensor) -> Tensor:
+    """cost_fn on actions (B, S, H, A) → (B, S), checked, at least float32, NaN → +inf."""
+    return check_cost(cost_fn(actions), *actions.shape[:2])
+
+
+def check_cost(cost: Tensor, B: int, S: int) -> Tensor:
+    """A cost function's output → (B, S) detached, at least float32, NaN → +inf; else raise."""
+    if not isinstance(cost, Tensor) or cost.shape != (B, S):
+        shape = tuple(cost.shape) if isinstance(cost, Tensor) else type(cost)
+        raise ValueError(f"cost_fn must return a (B, S) = ({B}, {S}) tensor, got {shape}")
+    cost = cost.detach().to(torch.promote_types(cost.dtype, torch.float32))
+    return torch.where(torch.isnan(cost), float("inf"), cost)
+
+
+class BestEver:
+    """The lowest-cost sequence seen so far per episode: actions (B, H, A), cost (B,)."""
+
+    def __init__(self, start: Tensor):
+        self.actions = start  # (B, H, A), kept if every cost is +inf
+        self.cost: Tensor | None = None
+        self.history: list[Tensor] = []
+
+    def update(self, actions: Tensor, cost: Tensor) -> None:
+        """actions (B, S, H, A), cost (B, S): keep a strictly better sample, record the best."""
+        B = actions.shape[0]
+        round_cost, idx = cost.min(dim=1)  # (B,)
+        if self.cost is None:
+            self.cost = torch.full_like(round_cost, float("inf"))
+        better = round_cost < self.cost  # (B,)
+        self.cost = torch.where(better, round_cost, self.cost)
+        pick = actions[torch.arange(B, device=actions.device), idx]  # (B, H, A)
+        self.actions = torch.where(better.view(B, 1, 1), pick, self.actions)
+        self.history.append(self.cost)
 
 
 def _check_inputs(mean: Tensor, std: Tensor, generator: torch.Generator | None) -> None:
@@ -129,6 +188,7 @@ def cem(
     high: Tensor | float,
     cfg: CEMConfig,
     generator: torch.Generator | None = None,
+    candidates: Tensor | None = None,
 ) -> PlanResult:
     """Cross-entropy method over action sequences, batched over B episodes.
 
@@ -136,7 +196,8 @@ def cem(
 
         1. Sample actions (B, S, H, A) = mean + max(std, min_std) * eps, with
            eps ~ torch.randn(B, S, H, A, generator=generator); sample 0 is the mean itself
-           (eps = 0), so a warm start is always evaluated and never made worse.
+           (eps = 0), so a warm start is always evaluated and never made worse. In round 1,
+           the E warm ``candidates`` (if given) replace samples 1..E.
         2. Clip the samples to [low, high] (low/high broadcast to (B, H, A)).
         3. cost = cost_fn(actions): (B, S). NaN costs count as +inf, so they never become
            elites unless every cost is NaN/+inf.
@@ -157,20 +218,23 @@ def cem(
             (B, H, A); +-inf allowed for unbounded dims.
         cfg: solver hyper-parameters.
         generator: torch.Generator on mean's device, or None for the global RNG.
+        candidates: (B, E, H, A) extra sequences to evaluate in round 1 (e.g. the previous
+            call's elites, shifted), 1 <= E < samples; clipped to the bounds.
 
     Returns:
         PlanResult with ``actions`` = the lowest-cost sequence ever evaluated (B, H, A), its
-        ``cost`` (B,), the final ``mean``/``std`` (B, H, A) and ``cost_history`` (iterations, B).
-        Inputs are never modified.
+        ``cost`` (B,), the final ``mean``/``std`` (B, H, A), ``cost_history`` (iterations, B)
+        and the last round's ``elites`` (B, K, H, A). Inputs are never modified.
 
     Raises:
         ValueError: mean not (B, H, A), std shape != mean shape, B/H/A == 0, non-finite mean,
             negative or non-finite std, low/high not broadcastable or NaN, low > high (the
             message names the action dims), generator on another device than mean, cost_fn
-            output not of shape (B, S).
+            output not of shape (B, S), candidates not (B, E, H, A) with 1 <= E < samples.
     """
     _check_inputs(mean, std, generator)
     lo, hi = _bounds(low, high, mean)
+    candidates = check_candidates(candidates, mean, cfg.samples)
     B, H, A = mean.shape
     S, K = cfg.samples, cfg.topk
     m = cfg.momentum
@@ -180,38 +244,28 @@ def cem(
         lo_s, hi_s = lo.unsqueeze(1), hi.unsqueeze(1)  # (B, 1, H, A)
         mu = mean.detach().clone()
         sigma = std.detach().to(dtype).clamp_min(cfg.min_std)
-        best_actions = mu.clamp(lo, hi)  # sample 0 of round 1; kept if every cost is +inf
-        best_cost: Tensor | None = None
-        history: list[Tensor] = []
-        batch_idx = torch.arange(B, device=device)
+        best = BestEver(mu.clamp(lo, hi))  # sample 0 of round 1
+        batch_idx = torch.arange(B, device=device).unsqueeze(1)  # (B, 1)
+        elites = mu.unsqueeze(1)
 
-        for _ in range(cfg.iterations):
-            # 1-2. sample, mean as sample 0, clip: (B, S, H, A)
+        for i in range(cfg.iterations):
+            # 1-2. sample, mean as sample 0, warm candidates in round 1, clip: (B, S, H, A)
             eps = torch.randn((B, S, H, A), generator=generator, device=device, dtype=dtype)
             eps[:, 0] = 0
             actions = torch.addcmul(mu.unsqueeze(1), sigma.unsqueeze(1), eps)
+            if i == 0 and candidates is not None:
+                actions[:, 1 : 1 + candidates.shape[1]] = candidates
             actions = torch.clamp(actions, lo_s, hi_s)
 
             # 3. cost (B, S), NaN -> +inf, at least float32 so huge costs keep their order
-            cost = cost_fn(actions)
-            if not isinstance(cost, Tensor) or cost.shape != (B, S):
-                shape = tuple(cost.shape) if isinstance(cost, Tensor) else type(cost)
-                raise ValueError(f"cost_fn must return a (B, S) = ({B}, {S}) tensor, got {shape}")
-            cost = cost.detach().to(torch.promote_types(cost.dtype, torch.float32))
-            cost = torch.where(torch.isnan(cost), float("inf"), cost)
+            cost = evaluate(cost_fn, actions)
 
             # 4. elites: (B, K) ascending costs and indices, (B, K, H, A) sequences
-            elite_cost, elite_idx = torch.topk(cost, K, dim=1, largest=False, sorted=True)
-            elites = actions[batch_idx.unsqueeze(1), elite_idx]
+            _, elite_idx = torch.topk(cost, K, dim=1, largest=False, sorted=True)
+            elites = actions[batch_idx, elite_idx]
 
             # 5. best ever (strict improvement; round 1 starts from +inf)
-            round_best = elite_cost[:, 0]  # (B,)
-            if best_cost is None:
-                best_cost = torch.full_like(round_best, float("inf"))
-            better = round_best < best_cost  # (B,)
-            best_cost = torch.where(better, round_best, best_cost)
-            best_actions = torch.where(better.view(B, 1, 1), elites[:, 0], best_actions)
-            history.append(best_cost)
+            best.update(actions, cost)
 
             # 6. refit the sampling distribution
             e_mean = elites.mean(dim=1)
@@ -222,11 +276,18 @@ def cem(
             mu = e_mean
             sigma = e_std.clamp_min(cfg.min_std)
 
-        assert best_cost is not None  # iterations >= 1
+        assert best.cost is not None  # iterations >= 1
         return PlanResult(
-            actions=best_actions,
-            cost=best_cost,
+            actions=best.actions,
+            cost=best.cost,
             mean=mu,
             std=sigma,
-            cost_history=torch.stack(history),
+            cost_history=torch.stack(best.history),
+            elites=elites,
         )
+
+
+check_inputs = _check_inputs
+"""Shared input checks of every solver: mean/std (B, H, A), finite, generator on mean's device."""
+broadcast_bounds = _bounds
+"""Shared bound handling of every solver: low/high → (B, H, A) each, low <= high checked."""

@@ -3,6 +3,11 @@
 It knows nothing about environments or planning. Every `checkpoint_every` steps it writes a
 resumable checkpoint; `resume=True` continues from the newest one and reproduces the run an
 uninterrupted process would have made (same windows, same weights).
+
+Under torchrun (a DistContext with world_size > 1) every rank trains on its rows of the same
+global batch through DDP; rank 0 alone logs, probes and checkpoints. With
+train.grad_accum_steps = k each rank's rows are split into k micro-batches whose gradients add
+up before one optimizer step (monde.train.step).
 """
 
 from __future__ import annotations
@@ -22,8 +27,13 @@ from monde.data.sampler import WindowSampler
 from monde.eval.probes import probe_r2
 from monde.io import atomic_write_text
 from monde.models.world_model import WorldModel
-from monde.train.objective import jepa_loss
+from monde.train.distributed import DistContext, barrier, resolve_device
 from monde.train.state import list_checkpoints, load_checkpoint, save_checkpoint
+from monde.train.step import TrainStep
+
+
+class NonFiniteLossError(FloatingPointError, ValueError):
+    """The loss became NaN or ±inf; no optimizer step was taken with it."""
 
 
 @dataclass
@@ -47,9 +57,9 @@ def learning_rate(step: int, cfg: TrainConfig) -> float:
 
 @torch.no_grad()
 def encode_in_chunks(model: WorldModel, frames: torch.Tensor, chunk: int = 512) -> torch.Tensor:
-    """frames (N, Hp, Wp, C) uint8 → latents (N, D) float32."""
+    """frames (N, Hp, Wp, C) uint8 → latents (N, D) float32 on the CPU."""
     return torch.cat(
-        [model.encode(frames[i : i + chunk]).float() for i in range(0, len(frames), chunk)]
+        [model.encode(frames[i : i + chunk]).float().cpu() for i in range(0, len(frames), chunk)]
     )
 
 
@@ -96,59 +106,75 @@ def fit(
     probe: ProbeData | None = None,
     resume: bool = False,
     progress: bool = True,
-    device: str = "cpu",
+    device: str | torch.device | None = None,
     stop_after: int | None = None,
+    dist: DistContext | None = None,
 ) -> dict[str, float]:
     """Train `model` on windows from `data` for cfg.steps steps; returns the last metrics.
 
+    `dist` places this process in a torchrun run (default: one process on `device`, or on
+    cfg.device when `device` is None). The loss metrics are those of the global batch
+    (averaged over ranks) on every rank; only rank 0 probes and writes files.
     `stop_after` ends the process-level loop early (as a crash would) without a final
     checkpoint; tests use it to check that --resume reproduces an uninterrupted run.
     """
+    if dist is None:
+        dev = torch.device(device) if device is not None else resolve_device(cfg.device)
+        dist = DistContext(device=dev)
+    dev, main = dist.device, dist.is_main
     run_dir = Path(run_dir)
     ckpt_root, metrics_path = run_dir / "checkpoints", run_dir / "metrics.jsonl"
-    run_dir.mkdir(parents=True, exist_ok=True)
+    if main:
+        run_dir.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(cfg.seed)
-    model.to(device).train()
+    model.to(dev).train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    train_step = TrainStep(model, optimizer, cfg, dist)  # checks the batch split first
     step = 0
     if resume:
         if checkpoints := list_checkpoints(ckpt_root):
             step = load_checkpoint(checkpoints[-1], model, optimizer)
-            print(f"resumed from {checkpoints[-1]} at step {step}")
-        _truncate_metrics(metrics_path, step)
-    else:  # a fresh run: nothing of an earlier run in this folder may be mistaken for ours
+            if main:
+                print(f"resumed from {checkpoints[-1]} at step {step}")
+        if main:
+            _truncate_metrics(metrics_path, step)
+    elif main:  # a fresh run: nothing of an earlier run in this folder may be mistaken for ours
         metrics_path.unlink(missing_ok=True)
         shutil.rmtree(ckpt_root, ignore_errors=True)
+    barrier(dist)  # no rank starts before rank 0 has cleared or truncated the run folder
 
     metrics: dict[str, float] = {}
     last_probe: dict[str, float] = {}
-    bar = tqdm(total=cfg.steps, initial=step, desc="train", unit="step", disable=not progress)
+    show = progress and main
+    bar = tqdm(total=cfg.steps, initial=step, desc="train", unit="step", disable=not show)
     start, samples_seen = time.perf_counter(), 0
-    batches = data.batches(cfg.batch_size, cfg.seed, start_step=step)
+    batches = data.batches(
+        cfg.batch_size, cfg.seed, start_step=step, rank=dist.rank, world_size=dist.world_size
+    )
     while step < cfg.steps:
         if stop_after is not None and step >= stop_after:
             break
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(step, cfg)
-        frames, actions, _ = next(batches)
-        sigreg_gen = torch.Generator(device=device).manual_seed(cfg.seed * 1_000_003 + step)
-        loss, metrics = jepa_loss(model, frames.to(device), actions.to(device), cfg, sigreg_gen)
+        frames, actions, _ = next(batches)  # this rank's rows: (B/W, L, Hp, Wp, C), (B/W, L−1, A)
+        metrics = train_step(frames, actions, step)  # steps only on a finite loss
         if not math.isfinite(metrics["loss"]):
-            raise FloatingPointError(
-                f"loss became {metrics['loss']} at step {step}; the last good checkpoint is in "
-                f"{ckpt_root}. Lower train.lr or check the data for NaN."
+            raise NonFiniteLossError(
+                f"loss became {metrics['loss']} at step {step}; no step was taken with it and "
+                f"the last good checkpoint is in {ckpt_root}. Lower train.lr or check the data "
+                "for NaN, then resume with --resume."
             )
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if cfg.grad_clip > 0:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-        optimizer.step()
         step += 1
         samples_seen += cfg.batch_size
         bar.update(1)
 
         last = step == cfg.steps
-        probed = probe is not None and cfg.probe_every > 0 and (step % cfg.probe_every == 0 or last)
+        probed = (
+            main
+            and probe is not None
+            and cfg.probe_every > 0
+            and (step % cfg.probe_every == 0 or last)
+        )
         if probed:
             last_probe = run_probe(model, probe)
             metrics.update(last_probe)
@@ -158,17 +184,18 @@ def fit(
                     f"warning: step {step}: agent-position probe R² {min(agent):.2f} — the "
                     "encoder may be collapsing onto the static scene"
                 )
-        if step % cfg.log_every == 0 or last or probed:
+        if main and (step % cfg.log_every == 0 or last or probed):
             elapsed = time.perf_counter() - start
             row = {
                 "step": step,
                 "lr": learning_rate(step - 1, cfg),
                 **metrics,
                 "samples_per_s": samples_seen / max(elapsed, 1e-9),
+                "processes": dist.world_size,
             }
             _append_jsonl(metrics_path, row)
             bar.set_postfix(loss=f"{metrics['loss']:.4f}")
-        if cfg.checkpoint_every and (step % cfg.checkpoint_every == 0 or last):
-            save_checkpoint(ckpt_root, step, model, optimizer)
+        if main and cfg.checkpoint_every and (step % cfg.checkpoint_every == 0 or last):
+            save_checkpoint(ckpt_root, step, model, optimizer, keep=cfg.keep_checkpoints)
     bar.close()
     return {**metrics, **last_probe}

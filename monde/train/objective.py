@@ -5,17 +5,22 @@ loss = w_tf · ‖P(z_{<L}, a) − z_{>0}‖²               teacher-forced one-
      + regulariser(z)                                 VICReg variance/covariance or SIGReg
      + w_id · ‖g(z_t, z_{t+1}) − a_t‖²                inverse dynamics (keeps the agent in z)
      + w_ts · ‖z_{t+1} − z_t‖²                        time similarity (smooth trajectories)
+
+The regulariser is a statistic of the whole batch: under data parallelism the latents of all
+ranks are gathered (with gradients) first, so it sees the same global batch as one process.
+The other terms are means over rows; DDP's gradient averaging makes them global means.
 """
 
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor
+from torch import Tensor, nn
 
 from monde.config import TrainConfig
 from monde.models.regularizers import sigreg, vicreg_covariance, vicreg_variance
 from monde.models.world_model import WorldModel
+from monde.train.distributed import all_gather_with_grad
 
 
 def jepa_loss(
@@ -26,6 +31,22 @@ def jepa_loss(
     generator: torch.Generator | None = None,
 ) -> tuple[Tensor, dict[str, float]]:
     """frames (B, L, Hp, Wp, C) uint8, actions (B, L−1, A) → scalar loss and its parts."""
+    loss, parts = jepa_terms(model, frames, actions, cfg, generator)
+    return loss, {k: float(v) for k, v in parts.items()}
+
+
+def jepa_terms(
+    model: WorldModel,
+    frames: Tensor,
+    actions: Tensor,
+    cfg: TrainConfig,
+    generator: torch.Generator | None = None,
+) -> tuple[Tensor, dict[str, Tensor]]:
+    """Like jepa_loss, with the parts (and "loss") as detached 0-d tensors (no device sync).
+
+    Under torchrun, frames and actions are this rank's rows; the regulariser is computed on
+    the latents of all ranks' rows (all-gathered with gradients).
+    """
     tc = model.history
     b, length = frames.shape[:2]
     with torch.autocast(frames.device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
@@ -44,7 +65,7 @@ def jepa_loss(
     }
     loss = cfg.teacher_forcing_weight * parts["teacher_forcing"]
     loss = loss + cfg.rollout_weight * parts["rollout"]
-    flat = z.reshape(b * length, -1)  # (B·L, D)
+    flat = all_gather_with_grad(z.reshape(b * length, -1))  # (W·B·L, D): every rank's rows
     if cfg.regularizer == "vicreg":
         parts["variance"] = vicreg_variance(flat)
         parts["covariance"] = vicreg_covariance(flat)
@@ -59,6 +80,23 @@ def jepa_loss(
     if cfg.time_similarity_weight > 0:
         parts["time_similarity"] = (z[:, 1:] - z[:, :-1]).square().mean()
         loss = loss + cfg.time_similarity_weight * parts["time_similarity"]
-    metrics = {k: float(v.detach()) for k, v in parts.items()}
-    metrics["loss"] = float(loss.detach())
+    metrics = {k: v.detach() for k, v in parts.items()}
+    metrics["loss"] = loss.detach()
     return loss, metrics
+
+
+class JEPAObjective(nn.Module):
+    """The model and its loss as one module, so DDP and torch.compile see one forward pass.
+
+    forward(frames (B, L, Hp, Wp, C) uint8, actions (B, L−1, A), generator) → (loss, parts).
+    """
+
+    def __init__(self, model: WorldModel, cfg: TrainConfig):
+        super().__init__()
+        self.model = model
+        self.cfg = cfg
+
+    def forward(
+        self, frames: Tensor, actions: Tensor, generator: torch.Generator | None = None
+    ) -> tuple[Tensor, dict[str, Tensor]]:
+        return jepa_terms(self.model, frames, actions, self.cfg, generator)

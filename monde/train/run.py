@@ -9,11 +9,11 @@ import torch
 
 from monde.config import RunConfig
 from monde.config_io import save_config
-from monde.data.collect import load_episodes
 from monde.data.sampler import WindowSampler
 from monde.data.store import EpisodeStore
 from monde.models.checkpoint import save_model
 from monde.models.world_model import WorldModel
+from monde.train.distributed import DistContext, setup_distributed, teardown_distributed
 from monde.train.fit import ProbeData, fit
 from monde.types import Episode
 
@@ -64,11 +64,36 @@ def train_run(
     progress: bool = True,
     stop_after: int | None = None,
 ) -> tuple[WorldModel, dict]:
-    """Train on the store at data_dir; writes run_dir/{config.yaml, metrics.jsonl, model/}."""
+    """Train on the store at data_dir; writes run_dir/{config.yaml, metrics.jsonl, model/}.
+
+    Under torchrun every process calls this; they join one process group (cfg.train.device
+    picks the device) and rank 0 writes the files.
+    """
+    ctx = setup_distributed(cfg.train.device)
+    try:
+        out = _train_run(cfg, data_dir, run_dir, ctx, resume, progress, stop_after)
+    except BaseException:
+        teardown_distributed(ctx, wait=False)
+        raise
+    teardown_distributed(ctx)
+    return out
+
+
+def _train_run(
+    cfg: RunConfig,
+    data_dir: str | Path,
+    run_dir: str | Path,
+    ctx: DistContext,
+    resume: bool,
+    progress: bool,
+    stop_after: int | None,
+) -> tuple[WorldModel, dict]:
     run_dir = Path(run_dir)
+    progress = progress and ctx.is_main
     if cfg.train.threads:
         torch.set_num_threads(cfg.train.threads)
-    save_config(cfg, run_dir / "config.yaml")
+    if ctx.is_main:
+        save_config(cfg, run_dir / "config.yaml")
     store = EpisodeStore(data_dir)
     info = store.meta["info"]
     if info.get("image_size") != cfg.model.image_size:
@@ -81,17 +106,23 @@ def train_run(
             f"{store.path}: actions have {info.get('action_dim')} dims but "
             f"model.env_action_dim is {cfg.model.env_action_dim}"
         )
-    episodes = load_episodes(data_dir, progress=progress)
-    train_eps, val_eps = split_episodes(episodes, cfg.data.val_fraction)
+    # episodes are read lazily from the store; the split is by episode index ranges
+    train_ids, val_ids = split_episodes(list(range(len(store))), cfg.data.val_fraction)
     window = cfg.model.history + cfg.train.rollout_steps
     if cfg.model.predictor == "transformer" and window - 1 > cfg.model.max_context:
         raise ValueError(
             f"model.history + train.rollout_steps − 1 = {window - 1} frames exceed "
             f"model.max_context = {cfg.model.max_context}"
         )
-    sampler = WindowSampler(train_eps, window, cfg.model.frameskip)
-    state_names = info.get("state_names") or [f"s{i}" for i in range(episodes[0].states.shape[1])]
-    probe = make_probe_data(train_eps, val_eps, state_names, seed=cfg.train.seed)
+    sampler = WindowSampler.from_store(store, window, cfg.model.frameskip, episodes=train_ids)
+    num_states = store.meta["features"]["states"]["shape"][0]
+    state_names = info.get("state_names") or [f"s{i}" for i in range(num_states)]
+    probe = make_probe_data(  # at most 20k frames per side in RAM (all of a small dataset)
+        store.episodes_within(train_ids, seed=cfg.train.seed),
+        store.episodes_within(val_ids, seed=cfg.train.seed),
+        state_names,
+        seed=cfg.train.seed,
+    )
     torch.manual_seed(cfg.train.seed)  # initial weights
     model = WorldModel(cfg.model)
     metrics = fit(
@@ -103,7 +134,8 @@ def train_run(
         resume=resume,
         progress=progress,
         stop_after=stop_after,
+        dist=ctx,
     )
-    if stop_after is None:
+    if stop_after is None and ctx.is_main:
         save_model(model, run_dir / "model")
     return model, metrics

@@ -34,9 +34,9 @@ def test_store_errors_name_the_file(tmp_path):
         EpisodeStore(tmp_path)
     store = EpisodeStore.create(tmp_path / "d", info={})
     store.append(make_episode(3))
-    path = tmp_path / "d" / "episodes" / "000000.npz"
-    path.write_bytes(path.read_bytes()[:50])  # truncated
-    with pytest.raises(ValueError, match="000000.npz"):
+    shard = tmp_path / "d" / "frames" / "c.0.0.0.0"
+    shard.write_bytes(shard.read_bytes()[:50])  # truncated
+    with pytest.raises(ValueError, match="episode 0: key 'frames': .*c.0.0.0.0"):
         EpisodeStore(tmp_path / "d")[0]
     with pytest.raises(FileExistsError):
         EpisodeStore.create(tmp_path / "d", info={})

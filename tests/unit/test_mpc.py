@@ -82,3 +82,51 @@ def test_observe_rejects_nan_actions():
     planner.reset(frames_at([[0.1, 0.1]]), frames_at([[0.5, 0.5]]))
     with pytest.raises(ValueError, match="NaN"):
         planner.observe(frames_at([[0.2, 0.1]]), torch.full((1, 10), float("nan")))
+
+
+@pytest.mark.parametrize("solver", ["cem", "icem", "mppi", "gradient", "cem_gradient"])
+def test_every_solver_plans_toward_the_goal(solver):
+    cfg = PlanConfig(
+        horizon=3, samples=64, iterations=6, topk=8, solver=solver, refine_steps=5, lr=0.2
+    )
+    planner = MPCPlanner(PointModel(), cfg, seed=0)
+    planner.reset(frames_at([[0.2, 0.2], [0.8, 0.5]]), frames_at([[0.6, 0.2], [0.8, 0.1]]))
+    with torch.inference_mode():  # gradient solvers leave inference mode for their own work
+        result = planner.plan()
+    first = result.actions[:, 0].reshape(2, 5, 2).mean(1)
+    assert first[0, 0] > 0.5 and first[1, 1] < -0.5, (solver, first)
+    assert torch.isfinite(result.actions).all()
+
+
+def test_active_rows_are_planned_alone_and_keep_the_others_warm_start():
+    cfg = PlanConfig(horizon=2, samples=32, iterations=3, topk=4)
+    planner = MPCPlanner(PointModel(), cfg, seed=0)
+    planner.reset(frames_at([[0.1, 0.1], [0.5, 0.5], [0.9, 0.9]]), frames_at([[0.5, 0.5]] * 3))
+    planner.plan()
+    before = planner.mean.clone()
+    result = planner.plan(np.array([True, False, True]))
+    assert result.actions.shape == (2, 2, 10)
+    assert torch.equal(planner.mean[1], before[1])  # the inactive episode's warm start is kept
+    assert not torch.equal(planner.mean[0], before[0])
+    with pytest.raises(ValueError, match="active"):
+        planner.plan(np.array([True, False]))
+
+
+def test_icem_shifts_its_elites_into_the_next_call():
+    cfg = PlanConfig(horizon=3, samples=32, iterations=2, topk=4, solver="icem", keep_elites=0.5)
+    planner = MPCPlanner(PointModel(), cfg, seed=0)
+    planner.reset(frames_at([[0.1, 0.1]]), frames_at([[0.5, 0.5]]))
+    result = planner.plan()
+    assert planner.elites.shape == (1, 2, 3, 2)  # ceil(0.5 · 4) elites, H, searched dims
+    assert torch.equal(planner.elites[:, :, :2], result.elites[:, :2, 1:])
+    assert (planner.elites[:, :, 2] == 0).all()
+
+
+def test_chunked_rollouts_give_the_same_plan():
+    outs = []
+    for chunk in (0, 7):
+        cfg = PlanConfig(horizon=2, samples=30, iterations=3, topk=4, chunk=chunk)
+        planner = MPCPlanner(PointModel(), cfg, seed=3)
+        planner.reset(frames_at([[0.1, 0.1], [0.4, 0.6]]), frames_at([[0.5, 0.5]] * 2))
+        outs.append(planner.plan().actions)
+    assert torch.equal(outs[0], outs[1])

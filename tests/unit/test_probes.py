@@ -41,3 +41,36 @@ def test_wilson_interval_known_values():
     assert low == pytest.approx(0.4038, abs=1e-4) and high == pytest.approx(0.5962, abs=1e-4)
     low, high = wilson_interval(100, 100)
     assert high == pytest.approx(1.0) and low == pytest.approx(0.9630, abs=1e-4)
+
+
+def test_linear_probe_class_standardises_and_recovers_map():
+    from monde.eval.probes import LinearProbe
+
+    g = torch.Generator().manual_seed(2)
+    x = 50.0 + 10.0 * torch.randn(300, 4, generator=g, dtype=torch.float64)
+    w = torch.randn(4, 3, generator=g, dtype=torch.float64)
+    y = x @ w - 1.0
+    probe = LinearProbe.fit(x, y, l2=0.0)
+    assert torch.allclose(probe(x), y, atol=1e-8)
+    assert probe(x[None, :5]).shape == (1, 5, 3)  # leading dims are kept
+
+
+def test_mlp_probe_fits_nonlinear_map_and_is_deterministic():
+    from monde.eval.probes import fit_mlp_probe
+
+    g = torch.Generator().manual_seed(3)
+    x = torch.rand(600, 2, generator=g) * 2 - 1
+    y = torch.stack([x[:, 0] * x[:, 1], x[:, 0].abs()], 1)  # not linear in x
+    lin = probe_r2(x[:500], y[:500], x[500:], y[500:])
+    a = fit_mlp_probe(x[:500], y[:500], hidden=64, steps=300, seed=0)
+    b = fit_mlp_probe(x[:500], y[:500], hidden=64, steps=300, seed=0)
+    r2 = r2_score(y[500:].double(), a.predict(x[500:]))
+    assert lin.max() < 0.2 and r2.min() > 0.9
+    assert torch.equal(a.predict(x[500:]), b.predict(x[500:]))
+
+
+def test_fit_probes_rejects_unknown_kind():
+    from monde.eval.probes import fit_probes
+
+    with pytest.raises(ValueError, match="unknown probe kind 'forest'"):
+        fit_probes(torch.zeros(4, 2), torch.zeros(4, 1), ("forest",))

@@ -12,7 +12,7 @@ import monde
 
 
 def _git(*args: str) -> str:
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     return subprocess.run(
         ["git", *args], capture_output=True, text=True, check=True, cwd=root
     ).stdout.strip()

@@ -1,0 +1,100 @@
+"""Render the measured section of docs/data.md from benchmarks/results/data_*.json.
+
+    python benchmarks/render_data.py
+
+Only the text between the `<!-- data-results:start -->` and `<!-- data-results:end -->`
+markers is replaced; no number in docs/data.md is typed by hand.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from monde.io import atomic_write_text, read_json  # noqa: E402
+
+DOC = ROOT / "docs" / "data.md"
+START, END = "<!-- data-results:start -->", "<!-- data-results:end -->"
+
+
+def _mib(n: float) -> str:
+    return f"{n / 2**20:,.0f} MiB" if n < 2**30 else f"{n / 2**30:,.2f} GiB"
+
+
+def render_loader(data: dict) -> list[str]:
+    c = data["consumption"]
+    w = data["window"]
+    prov = data["provenance"]
+    lines = [
+        "### Loader throughput — `python benchmarks/data_loader.py`",
+        "",
+        f"Training consumes **{c['windows_per_s']:,.0f} windows/s**: the core TwoRoom step "
+        f"(configs/two_room.yaml, batch {c['batch_size']}, windows of {c['window_frames']} "
+        f"frames, frameskip {c['frameskip']}, {c['threads']} threads) takes "
+        f"{c['step_ms']:.0f} ms.",
+        "",
+        f"Delivery, windows of history {w['history']} + horizon {w['horizon']} frames with "
+        f"frameskip {w['frameskip']}, batch {data['batch_size']}, uint8 frames:",
+        "",
+        "| source | frames | workers | episodes | windows/s | × training |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in data["delivery"]:
+        lines.append(
+            f"| {r['source']} | {r['image_size']}×{r['image_size']} | {r['workers']} | "
+            f"{r['episodes']} | {r['windows_per_s']:,.0f} | {r['vs_training']:.1f} |"
+        )
+    lines += [
+        "",
+        f"The native store at 64×64 delivers **{data['native_64_best_vs_training']:.1f}×** what "
+        f"training consumes. Commit {prov['commit']}, torch {prov['torch']}, "
+        f"{data['cpu_count']} CPUs"
+        + (" — quick run, not a measurement." if data["quick"] else "."),
+    ]
+    return lines
+
+
+def render_scale(data: dict) -> list[str]:
+    d, t, v = data["dataset"], data["train"], data["verify"]
+    lines = [
+        "### 10,000 episodes — `python benchmarks/data_scale.py`",
+        "",
+        f"- {data['episodes']:,} TwoRoom episodes, {d['frames']:,} frames of "
+        f"{'×'.join(map(str, d['frame_shape']))}: **{_mib(d['allocated_bytes'])} on disk** "
+        f"({d['files']:,} files; {_mib(d['decoded_frame_bytes'])} of frames once decoded).",
+    ]
+    if "collect" in data:
+        lines.append(f"- Collected in {data['collect']['seconds'] / 60:.1f} min.")
+    lines += [
+        f"- `monde data verify`: {v['episodes_ok']:,} of {data['episodes']:,} episodes intact, "
+        f"{v['seconds']:.0f} s.",
+        f"- Training from it ({t['steps']} steps, `{t['command']}`): "
+        f"**peak RSS {_mib(t['peak_rss_bytes'])}**, {t['seconds'] / 60:.1f} min.",
+        f"- Commit {data['provenance']['commit']}.",
+    ]
+    return lines
+
+
+def main() -> None:
+    results = ROOT / "benchmarks" / "results"
+    parts: list[str] = []
+    for name, render in (("data_loader.json", render_loader), ("data_scale.json", render_scale)):
+        path = results / name
+        if path.exists():
+            parts += render(read_json(path)) + [""]
+        else:
+            parts += [f"*{name} not measured yet.*", ""]
+    text = DOC.read_text(encoding="utf-8")
+    if START not in text or END not in text:
+        raise SystemExit(f"{DOC}: markers {START} … {END} not found")
+    head, rest = text.split(START, 1)
+    _, tail = rest.split(END, 1)
+    atomic_write_text(DOC, head + START + "\n" + "\n".join(parts).rstrip() + "\n" + END + tail)
+    print(f"wrote {DOC}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,43 @@
+"""`monde bench ENV… --budget quick|full`: the benchmark table, one command (wiring only)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from monde.bench import BENCH_ENVS, BUDGETS, PROTOCOLS, run_bench, write_doc
+
+
+def cmd_bench(args: argparse.Namespace) -> None:
+    run_bench(
+        args.envs,
+        budget=args.budget,
+        protocol=args.protocol,
+        presets=args.presets,
+        runs=args.runs,
+        results=args.results,
+        overrides=args.overrides,
+        progress=not args.quiet,
+    )
+    write_doc(args.results, args.doc)
+    print(f"wrote {args.doc}")
+
+
+def register(verbs: argparse._SubParsersAction) -> None:
+    p = verbs.add_parser("bench", help="collect → train → eval per environment; results table")
+    p.add_argument("envs", nargs="+", metavar="ENV", help=f"any of {', '.join(BENCH_ENVS)}")
+    p.add_argument("--budget", choices=BUDGETS, default="quick")
+    p.add_argument("--protocol", choices=PROTOCOLS, default="monde")
+    p.add_argument("--presets", type=Path, default=Path("configs/bench"))
+    p.add_argument("--runs", type=Path, default=Path("runs/bench"))
+    p.add_argument("--results", type=Path, default=Path("benchmarks/results/bench"))
+    p.add_argument("--doc", type=Path, default=Path("docs/benchmarks.md"))
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        help="a dotted override for every env, e.g. --set train.steps=100",
+    )
+    p.set_defaults(func=cmd_bench)

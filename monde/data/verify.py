@@ -1,0 +1,141 @@
+"""`verify` and `repair` of an episode store: find corruption, name it, fix what can be fixed.
+
+verify re-reads every committed episode, recomputes its content hash and compares it with the
+stored one, and checks actions are finite and inside the declared bounds; it also reports what
+a crash mid-append leaves behind (rows past the committed end, temporary files). repair removes
+those leftovers and quarantines corrupt episodes (readers and samplers skip them); it never
+deletes a committed, intact episode.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from monde.data.chunks import ChunkError
+from monde.data.store import KEYS, EpisodeStore, StoreError, episode_hash
+
+_ARRAYS = {"frames": "num_frames", "actions": "num_frames", "states": "num_frames"}
+_INDEX_ARRAYS = {"episodes": "num_episodes", "hashes": "num_episodes"}
+
+
+def _array_rows(store: EpisodeStore, key: str) -> int | None:
+    from monde.io import read_json
+
+    path = store.path / key / "zarr.json"
+    return int(read_json(path)["shape"][0]) if path.exists() else None
+
+
+def check_episode(store: EpisodeStore, i: int) -> dict | None:
+    """None when episode i is intact, else {"episode", "key", "error"} naming what is wrong."""
+    start, n = map(int, store.index[i])
+    arrays = {}
+    for key in KEYS:
+        if store._empty(key) is not None:
+            arrays[key] = np.zeros((n, *store._empty(key)), np.float32)
+            continue
+        try:
+            arrays[key] = store.reader(key).range(start, start + n)
+        except ChunkError as err:
+            return {"episode": i, "key": key, "error": str(err)}
+    actions = arrays["actions"][:-1]
+    if episode_hash(arrays["frames"], actions, arrays["states"]) != store.stored_hash(i):
+        return {"episode": i, "key": "hash", "error": "content hash mismatch (data changed)"}
+    for key in ("actions", "states"):
+        if not np.isfinite(arrays[key]).all():
+            return {"episode": i, "key": key, "error": "NaN or inf"}
+    return None
+
+
+def leftovers(store: EpisodeStore) -> dict:
+    """What an interrupted append leaves: rows past the committed end, temporary files."""
+    tail = {}
+    for key, count in {**_ARRAYS, **_INDEX_ARRAYS}.items():
+        rows = _array_rows(store, key)
+        if rows is not None and rows > int(store.meta[count]):
+            tail[key] = rows - int(store.meta[count])
+    temp = sorted(str(p) for p in Path(store.path).rglob("*.partial"))
+    return {"uncommitted_rows": tail, "temporary_files": temp}
+
+
+def verify(store: EpisodeStore | str | Path, progress: bool = True) -> dict:
+    """Check every committed episode; returns {"episodes", "ok", "problems", "leftovers", ...}.
+
+    A problem names the episode, the key and (for unreadable data) the chunk file.
+    """
+    if not isinstance(store, EpisodeStore):
+        store = EpisodeStore(store)
+    problems: list[dict] = []
+    for key, count in {**_ARRAYS, **_INDEX_ARRAYS}.items():
+        if store._empty(key) is not None or not len(store):
+            continue
+        rows = _array_rows(store, key)
+        if rows is None:
+            problems.append({"episode": None, "key": key, "error": f"array {key!r} is missing"})
+        elif rows < int(store.meta[count]):
+            problems.append(
+                {
+                    "episode": None,
+                    "key": key,
+                    "error": f"array has {rows} rows, fewer than the {store.meta[count]} committed",
+                }
+            )
+    if problems:
+        return _report(store, problems)
+    try:
+        store.index  # noqa: B018 — reads the episode index, raising if it is unreadable
+    except StoreError as err:
+        return _report(store, [{"episode": None, "key": "episodes", "error": str(err)}])
+    for i in tqdm(range(len(store)), desc="verify", unit="ep", disable=not progress):
+        if (problem := check_episode(store, i)) is not None:
+            problems.append(problem)
+    return _report(store, problems)
+
+
+def _report(store: EpisodeStore, problems: list[dict]) -> dict:
+    bad = {p["episode"] for p in problems}
+    return {
+        "path": str(store.path),
+        "episodes": len(store),
+        "ok": len(store) - len(bad - {None}) if None not in bad else 0,
+        "problems": problems,
+        "quarantined": list(store.meta.get("quarantined", [])),
+        "leftovers": leftovers(store),
+    }
+
+
+def repair(store: EpisodeStore | str | Path, progress: bool = True) -> dict:
+    """Trim uncommitted rows, delete temporary files, quarantine corrupt episodes.
+
+    Returns {"trimmed", "removed_files", "quarantined"}. Intact episodes are never touched.
+    """
+    import zarr
+
+    if not isinstance(store, EpisodeStore):
+        store = EpisodeStore(store)
+    found = leftovers(store)
+    for file in found["temporary_files"]:
+        Path(file).unlink(missing_ok=True)
+    group = zarr.open_group(str(store.path), mode="r+")
+    for key, extra in found["uncommitted_rows"].items():
+        arr = group[key]
+        arr.resize((arr.shape[0] - extra, *arr.shape[1:]))
+    report = verify(store, progress=progress)
+    corrupt = sorted({p["episode"] for p in report["problems"] if p["episode"] is not None})
+    if any(p["episode"] is None for p in report["problems"]):
+        raise StoreError(
+            f"{store.path}: cannot repair: "
+            + "; ".join(p["error"] for p in report["problems"] if p["episode"] is None)
+        )
+    quarantined = sorted(set(store.meta.get("quarantined", [])) | set(corrupt))
+    if quarantined != store.meta.get("quarantined", []):
+        store.meta["quarantined"] = quarantined
+        store._commit()
+    return {
+        "trimmed": found["uncommitted_rows"],
+        "removed_files": found["temporary_files"],
+        "quarantined": quarantined,
+        "problems": report["problems"],
+    }

@@ -1,0 +1,24 @@
+"""The environment an evaluation runs on, by protocol: Monde's own goals or recorded-trajectory
+goals compatible with stable-worldmodel (`eval.protocol: swm`). Knows nothing about models."""
+
+from __future__ import annotations
+
+from monde.config import EnvConfig, EvalConfig
+from monde.envs import Env, make_env
+from monde.envs.replay_goals import ReplayGoals
+
+
+def evaluation_env(
+    env_cfg: EnvConfig, eval_cfg: EvalConfig, num_envs: int, collection_policy: str
+) -> Env:
+    """`num_envs` evaluation envs; with protocol 'swm', goals are `eval_cfg.goal_steps` steps of
+    the collection policy `collection_policy` (data.policy) ahead of the start."""
+    env = make_env(env_cfg.name, num_envs, **env_cfg.env_kwargs("eval"))
+    if eval_cfg.protocol == "monde":
+        return env
+    from monde.data.collect import make_policy  # data imports envs; keep envs free of data
+
+    def policy(seed: int):
+        return make_policy(collection_policy, env, getattr(env, "cfg", None), seed)
+
+    return ReplayGoals(env, policy, eval_cfg.goal_steps)

@@ -1,0 +1,457 @@
+"""`monde report RUN_DIR`: one page that shows what a run's world model learned.
+
+Loads the run (config.yaml, metrics.jsonl, model/, the episodes it trained on, a results JSON if
+one exists), measures probes, rollout error and surprise (`monde.eval.understanding`), trains or
+reuses the visualisation decoder on frozen latents, renders true-vs-imagined rollouts and a few
+planned episodes, and writes RUN_DIR/report/{index.html, report.md, media/, understanding.json}.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from monde.config import RunConfig
+from monde.config_io import ConfigError, load_config
+from monde.data.store import EpisodeStore
+from monde.envs import make_env
+from monde.eval.rollout_error import encode_frames, model_steps
+from monde.eval.understanding import UnderstandingConfig, evaluate_understanding
+from monde.io import atomic_write_json, read_json
+from monde.models.checkpoint import MODEL_FILE, load_model
+from monde.models.decoder import (
+    DecoderConfig,
+    LatentDecoder,
+    file_digest,
+    load_decoder,
+    save_decoder,
+    train_decoder,
+)
+from monde.models.world_model import WorldModel
+from monde.plan.mpc import MPCPlanner
+from monde.report import plots
+from monde.report.media import gif_bytes, png_bytes, side_by_side, upscale
+from monde.report.page import Media, Section, write_report
+from monde.report.tables import provenance, success_table
+from monde.types import Episode
+
+
+@dataclass
+class ReportOptions:
+    train_episodes: int | None = None
+    """cap on training episodes used for probes and the decoder (None: all)"""
+    gif_episodes: int = 3
+    """held-out episodes shown as true vs imagined rollouts"""
+    planned_episodes: int = 2
+    """evaluation episodes planned with MPC and shown with their goal images"""
+    decoder_steps: int = 3000
+    """training steps of the visualisation decoder (when none is saved for this model)"""
+    decoder_frames: int = 20000
+    """at most this many training frames for the decoder"""
+    upscale: int = 3
+    """pixel upscaling of frames in GIFs"""
+    understanding: UnderstandingConfig = field(default_factory=UnderstandingConfig)
+
+
+@dataclass
+class Run:
+    cfg: RunConfig
+    model: WorldModel
+    train: list[Episode]
+    test: list[Episode]
+    state_names: list[str]
+    metrics: list[dict]
+    run_dir: Path
+
+
+def held_out_split(n: int, val_fraction: float) -> int:
+    """Index of the first held-out episode: the last ⌈val_fraction·n⌉ (as training holds out)."""
+    n_val = min(int(math.ceil(val_fraction * n)) if val_fraction > 0 else 0, n - 1)
+    return n - n_val
+
+
+def read_metrics(path: Path) -> list[dict]:
+    """metrics.jsonl rows; a torn last line (a killed run) is skipped."""
+    if not path.exists():
+        return []
+    rows = []
+    for line in path.read_text().splitlines():
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return [r for r in rows if isinstance(r, dict) and "step" in r]
+
+
+LEGACY_FORMAT = "monde.episodes/1"
+
+
+def open_episodes(path: Path) -> tuple[int, Callable[[int], Episode], dict]:
+    """An episode store → (count, index → Episode, info).
+
+    Reads the native store, and read-only the earlier layout (meta.json + episodes/NNNNNN.npz,
+    format "monde.episodes/1") that runs trained before the Zarr store still hold.
+    """
+    meta_path = path / "meta.json"
+    if not (path / "zarr.json").exists() and meta_path.exists():
+        meta = read_json(meta_path)
+        if meta.get("format") != LEGACY_FORMAT:
+            raise ValueError(f"{meta_path}: format {meta.get('format')!r} is not an episode store")
+
+        def get(i: int) -> Episode:
+            file = path / "episodes" / f"{i:06d}.npz"
+            try:
+                with np.load(file, allow_pickle=False) as data:
+                    arrays = {k: data[k] for k in ("frames", "actions", "states")}
+            except (OSError, KeyError, ValueError) as err:
+                raise ValueError(f"{file}: unreadable episode ({err})") from err
+            return Episode(**arrays, meta={"index": i})
+
+        return int(meta["num_episodes"]), get, meta.get("info", {})
+    store = EpisodeStore(path)
+    return len(store), store.__getitem__, store.meta.get("info", {})
+
+
+def load_run(
+    run_dir: str | Path, data_dir: str | Path | None = None, train_cap: int | None = None,
+    progress: bool = True,
+) -> Run:  # fmt: skip
+    """The run's config, model and episodes split as in training (train first, held-out last)."""
+    run_dir = Path(run_dir)
+    config_path = run_dir / "config.yaml"
+    if not config_path.exists():
+        raise FileNotFoundError(f"{config_path} not found: is {run_dir} a Monde run folder?")
+    try:
+        cfg = load_config(RunConfig, config_path)
+    except ConfigError as err:
+        raise ValueError(str(err)) from err
+    model = load_model(run_dir / "model")
+    data_path = Path(data_dir) if data_dir is not None else run_dir / "data"
+    count, get, info = open_episodes(data_path)
+    split = held_out_split(count, cfg.data.val_fraction)
+    if split == count:
+        raise ValueError(f"{data_path}: no held-out episodes (data.val_fraction is 0)")
+    n_train = split if train_cap is None else min(split, train_cap)
+    indices = list(range(n_train)) + list(range(split, count))
+    loaded = [get(i) for i in tqdm(indices, desc="load", unit="ep", disable=not progress)]
+    names = list(info.get("state_names") or [])
+    if not names:
+        names = [f"s{i}" for i in range(loaded[0].states.shape[1])]
+    metrics = read_metrics(run_dir / "metrics.jsonl")
+    return Run(cfg, model, loaded[:n_train], loaded[n_train:], names, metrics, run_dir)
+
+
+def ensure_decoder(
+    run: Run, opts: ReportOptions, progress: bool = True
+) -> tuple[LatentDecoder, dict]:
+    """RUN_DIR/decoder if trained on these model weights for ≥ decoder_steps, else a new one."""
+    directory = run.run_dir / "decoder"
+    digest = file_digest(run.run_dir / "model" / MODEL_FILE)
+    if (directory / "decoder.json").exists():
+        decoder, info = load_decoder(directory)
+        if info.get("model_sha256") == digest and info.get("steps", 0) >= opts.decoder_steps:
+            return decoder, info
+        print(f"{directory} is for other model weights or fewer steps; training a new decoder")
+    frames = np.concatenate([e.frames for e in run.train])  # (N, Hp, Wp, C)
+    if len(frames) > opts.decoder_frames:
+        pick = np.random.default_rng(0).choice(len(frames), opts.decoder_frames, replace=False)
+        frames = frames[np.sort(pick)]
+    latents = encode_frames(run.model, frames)  # (N, D)
+    cfg = DecoderConfig(latent_dim=latents.shape[1], image_size=frames.shape[1])
+    decoder, losses = train_decoder(
+        latents, frames, cfg, steps=opts.decoder_steps, progress=progress
+    )
+    tail = losses[-min(100, len(losses)) :]
+    info = {
+        "model_sha256": digest,
+        "steps": opts.decoder_steps,
+        "frames": len(frames),
+        "final_loss": float(np.mean(tail)),
+    }
+    save_decoder(decoder, directory, info)
+    return decoder, info
+
+
+@torch.no_grad()
+def rollout_media(
+    model: WorldModel, decoder: LatentDecoder, episodes: list[Episode], opts: ReportOptions
+) -> list[Media]:
+    """GIFs: true frames | decoded encodings | decoded open-loop rollout from the first frame."""
+    media = []
+    c = model.history
+    for i, ep in enumerate(episodes[: opts.gif_episodes]):
+        frames, actions, _ = model_steps(ep, model.frameskip)  # (M+1, ...), (M, A)
+        z = encode_frames(model, frames)  # (M+1, D)
+        a = torch.from_numpy(actions)[None]  # (1, M, A)
+        pred = model.rollout(z[None, :c], a[:, c - 1 :], a_ctx=a[:, : c - 1])[0].float()
+        imagined = torch.cat([z[:c], pred])  # (M+1, D): context, then predictions
+        panels = [frames, decoder.decode(z), decoder.decode(imagined)]
+        strip = side_by_side([upscale(p, opts.upscale) for p in panels])
+        media.append(
+            Media(
+                f"rollout_{i}.gif",
+                gif_bytes(strip),
+                f"held-out episode {ep.meta.get('index', i)}, {len(frames) - 1} model steps: "
+                "true frames | decoder(encoded true frames) | decoder(open-loop imagined "
+                f"latents from frame 0 with the true actions)",
+            )
+        )
+    return media
+
+
+@torch.no_grad()
+def planned_media(
+    run: Run, decoder: LatentDecoder, opts: ReportOptions, progress: bool = True
+) -> list[Media]:
+    """Plan a few evaluation episodes with MPC; GIF per episode: real | imagined plan end | goal."""
+    n = opts.planned_episodes
+    if n < 1:
+        return []
+    cfg, model = run.cfg, run.model
+    env = make_env(cfg.env.name, n, **cfg.env.env_kwargs("eval"))
+    seeds = [cfg.eval.seed + i for i in range(n)]
+    frame = env.reset(seeds)
+    goal = env.goal_rgb()
+    planner = MPCPlanner(model, cfg.plan, seed=cfg.eval.seed)
+    planner.reset(frame, goal)
+    fs = model.frameskip
+    real, imagined = [frame], []
+    success = np.zeros(n, bool)
+    steps = math.ceil(cfg.eval.max_steps / fs)
+    receding = max(1, min(cfg.plan.receding, cfg.plan.horizon))
+    for m in tqdm(range(steps), desc="planned episodes", disable=not progress):
+        if m % receding == 0:  # replan, as evaluation does
+            plan = planner.plan().actions  # (B, H, A)
+            z_plan = model.rollout(planner.z_hist, plan, a_ctx=planner.a_hist)  # (B, H, D)
+            end = decoder.decode(z_plan[:, -1])  # (B, Hp, Wp, C): where the plan ends
+        imagined.append(end)
+        executed = plan[:, m % receding]  # (B, A)
+        block = executed.cpu().numpy().reshape(n, fs, -1)  # (B, fs, A_env)
+        for j in range(fs):
+            frame = env.step(block[:, j])
+            success |= env.is_success()
+        real.append(frame)
+        planner.observe(frame, executed)
+        if success.all():
+            break
+    imagined.append(imagined[-1])
+    real_a, imag_a = np.stack(real, 1), np.stack(imagined, 1)  # (B, T, Hp, Wp, C)
+    goal_a = np.repeat(goal[:, None], real_a.shape[1], axis=1)
+    media = []
+    for i in range(n):
+        panels = [upscale(p[i], opts.upscale) for p in (real_a, imag_a, goal_a)]
+        media.append(
+            Media(
+                f"planned_{i}.gif",
+                gif_bytes(side_by_side(panels)),
+                f"evaluation seed {seeds[i]} ({'reached' if success[i] else 'did not reach'} the "
+                f"goal within the shown steps): real frame | decoder(imagined last state of the "
+                f"current {cfg.plan.horizon}-step plan) | goal image",
+            )
+        )
+    media.append(Media("goals.png", png_bytes(upscale(np.concatenate(list(goal), 1), 2)),
+                       "the goal images of the planned episodes"))  # fmt: skip
+    return media
+
+
+def _fmt(x: float | None, digits: int = 3) -> str:
+    return "–" if x is None else f"{x:.{digits}f}"
+
+
+def probe_table(probes: dict, pick_steps: tuple[int, ...]) -> str:
+    kinds = list(probes["encoded"])
+    names = list(probes["encoded"][kinds[0]])
+    steps = [s for s in pick_steps if s <= len(probes["steps"])]
+    head = ["state"] + [f"{k} R² encoded" for k in kinds]
+    head += [f"{k} R² predicted +{s}" for k in kinds for s in steps]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for n in names:
+        row = [n] + [_fmt(probes["encoded"][k][n]) for k in kinds]
+        row += [_fmt(probes["predicted_refit"][k][s - 1][n]) for k in kinds for s in steps]
+        lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines)
+
+
+def rollout_table(err: dict, frameskip: int) -> str:
+    side = "agent_wrong_side_fraction" in err
+    head = "| model steps ahead | env steps | latent error | agent position error |"
+    rule = "|---|---|---|---|"
+    if side:
+        head += " predicted agent on the wrong side of the wall | its share of agent_x SS |"
+        rule += "---|---|"
+    lines = [head, rule]
+    pos = err.get("agent_position_error")
+    for i, s in enumerate(err["steps"]):
+        row = (
+            f"| {s} | {s * frameskip} | {_fmt(err['latent'][i])} | "
+            f"{_fmt(pos[i] if pos else None)} |"
+        )
+        if side:
+            row += (
+                f" {100 * err['agent_wrong_side_fraction'][i]:.1f} % | "
+                f"{100 * err['agent_x_sq_error_share_wrong_side'][i]:.0f} % |"
+            )
+        lines.append(row)
+    return "\n".join(lines)
+
+
+def surprise_table(surprise: dict) -> str:
+    lines = [
+        "| event | pairs | AUROC | paired accuracy | sign-test p | median score physical "
+        "| median score impossible |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for kind, r in surprise.items():
+        lines.append(
+            f"| {kind} | {r['pairs']} | {r['auroc']:.3f} | {r['paired_accuracy']:.2f} "
+            f"| {r['sign_test_p']:.1e} | {r['score_physical_median']:.3f} "
+            f"| {r['score_impossible_median']:.3f} |"
+        )
+    return "\n".join(lines)
+
+
+def find_results(run_dir: Path, results: str | Path | None) -> dict | None:
+    """The goal-reaching results JSON: `results`, else RUN_DIR/results.json, else None."""
+    path = Path(results) if results is not None else run_dir / "results.json"
+    if results is not None and not path.exists():
+        raise FileNotFoundError(f"results JSON {path} not found")
+    return read_json(path) if path.exists() else None
+
+
+def build_report(
+    run_dir: str | Path,
+    out_dir: str | Path | None = None,
+    opts: ReportOptions | None = None,
+    results: str | Path | None = None,
+    data_dir: str | Path | None = None,
+    progress: bool = True,
+) -> dict:
+    """Measure and write the report; → {"html", "markdown", "understanding"} paths."""
+    opts = opts or ReportOptions()
+    run_dir = Path(run_dir)
+    out_dir = Path(out_dir) if out_dir is not None else run_dir / "report"
+    run = load_run(run_dir, data_dir, opts.train_episodes, progress)
+    model, fs = run.model, run.model.frameskip
+    env_cfg = getattr(make_env(run.cfg.env.name, 1, **run.cfg.env.env_kwargs("eval")), "cfg", None)
+    surprise_ok = run.cfg.env.name == "two_room"
+    und, _ = evaluate_understanding(
+        model, run.train, run.test, run.state_names, env_cfg if surprise_ok else None,
+        opts.understanding, progress,
+    )  # fmt: skip
+    und["provenance"] = provenance()
+    decoder, dec_info = ensure_decoder(run, opts, progress)
+    goal_results = find_results(run_dir, results)
+
+    title = f"Monde report: {run_dir.name}"
+    s_run = Section(
+        "Run",
+        text=(
+            f"Run folder {run_dir}; model {model.cfg.predictor} predictor, latent "
+            f"{model.cfg.latent_dim}, history {model.history}, frameskip {fs} (one model step = "
+            f"{fs} environment steps). Episodes: {len(run.train)} for fitting probes and the "
+            f"decoder, {len(run.test)} held out (the training run's held-out episodes) for every "
+            f"score below.\n\nProvenance: {json.dumps(und['provenance'])}"
+        ),
+        code=(run_dir / "config.yaml").read_text(),
+    )
+    sections = [s_run]
+    if run.metrics:
+        sections.append(
+            Section(
+                "Training curves",
+                media=[
+                    Media(
+                        "training.png",
+                        plots.training_curves(run.metrics),
+                        f"{len(run.metrics)} logged steps of {run_dir / 'metrics.jsonl'}",
+                    )
+                ],
+            )  # fmt: skip
+        )
+    if goal_results is not None:
+        sections.append(
+            Section(
+                "Goal reaching",
+                text="Success at reaching environment-rendered goal images, from the results "
+                "JSON of `monde eval` / `monde demo`.",
+                table=success_table(goal_results["results"]),
+            )
+        )
+    probes = und["probes"]
+    sections.append(
+        Section(
+            "Probes: do the latents carry the physical state?",
+            text=(
+                "R² on held-out episodes of probes fitted on training episodes. 'encoded': "
+                "latents of true frames. 'predicted +k': a probe fitted on latents predicted k "
+                f"model steps ({fs}·k environment steps) ahead in open-loop rollouts."
+            ),
+            table=probe_table(probes, (1, 5, opts.understanding.horizon)),
+            media=[Media("probes.png", plots.probe_plot(probes, fs), "probe R² by rollout step")],
+        )
+    )
+    err = und["rollout_error"]
+    sections.append(
+        Section(
+            "Open-loop rollouts",
+            text=(
+                "The model encodes the first frame and rolls out with the recorded actions. "
+                "Latent error: ‖ẑ − z‖² over the mean squared spread of latents (about 2 means "
+                "no better than an unrelated frame). State error: the linear probe of encoded "
+                "latents applied to the predictions. GIFs: decoded by the visualisation decoder, "
+                "trained afterwards on frozen latents."
+            ),
+            table=rollout_table(err, fs),
+            media=[Media("rollout_error.png", plots.rollout_error_plot(err, fs), "error by step")]
+            + rollout_media(model, decoder, run.test, opts),
+        )
+    )
+    if "surprise" in und:
+        sections.append(
+            Section(
+                "Surprise at impossible events",
+                text=(
+                    "Paired clips from the environment: identical until an event frame, after "
+                    "which one follows the physics and the other does not. Surprise is the "
+                    "normalised one-step prediction error; a clip's score is its largest "
+                    "surprise; AUROC tells impossible from physical clips by that score."
+                ),
+                table=surprise_table(und["surprise"]),
+                media=[
+                    Media(
+                        "surprise.png",
+                        plots.surprise_plot(und["surprise"]),
+                        "mean surprise around the event (log scale)",
+                    )
+                ],
+            )  # fmt: skip
+        )
+    sections.append(
+        Section(
+            "Planned episodes",
+            text=f"MPC with the run's plan settings ({run.cfg.plan.samples} samples × "
+            f"{run.cfg.plan.iterations} CEM iterations, horizon {run.cfg.plan.horizon}).",
+            media=planned_media(run, decoder, opts, progress),
+        )
+    )
+    sections.append(
+        Section(
+            "Visualisation decoder",
+            text=(
+                f"Trained on {dec_info.get('frames')} frozen latents of training frames for "
+                f"{dec_info.get('steps')} steps (final weighted MSE "
+                f"{_fmt(dec_info.get('final_loss'), 4)}); it is never part of the JEPA loss. "
+                f"Saved in {run_dir / 'decoder'}."
+            ),
+        )
+    )
+    paths = write_report(out_dir, title, sections)
+    atomic_write_json(out_dir / "understanding.json", und)
+    return {**paths, "understanding": out_dir / "understanding.json"}

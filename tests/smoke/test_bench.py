@@ -1,0 +1,39 @@
+"""`monde bench`: presets → the pipeline per env → results JSON → the Markdown table."""
+
+from __future__ import annotations
+
+import pytest
+
+from monde.bench import preset, render_table
+from monde.cli import main
+from monde.config_io import save_config
+from monde.io import read_json
+
+
+@pytest.mark.parametrize("protocol", ["monde", "swm"])
+def test_bench_runs_each_env_and_renders_the_table(tiny_cfg, tmp_path, protocol):
+    presets, results, doc = tmp_path / "presets", tmp_path / "results", tmp_path / "bench.md"
+    presets.mkdir()
+    save_config(tiny_cfg, presets / "two_room_quick.yaml")
+    small = ["eval.episodes=2", "eval.goal_steps=3", "plan.samples=16", "plan.iterations=2"]
+    main(
+        ["bench", "two_room", "--presets", str(presets), "--runs", str(tmp_path / "runs")]
+        + ["--results", str(results), "--doc", str(doc), "--protocol", protocol, "--quiet"]
+        + [arg for override in small for arg in ("--set", override)]
+    )
+    name = "two_room_quick" + ("_swm" if protocol == "swm" else "") + ".json"
+    data = read_json(results / name)
+    assert data["bench"]["env"] == "two_room" and data["bench"]["protocol"] == protocol
+    assert data["config"]["eval"]["protocol"] == protocol
+    assert data["results"]["planner"]["episodes"] == 2  # --set comes after the protocol's 50
+    assert data["bench"]["wall_seconds"] > 0
+    table = doc.read_text()
+    assert f"| two_room | quick | {protocol} |" in table
+    assert render_table(results) in table
+
+
+def test_bench_names_a_missing_preset(tmp_path):
+    with pytest.raises(FileNotFoundError, match="reacher_full.yaml"):
+        preset(tmp_path, "reacher", "full")
+    with pytest.raises(ValueError, match="known"):
+        preset(tmp_path, "mars", "quick")

@@ -1,0 +1,134 @@
+"""`monde report` on a tiny run, and the page in headless Chromium (skipped without Chromium)."""
+
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+from conftest import TINY  # tests/smoke/conftest.py: the tiny budgets of the smoke tests
+from PIL import Image
+
+from monde.config import RunConfig
+from monde.config_io import from_dict
+from monde.data.collect import collect
+from monde.eval.understanding import UnderstandingConfig
+from monde.report.build import ReportOptions, build_report
+from monde.report.page import Media, Section, write_report
+from monde.train.run import train_run
+
+CHROMIUM = Path("/usr/bin/chromium")
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--enable-logging=stderr",
+    "--v=0",
+]
+needs_chromium = pytest.mark.skipif(
+    not CHROMIUM.exists(),
+    reason="Chromium not installed (/usr/bin/chromium; apt-get install chromium)",
+)
+
+
+def chromium(page: Path, tmp: Path, *args: str) -> subprocess.CompletedProcess:
+    """Run headless Chromium on a local page with a fresh profile."""
+    profile = tmp / f"profile-{len(list(tmp.glob('profile-*')))}"
+    cmd = [str(CHROMIUM), *FLAGS, f"--user-data-dir={profile}", *args, page.as_uri()]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+
+
+def load_page(page: Path, tmp: Path) -> tuple[int, int, list[str]]:
+    """→ (images loaded, images on the page, console messages) after the load event."""
+    run = chromium(page, tmp, "--dump-dom")
+    found = re.search(r"<title>(\d+)/(\d+) images</title>", run.stdout)
+    assert found, f"the page script did not run; stderr: {run.stderr[-2000:]}"
+    console = [ln for ln in run.stderr.splitlines() if ":CONSOLE" in ln]
+    return int(found[1]), int(found[2]), console
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory):
+    cfg = from_dict(RunConfig, TINY)
+    run = tmp_path_factory.mktemp("run")
+    collect(cfg.env, cfg.data, run / "data", progress=False)
+    train_run(cfg, run / "data", run, progress=False)
+    opts = ReportOptions(
+        gif_episodes=1,
+        planned_episodes=1,
+        decoder_steps=20,
+        decoder_frames=200,
+        upscale=2,
+        understanding=UnderstandingConfig(
+            horizon=2, mlp_steps=30, surprise_pairs=4, surprise_kinds=("teleport", "through_wall")
+        ),
+    )
+    paths = build_report(run, opts=opts, progress=False)
+    return run, paths
+
+
+def test_report_files(report):
+    run, paths = report
+    html = paths["html"].read_text()
+    md = paths["markdown"].read_text()
+    for title in ("Probes", "Open-loop rollouts", "Surprise", "Planned episodes", "Training"):
+        assert title in html and title in md
+    assert html.count("data:image/") == 7  # 3 plots + probes + rollout GIF + planned GIF + goals
+    for name in re.findall(r"\]\((media/[^)]+)\)", md):
+        assert (paths["markdown"].parent / name).stat().st_size > 0
+    assert (run / "decoder" / "decoder.safetensors").exists()
+    assert '"surprise"' in paths["understanding"].read_text()
+
+
+@needs_chromium
+def test_page_renders_in_headless_chromium(report, tmp_path):
+    _, paths = report
+    loaded, total, console = load_page(paths["html"], tmp_path)
+    assert total == 7 and loaded == total
+    assert console == []
+    shot = tmp_path / "shot.png"
+    run = chromium(paths["html"], tmp_path, f"--screenshot={shot}", "--window-size=1200,2400")
+    assert shot.exists(), run.stderr[-2000:]
+    image = Image.open(shot).convert("L")
+    assert image.size == (1200, 2400)
+    lo, hi = image.getextrema()
+    assert hi - lo > 100  # not a blank page
+
+
+@needs_chromium
+def test_chromium_check_catches_broken_images_and_errors(tmp_path):
+    """The checks above can fail: a broken image and a script error are both seen."""
+    section = Section("bad", media=[Media("x.png", b"not a png")])
+    paths = write_report(tmp_path / "bad", "bad", [section])
+    page = paths["html"]
+    page.write_text(page.read_text().replace("</body>", "<script>nope();</script></body>"))
+    loaded, total, console = load_page(page, tmp_path)
+    assert (loaded, total) == (0, 1)
+    assert any("nope is not defined" in ln for ln in console)
+
+
+def test_report_cli_names_a_missing_run(tmp_path, capsys):
+    from monde.cli import main
+
+    with pytest.raises(SystemExit) as err:
+        main(["report", str(tmp_path / "nope"), "--quiet"])
+    assert "nope/config.yaml not found" in str(err.value)
+
+
+def test_understand_cli_writes_json(report, tmp_path):
+    from monde.cli import main
+    from monde.io import read_json
+
+    run, _ = report
+    out = tmp_path / "u.json"
+    main(["understand", str(run), "--out", str(out), "--quick", "--horizon", "2", "--pairs", "2"]
+         + ["--quiet"])  # fmt: skip
+    data = read_json(out)
+    assert data["split"] == {**data["split"], "train_episodes": 3, "test_episodes": 3}
+    assert len(data["probes"]["predicted_refit"]["mlp"]) == 2
+    assert set(data["surprise"]) == {"teleport", "vanish", "stop", "reverse", "through_wall"}
+    assert 0.0 <= data["surprise"]["teleport"]["auroc"] <= 1.0
