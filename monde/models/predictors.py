@@ -100,14 +100,35 @@ class MLPPredictor(nn.Module):
         return torch.stack(preds, dim=1)  # (B, H, D)
 
     def rollout_samples(self, z_ctx: Tensor, a_ctx: Tensor | None, actions: Tensor) -> Tensor:
-        """S rollouts per context: z_ctx (B, Tc, D), actions (B, S, H, A) → (B, S, H, D)."""
+        """S rollouts per context: z_ctx (B, Tc, D), actions (B, S, H, A) → (B, S, H, D).
+
+        The same function as `rollout` on the last context frame repeated S times, with fewer,
+        larger operations (planning calls this thousands of times per episode):
+            1. The first layer splits into W_z z + (W_a a + b): the action part of all H steps
+               is one matmul, (B, S, H, A) → (B·S, H, hidden).
+            2. At step 0, z is the same for all S samples: W_z z is computed on B rows.
+            3. Each step is then addmm, relu, (hidden layers), and addmm into the output, with
+               the residual z added by the last addmm.
+        """
         _check_sample_shapes(z_ctx, a_ctx, actions)
-        z = z_ctx[:, -1:].expand(-1, actions.shape[1], -1)  # (B, S, D), a view
+        b, s, h, a = actions.shape
+        d = z_ctx.shape[-1]
+        first, *hidden = [m for m in self.net if isinstance(m, nn.Linear)]
+        w_z_t = first.weight[:, :d].t()  # (D, hidden)
+        pre_a = F.linear(actions, first.weight[:, d:], first.bias).view(b * s, h, -1)  # 1.
+        z0 = z_ctx[:, -1]  # (B, D)
+        pre_z0 = (z0 @ w_z_t).repeat_interleave(s, 0)  # 2. (B·S, hidden)
+        z = z0.repeat_interleave(s, 0)  # (B·S, D)
+        w_out_t, b_out = self.output.weight.t(), self.output.bias
         preds = []
-        for k in range(actions.shape[2]):
-            z = self(z, actions[:, :, k])
+        for k in range(h):
+            x = pre_a[:, k] + pre_z0 if k == 0 else torch.addmm(pre_a[:, k], z, w_z_t)
+            x = x.relu_()  # (B·S, hidden)
+            for layer in hidden:
+                x = torch.addmm(layer.bias, x, layer.weight.t()).relu_()
+            z = torch.addmm(z, x, w_out_t).add_(b_out)  # 3. z + W x + b, (B·S, D)
             preds.append(z)
-        return torch.stack(preds, dim=2)  # (B, S, H, D)
+        return torch.stack(preds, 1).view(b, s, h, d)  # (B·S, H, D) → (B, S, H, D)
 
 
 class GRUPredictor(nn.Module):

@@ -70,7 +70,11 @@ class MPCPlanner:
 
     def expand(self, searched: Tensor) -> Tensor:
         """Searched (..., H, A / repeat) → model actions (..., H, A): [a, a, …] per model step."""
-        return searched.tile(self.repeat) if self.repeat > 1 else searched
+        if self.repeat == 1:
+            return searched
+        *lead, a = searched.shape
+        tiled = searched.unsqueeze(-2).expand(*lead, self.repeat, a)  # (..., H, repeat, A/repeat)
+        return tiled.reshape(*lead, self.repeat * a)
 
     @torch.inference_mode()
     def reset(self, observations: np.ndarray | Tensor, goals: np.ndarray | Tensor) -> None:
@@ -98,16 +102,21 @@ class MPCPlanner:
         cfg = self.cfg
         device_type = z_ctx.device.type
 
+        def chunk_cost(searched: Tensor) -> Tensor:  # (b, s', H, A / repeat) → (b, s')
+            actions = self.expand(searched)  # (b, s', H, A)
+            if cfg.bf16:
+                with torch.autocast(device_type, dtype=torch.bfloat16):
+                    pred = self._rollout(self.model, z_ctx, actions, a_ctx).float()
+            else:
+                pred = self._rollout(self.model, z_ctx, actions, a_ctx)  # (b, s', H, D)
+            return goal_cost(pred, goal, cfg.metric, cfg.reduce, cfg.discount)
+
         def cost_fn(searched: Tensor) -> Tensor:
             s = searched.shape[1]
-            step = cfg.chunk or s
-            costs = []
-            for first in range(0, s, step):
-                actions = self.expand(searched[:, first : first + step])  # (b, s', H, A)
-                with torch.autocast(device_type, dtype=torch.bfloat16, enabled=cfg.bf16):
-                    pred = self._rollout(self.model, z_ctx, actions, a_ctx)  # (b, s', H, D)
-                costs.append(goal_cost(pred.float(), goal, cfg.metric, cfg.reduce, cfg.discount))
-            return costs[0] if len(costs) == 1 else torch.cat(costs, dim=1)  # (b, S)
+            if not cfg.chunk or cfg.chunk >= s:
+                return chunk_cost(searched)
+            parts = [chunk_cost(searched[:, i : i + cfg.chunk]) for i in range(0, s, cfg.chunk)]
+            return torch.cat(parts, dim=1)  # (b, S)
 
         return cost_fn
 

@@ -96,7 +96,7 @@ def check_cost(cost: Tensor, B: int, S: int) -> Tensor:
         shape = tuple(cost.shape) if isinstance(cost, Tensor) else type(cost)
         raise ValueError(f"cost_fn must return a (B, S) = ({B}, {S}) tensor, got {shape}")
     cost = cost.detach().to(torch.promote_types(cost.dtype, torch.float32))
-    return torch.where(torch.isnan(cost), float("inf"), cost)
+    return cost.nan_to_num(nan=float("inf"), posinf=float("inf"), neginf=float("-inf"))
 
 
 class BestEver:
@@ -117,6 +117,15 @@ class BestEver:
         self.cost = torch.where(better, round_cost, self.cost)
         pick = actions[torch.arange(B, device=actions.device), idx]  # (B, H, A)
         self.actions = torch.where(better.view(B, 1, 1), pick, self.actions)
+        self.history.append(self.cost)
+
+    def update_with(self, best_actions: Tensor, best_cost: Tensor) -> None:
+        """As `update`, given a round's lowest-cost sequence (B, H, A) and its cost (B,)."""
+        if self.cost is None:
+            self.cost = torch.full_like(best_cost, float("inf"))
+        better = best_cost < self.cost  # (B,)
+        self.cost = torch.where(better, best_cost, self.cost)
+        self.actions = torch.where(better[:, None, None], best_actions, self.actions)
         self.history.append(self.cost)
 
 
@@ -261,15 +270,17 @@ def cem(
             cost = evaluate(cost_fn, actions)
 
             # 4. elites: (B, K) ascending costs and indices, (B, K, H, A) sequences
-            _, elite_idx = torch.topk(cost, K, dim=1, largest=False, sorted=True)
+            elite_cost, elite_idx = torch.topk(cost, K, dim=1, largest=False, sorted=True)
             elites = actions[batch_idx, elite_idx]
 
-            # 5. best ever (strict improvement; round 1 starts from +inf)
-            best.update(actions, cost)
+            # 5. best ever (strict improvement; round 1 starts from +inf): the first elite
+            best.update_with(elites[:, 0], elite_cost[:, 0])
 
             # 6. refit the sampling distribution
-            e_mean = elites.mean(dim=1)
-            e_std = elites.std(dim=1, unbiased=False) if K > 1 else torch.zeros_like(e_mean)
+            if K > 1:
+                e_std, e_mean = torch.std_mean(elites, dim=1, unbiased=False)
+            else:
+                e_mean, e_std = elites[:, 0], torch.zeros_like(elites[:, 0])
             if m > 0:
                 e_mean = m * mu + (1 - m) * e_mean
                 e_std = m * sigma + (1 - m) * e_std
