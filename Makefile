@@ -43,9 +43,13 @@ heldout-walls: $(VENV)/.installed
 	$(BIN)/monde demo --config configs/two_room_heldout_walls.yaml --run runs/heldout_walls \
 		--out benchmarks/results/two_room_heldout_walls.json $(ARGS)
 
-# docs/results.md from benchmarks/results/*.json
+# docs/{results,planning,understanding,data,scaling}.md from benchmarks/results/*.json
 results: $(VENV)/.installed
 	$(BIN)/python benchmarks/render_results.py
+	$(BIN)/python benchmarks/render_planning.py
+	$(BIN)/python benchmarks/render_understanding.py
+	$(BIN)/python benchmarks/render_data.py
+	$(BIN)/python benchmarks/train_throughput.py --render-only
 
 # Probes, rollout error and surprise of the random-wall model (needs runs/random_wall; ~5 min)
 understanding: $(VENV)/.installed
