@@ -20,6 +20,7 @@ from monde.plan.solvers import (
     check_candidates,
     check_inputs,
     evaluate,
+    gaussian_samples,
 )
 
 
@@ -114,12 +115,9 @@ def mppi(
 
         for i in range(cfg.iterations):
             # 1. samples (B, S, H, A)
-            eps = torch.randn((B, S, H, A), generator=generator, device=device, dtype=dtype)
-            eps[:, 0] = 0
-            actions = torch.addcmul(mu.unsqueeze(1), sigma.unsqueeze(1), eps)
-            if i == 0 and candidates is not None:
-                actions[:, 1 : 1 + candidates.shape[1]] = candidates
-            actions = torch.clamp(actions, lo_s, hi_s)
+            actions = gaussian_samples(
+                mu, sigma, S, lo_s, hi_s, generator, candidates if i == 0 else None
+            )
 
             cost = evaluate(cost_fn, actions)  # 2. (B, S)
             best.update(actions, cost)

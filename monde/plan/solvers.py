@@ -99,6 +99,26 @@ def check_cost(cost: Tensor, B: int, S: int) -> Tensor:
     return cost.nan_to_num(nan=float("inf"), posinf=float("inf"), neginf=float("-inf"))
 
 
+def gaussian_samples(
+    mu: Tensor,
+    sigma: Tensor,
+    samples: int,
+    low: Tensor,
+    high: Tensor,
+    generator: torch.Generator | None,
+    candidates: Tensor | None = None,
+) -> Tensor:
+    """mu, sigma (B, H, A) → clipped samples (B, S, H, A): mu + sigma·N(0, 1), sample 0 = mu,
+    samples 1..E = the warm `candidates` (B, E, H, A) when given; low/high (B, 1, H, A)."""
+    b, h, a = mu.shape
+    eps = torch.randn((b, samples, h, a), generator=generator, device=mu.device, dtype=mu.dtype)
+    eps[:, 0] = 0
+    actions = torch.addcmul(mu.unsqueeze(1), sigma.unsqueeze(1), eps)
+    if candidates is not None:
+        actions[:, 1 : 1 + candidates.shape[1]] = candidates
+    return torch.clamp(actions, low, high)
+
+
 class BestEver:
     """The lowest-cost sequence seen so far per episode: actions (B, H, A), cost (B,)."""
 
@@ -259,12 +279,9 @@ def cem(
 
         for i in range(cfg.iterations):
             # 1-2. sample, mean as sample 0, warm candidates in round 1, clip: (B, S, H, A)
-            eps = torch.randn((B, S, H, A), generator=generator, device=device, dtype=dtype)
-            eps[:, 0] = 0
-            actions = torch.addcmul(mu.unsqueeze(1), sigma.unsqueeze(1), eps)
-            if i == 0 and candidates is not None:
-                actions[:, 1 : 1 + candidates.shape[1]] = candidates
-            actions = torch.clamp(actions, lo_s, hi_s)
+            actions = gaussian_samples(
+                mu, sigma, S, lo_s, hi_s, generator, candidates if i == 0 else None
+            )
 
             # 3. cost (B, S), NaN -> +inf, at least float32 so huge costs keep their order
             cost = evaluate(cost_fn, actions)
