@@ -7,6 +7,8 @@
     monde demo     [--run RUN]                      collect → train → eval on the built-in default
     monde report   RUN [--out DIR]                  HTML + Markdown report of what a run learned
     monde understand RUN --out JSON                 probes, rollout error, surprise → JSON
+    monde data     info|verify|repair|convert|view  inspect, check, mend, import/export datasets
+    monde bench    ENV… [--budget quick|full]        collect → train → eval per env; docs table
 
 Every verb takes --config PRESET.yaml and dotted overrides such as `train.steps=500`.
 """
