@@ -7,6 +7,7 @@ candidates=None) -> PlanResult`` over mean/std (B, H, A) and cost_fn (B, S, H, A
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import asdict
 from typing import Any
 
 from monde.config import PlanConfig
@@ -45,13 +46,7 @@ def solver_from_config(cfg: PlanConfig) -> tuple[Solver, Any]:
         return cem, cem_cfg
     if cfg.solver == "icem":
         return icem, ICEMConfig(
-            samples=cfg.samples,
-            iterations=cfg.iterations,
-            topk=cfg.topk,
-            min_std=cfg.min_std,
-            momentum=cfg.momentum,
-            noise_beta=cfg.noise_beta,
-            keep_elites=cfg.keep_elites,
+            **asdict(cem_cfg), noise_beta=cfg.noise_beta, keep_elites=cfg.keep_elites
         )
     if cfg.solver == "mppi":
         return mppi, MPPIConfig(
