@@ -1,7 +1,9 @@
 """The benchmark table: collect → train → evaluate per environment from presets, one command.
 
 `run_bench` runs the demo pipeline (monde.cli's `demo` verb) on configs/bench/<env>_<budget>.yaml
-for each environment and writes benchmarks/results/bench/<env>_<budget>[_swm].json, then
+for each environment and input set (`rgb`, `rgb+proprio`, `rgb+depth`, `rgb+proprio+depth`:
+the image alone, or fused with the env's proprioceptive state columns and/or a depth channel)
+and writes benchmarks/results/bench/<env>_<budget>[_proprio][_depth][_swm].json, then
 `render_table` turns every such JSON into the Markdown table of docs/benchmarks.md. Two
 evaluation protocols: Monde's own (start and goal sampled by the environment on held-out seeds)
 and `swm`, compatible with stable-worldmodel's published tables (50 episodes, goal 25 steps ahead
@@ -18,6 +20,7 @@ from monde.io import atomic_write_json, atomic_write_text, read_json
 
 BENCH_ENVS = ("two_room", "reacher", "point_maze", "push_t")
 BUDGETS = ("quick", "full")
+INPUTS = ("rgb", "rgb+proprio", "rgb+depth", "rgb+proprio+depth")
 PROTOCOLS = ("monde", "swm")
 SWM_OVERRIDES = (
     "eval.protocol=swm",
@@ -43,8 +46,27 @@ def preset(presets: Path, env: str, budget: str) -> Path:
     return path
 
 
-def result_name(env: str, budget: str, protocol: str) -> str:
-    return f"{env}_{budget}" + ("_swm" if protocol == "swm" else "") + ".json"
+def result_name(env: str, budget: str, protocol: str, inputs: str = "rgb") -> str:
+    extra = "".join(f"_{part}" for part in inputs.split("+")[1:])  # _proprio, _depth
+    return f"{env}_{budget}{extra}" + ("_swm" if protocol == "swm" else "") + ".json"
+
+
+def input_overrides(env: str, inputs: str) -> list[str]:
+    """Config overrides that feed `inputs` to the model: proprio columns and/or a depth channel."""
+    from monde.envs.registry import ENV_REGISTRY
+
+    if inputs not in INPUTS:
+        raise ValueError(f"unknown inputs {inputs!r}; known: {', '.join(INPUTS)}")
+    entry, parts, out = ENV_REGISTRY[env], inputs.split("+"), []
+    if "proprio" in parts:
+        if not entry.proprio:
+            raise ValueError(f"env {env!r} declares no proprioceptive state columns")
+        out.append(f"model.proprio=[{','.join(entry.proprio)}]")
+    if "depth" in parts:
+        if not entry.depth:
+            raise ValueError(f"env {env!r} renders no depth")
+        out += ["env.options.depth=true", "model.in_channels=4"]
+    return out
 
 
 def run_bench(
@@ -56,20 +78,27 @@ def run_bench(
     results: Path = Path("benchmarks/results/bench"),
     overrides: Sequence[str] = (),
     progress: bool = True,
+    inputs: Sequence[str] = ("rgb",),
 ) -> list[Path]:
-    """Run each env's pipeline; returns the results JSONs written (one per env)."""
+    """Run each env's pipeline per input set; returns the results JSONs written."""
     from monde.cli import main  # the demo verb is the pipeline; imported late (cli imports us)
 
     if protocol not in PROTOCOLS:
         raise ValueError(f"unknown protocol {protocol!r}; known: {', '.join(PROTOCOLS)}")
-    paths = [preset(presets, env, budget) for env in envs]  # fail before any work
+    jobs = [  # every preset and input set checked before any work
+        (env, preset(presets, env, budget), kind, input_overrides(env, kind))
+        for env in envs
+        for kind in inputs
+    ]
     written = []
-    for env, path in zip(envs, paths, strict=True):
-        out = results / result_name(env, budget, protocol)
+    for env, path, kind, feed in jobs:
+        name = result_name(env, budget, protocol, kind)
+        out = results / name
         extra = list(SWM_OVERRIDES) if protocol == "swm" else []
-        argv = ["demo", "--config", str(path), "--run", str(runs / f"{env}_{budget}"), "--out"]
-        argv += [str(out), *extra, *overrides] + ([] if progress else ["--quiet"])
-        print(f"== {env} ({budget}, protocol {protocol}): monde {' '.join(argv)}")
+        run = runs / name.removesuffix(".json").removesuffix("_swm")
+        argv = ["demo", "--config", str(path), "--run", str(run), "--out"]
+        argv += [str(out), *feed, *extra, *overrides] + ([] if progress else ["--quiet"])
+        print(f"== {env} ({budget}, {kind}, protocol {protocol}): monde {' '.join(argv)}")
         clock = time.perf_counter()
         main(argv)
         data = read_json(out)
@@ -77,6 +106,7 @@ def run_bench(
             "env": env,
             "budget": budget,
             "protocol": protocol,
+            "inputs": kind,
             "preset": str(path),
             "wall_seconds": time.perf_counter() - clock,
         }
@@ -99,7 +129,8 @@ def render_table(results: Path) -> str:
         steps = planner["mean_steps_to_goal"]
         samples = cfg["train"]["steps"] * cfg["train"]["batch_size"]  # windows trained on
         rows.append(
-            f"| {bench['env']} | {bench['budget']} | {bench['protocol']} "
+            f"| {bench['env']} | {bench.get('inputs', 'rgb')} | {bench['budget']} "
+            f"| {bench['protocol']} "
             f"| {_pct(planner['success_rate'])} ({_pct(planner['ci95'][0])} – "
             f"{_pct(planner['ci95'][1])}) "
             f"| {_pct(rand['success_rate']) if rand else '–'} "
@@ -111,9 +142,9 @@ def render_table(results: Path) -> str:
             f"| {cfg['eval']['episodes']} | {data['provenance']['commit']} |"
         )
     header = [
-        "| env | budget | protocol | success (95 % CI) | random actions | steps to goal "
+        "| env | inputs | budget | protocol | success (95 % CI) | random actions | steps to goal "
         "| ms per plan call | train min | windows/s (training) | wall min | episodes | commit |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     return "\n".join(header + rows) if rows else "No benchmark has been run yet."
 

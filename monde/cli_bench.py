@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from monde.bench import BENCH_ENVS, BUDGETS, PROTOCOLS, run_bench, write_doc
+from monde.bench import BENCH_ENVS, BUDGETS, INPUTS, PROTOCOLS, run_bench, write_doc
 
 
 def cmd_bench(args: argparse.Namespace) -> None:
@@ -18,6 +18,7 @@ def cmd_bench(args: argparse.Namespace) -> None:
         results=args.results,
         overrides=args.overrides,
         progress=not args.quiet,
+        inputs=args.inputs,
     )
     write_doc(args.results, args.doc)
     print(f"wrote {args.doc}")
@@ -28,6 +29,13 @@ def register(verbs: argparse._SubParsersAction) -> None:
     p.add_argument("envs", nargs="+", metavar="ENV", help=f"any of {', '.join(BENCH_ENVS)}")
     p.add_argument("--budget", choices=BUDGETS, default="quick")
     p.add_argument("--protocol", choices=PROTOCOLS, default="monde")
+    p.add_argument(
+        "--inputs",
+        nargs="+",
+        choices=INPUTS,
+        default=["rgb"],
+        help="what the encoder sees; several give one row each (depth: MuJoCo envs only)",
+    )
     p.add_argument("--presets", type=Path, default=Path("configs/bench"))
     p.add_argument("--runs", type=Path, default=Path("runs/bench"))
     p.add_argument("--results", type=Path, default=Path("benchmarks/results/bench"))

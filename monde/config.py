@@ -93,6 +93,17 @@ class ModelConfig:
     """longest frame sequence the transformer attends over"""
     inverse_dynamics: bool = True
     """add an inverse-dynamics head a_t = g(z_t, z_{t+1}) (used by the training loss only)"""
+    proprio: list[str] = field(default_factory=list)
+    """state columns the encoder fuses with the image as proprioception, by name (the robot's
+    own sensors, e.g. joint angles; see each env's `proprio_names`); empty: pixels only"""
+    proprio_indices: list[int] = field(default_factory=list)
+    """where the `proprio` columns lie in the state vector: filled in by training from the
+    data's state names (leave empty)"""
+
+    @property
+    def proprio_dim(self) -> int:
+        """P: proprioceptive inputs of the encoder (0 for pixels only)."""
+        return len(self.proprio)
 
     @property
     def action_dim(self) -> int:
@@ -106,6 +117,21 @@ class ModelConfig:
             raise ValueError(
                 "model.predictor_depth must be ≥ 1 and model.encoder_channels non-empty"
             )
+        if self.proprio_indices and len(self.proprio_indices) != len(self.proprio):
+            raise ValueError(
+                f"model.proprio_indices {self.proprio_indices} must give one state column per "
+                f"name of model.proprio {self.proprio}"
+            )
+
+    def resolve_proprio(self, state_names: list[str] | tuple[str, ...], source: str) -> None:
+        """Fill `proprio_indices` from the data's state names; a missing name names `source`."""
+        missing = [n for n in self.proprio if n not in state_names]
+        if missing:
+            raise ValueError(
+                f"{source}: model.proprio names {missing} that are not state columns; the state "
+                f"columns are {list(state_names)}"
+            )
+        self.proprio_indices = [list(state_names).index(n) for n in self.proprio]
 
 
 @dataclass

@@ -21,7 +21,8 @@ class Env(Protocol):
     action_dim: int  # env action dims; actions lie in [-1, 1]
     state_dim: int  # ground-truth state dims
     state_names: tuple[str, ...]  # a name per state dim, for probes and reports
-    image_size: int  # frames are (image_size, image_size, 3)
+    image_size: int  # frames are (image_size, image_size, channels)
+    channels: int  # 3 (RGB), or 4 (RGB + depth as height above the floor)
 
     def reset(self, seeds: Sequence[int]) -> np.ndarray:
         """Sample a task (start + goal) per env from its seed; returns start rgb (B, Hp, Wp, 3)."""

@@ -52,7 +52,7 @@ class GymTask(Protocol):
         ...
 
     def render(self, env: Any) -> np.ndarray:
-        """(Hp, Wp, 3) uint8 frame of `env` as it is now."""
+        """(Hp, Wp, C) uint8 frame of `env` as it is now (C = 3 RGB, or 4 with depth)."""
         ...
 
 
@@ -70,10 +70,11 @@ def goal_by_setting_state(
 class GymBatch:
     """`num_envs` copies of a Gymnasium environment behind Monde's batched `Env` protocol."""
 
-    def __init__(self, num_envs: int, task: GymTask, image_size: int) -> None:
+    def __init__(self, num_envs: int, task: GymTask, image_size: int, channels: int = 3) -> None:
         if num_envs < 1:
             raise ValueError(f"num_envs must be ≥ 1, got {num_envs}")
         self.num_envs, self.task, self.image_size = int(num_envs), task, int(image_size)
+        self.channels = int(channels)  # 3: RGB; 4: RGB + depth
         self.envs = [task.make() for _ in range(self.num_envs)]
         self._painter = task.make()  # renders arbitrary states; never stepped
         self._painter.reset(seed=0)
@@ -81,7 +82,7 @@ class GymBatch:
         self.state_names = tuple(task.state_names)
         self.state_dim = len(self.state_names)
         self._goals: np.ndarray | None = None  # (B, S)
-        self._goal_frames: np.ndarray | None = None  # (B, Hp, Wp, 3)
+        self._goal_frames: np.ndarray | None = None  # (B, Hp, Wp, C)
 
     def reset(self, seeds: Sequence[int]) -> np.ndarray:
         seeds = [int(s) for s in seeds]
@@ -119,7 +120,7 @@ class GymBatch:
             raise RuntimeError("call reset(seeds) before step()")
 
     def _check_frames(self, frames: np.ndarray) -> np.ndarray:
-        expected = (self.num_envs, self.image_size, self.image_size, 3)
+        expected = (self.num_envs, self.image_size, self.image_size, self.channels)
         if frames.shape != expected or frames.dtype != np.uint8:
             raise RuntimeError(
                 f"{type(self.task).__name__} rendered {frames.shape} {frames.dtype} frames, "
@@ -157,7 +158,9 @@ class GymBatch:
         for state in states:
             self.task.set_state(self._painter, state)
             frames.append(self.task.render(self._painter))
-        return np.stack(frames) if frames else np.zeros((0, self.image_size, self.image_size, 3))
+        if not frames:
+            return np.zeros((0, self.image_size, self.image_size, self.channels), np.uint8)
+        return np.stack(frames)
 
     def close(self) -> None:
         for env in [*self.envs, self._painter]:

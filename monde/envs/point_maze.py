@@ -15,7 +15,13 @@ from typing import Any
 import numpy as np
 
 from monde.envs.gym_batch import GymBatch, goal_by_setting_state
-from monde.envs.mujoco_render import fast_render, prepare_headless, require, top_down_camera
+from monde.envs.mujoco_render import (
+    fast_render,
+    prepare_headless,
+    render_rgbd,
+    require,
+    top_down_camera,
+)
 
 MAZES = {"umaze": ("PointMaze_UMaze-v3", 4.6), "medium": ("PointMaze_Medium-v3", 7.4)}
 """maze name → (Gymnasium id, top-down camera distance that frames the whole maze)"""
@@ -31,6 +37,8 @@ class PointMazeConfig:
     """success if the ball is closer than this to the goal (maze units; a cell is 1)"""
     min_goal_distance: float = 1.5
     """goals are drawn at least this far from the start (straight-line, maze units)"""
+    depth: bool = False
+    """render RGB-D frames: a fourth channel of height above the floor (0 to the wall top)"""
 
     def __post_init__(self) -> None:
         if self.maze not in MAZES:
@@ -95,10 +103,14 @@ class PointMazeTask:
         return action.astype(np.float32)  # forces, already in [−1, 1]
 
     def render(self, env: Any) -> np.ndarray:
+        if self.cfg.depth:
+            distance = MAZES[self.cfg.maze][1]
+            height = 2.0 * env.unwrapped.maze.maze_height  # walls stand on the floor
+            return render_rgbd(env.unwrapped.point_env, distance, height)
         return np.ascontiguousarray(env.render(), dtype=np.uint8)
 
 
 def PointMaze(num_envs: int, cfg: PointMazeConfig | None = None) -> GymBatch:  # noqa: N802
     """`num_envs` batched PointMazes behind Monde's Env protocol."""
     cfg = cfg or PointMazeConfig()
-    return GymBatch(num_envs, PointMazeTask(cfg), cfg.image_size)
+    return GymBatch(num_envs, PointMazeTask(cfg), cfg.image_size, 4 if cfg.depth else 3)

@@ -16,6 +16,7 @@ from monde.envs.base import Env
 from monde.envs.generic import GenericConfig, GenericGym
 from monde.envs.point_maze import PointMaze, PointMazeConfig
 from monde.envs.push_t import PushT, PushTConfig
+from monde.envs.reacher import PROPRIO as REACHER_PROPRIO
 from monde.envs.reacher import Reacher, ReacherConfig
 from monde.envs.two_room import TwoRoom, TwoRoomConfig
 
@@ -26,13 +27,15 @@ class EnvEntry:
 
     config_cls: type  # dataclass of the env's settings
     factory: Callable[[int, Any], Env]  # (num_envs, config) -> Env
+    proprio: tuple[str, ...] = ()  # state columns a robot would sense itself (proprioception)
+    depth: bool = False  # whether the env renders RGB-D frames with options depth: true
 
 
 ENV_REGISTRY: dict[str, EnvEntry] = {
-    "two_room": EnvEntry(TwoRoomConfig, TwoRoom),
-    "reacher": EnvEntry(ReacherConfig, Reacher),  # needs the `mujoco` extra
-    "point_maze": EnvEntry(PointMazeConfig, PointMaze),  # needs the `mujoco` extra
-    "push_t": EnvEntry(PushTConfig, PushT),  # needs the `pusht` extra
+    "two_room": EnvEntry(TwoRoomConfig, TwoRoom, ("agent_x", "agent_y")),
+    "reacher": EnvEntry(ReacherConfig, Reacher, REACHER_PROPRIO, depth=True),  # `mujoco` extra
+    "point_maze": EnvEntry(PointMazeConfig, PointMaze, ("x", "y", "vx", "vy"), depth=True),
+    "push_t": EnvEntry(PushTConfig, PushT, ("pusher_x", "pusher_y")),  # `pusht` extra
     "gym": EnvEntry(GenericConfig, GenericGym),  # any Gymnasium env: env.options.env_id=...
 }
 

@@ -167,6 +167,7 @@ class TwoRoom:
         self.num_envs = int(num_envs)
         self.cfg = cfg if cfg is not None else TwoRoomConfig()
         self.image_size = self.cfg.image_size
+        self.channels = 3
         self._state: np.ndarray | None = None  # (B, 4) float32
         self._goal: np.ndarray | None = None  # (B, 4) float32
         self._goal_rgb: np.ndarray | None = None  # (B, Hp, Wp, 3) uint8

@@ -62,7 +62,7 @@ class PlannerPolicy:
         self.plan_times: list[float] = []
 
     def start(self, env, frames: np.ndarray) -> None:
-        self.planner.reset(frames, env.goal_rgb())
+        self.planner.reset(frames, env.goal_rgb(), env.state(), env.goal_state())
         self.current = np.zeros((env.num_envs, 1, self.planner.model.action_dim), np.float32)
 
     def choose(self, m: int, active: np.ndarray | None = None) -> np.ndarray:
@@ -79,8 +79,8 @@ class PlannerPolicy:
                 self.current[active] = actions  # finished episodes stay put
         return self.current[:, m % self.receding]
 
-    def observe(self, frame: np.ndarray, block: np.ndarray) -> None:
-        self.planner.observe(frame, torch.from_numpy(block))
+    def observe(self, frame: np.ndarray, block: np.ndarray, states: np.ndarray) -> None:
+        self.planner.observe(frame, torch.from_numpy(block), states)
 
 
 class RandomActions:
@@ -96,7 +96,7 @@ class RandomActions:
     def choose(self, m: int, active: np.ndarray | None = None) -> np.ndarray:
         return self.policy.act(None)
 
-    def observe(self, frame: np.ndarray, block: np.ndarray) -> None:
+    def observe(self, frame: np.ndarray, block: np.ndarray, states: np.ndarray) -> None:
         pass
 
 
@@ -121,7 +121,7 @@ def run_episodes(env, seeds, policy, frameskip: int, max_steps: int):
             success |= reached
         if success.all() or t >= max_steps:
             break
-        policy.observe(frame, block)
+        policy.observe(frame, block, env.state())
     return success, steps
 
 
@@ -134,6 +134,22 @@ def check_env_fits_model(env_cfg: EnvConfig, model: WorldModel) -> None:
             f"env.image_size is {env.image_size} but the model takes {size} px frames; "
             "evaluate with the run's own config"
         )
+    cfg = getattr(model, "cfg", None)
+    channels = getattr(env, "channels", 3)
+    if cfg is not None and channels != cfg.in_channels:
+        raise ValueError(
+            f"env {env_cfg.name!r} renders {channels}-channel frames but the model takes "
+            f"{cfg.in_channels} (depth: the env's `depth` option and model.in_channels: 4)"
+        )
+    if cfg is not None and cfg.proprio:
+        seen = [
+            env.state_names[i] if i < len(env.state_names) else "?" for i in cfg.proprio_indices
+        ]
+        if seen != list(cfg.proprio):
+            raise ValueError(
+                f"the model reads proprioception {cfg.proprio} from state columns "
+                f"{cfg.proprio_indices}, but env {env_cfg.name!r} has {seen} there"
+            )
     if env.action_dim * model.frameskip != model.action_dim:
         raise ValueError(
             f"the model's actions have {model.action_dim} dims, not env.action_dim "
@@ -195,7 +211,7 @@ def time_single_plan(
     env = make_env(env_cfg.name, episodes, **env_cfg.env_kwargs("eval"))
     frames = env.reset([seed + i for i in range(episodes)])
     planner = MPCPlanner(model, plan_cfg, seed=seed)
-    planner.reset(frames, env.goal_rgb())
+    planner.reset(frames, env.goal_rgb(), env.state(), env.goal_state())
     times = []
     for _ in range(calls + warmup):
         start = time.perf_counter()

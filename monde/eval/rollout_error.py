@@ -18,17 +18,28 @@ import torch
 from torch import Tensor
 from tqdm import tqdm
 
-from monde.models.world_model import WorldModelProtocol
+from monde.models.world_model import WorldModelProtocol, encode_observation
 from monde.types import Episode
 
 
 @torch.no_grad()
 def encode_frames(
-    model: WorldModelProtocol, frames: np.ndarray | Tensor, chunk: int = 512
+    model: WorldModelProtocol,
+    frames: np.ndarray | Tensor,
+    states: np.ndarray | Tensor | None = None,
+    chunk: int = 512,
 ) -> Tensor:
-    """uint8 frames (N, Hp, Wp, C) → latents (N, D) float32, encoded `chunk` frames at a time."""
+    """uint8 frames (N, Hp, Wp, C) (+ their states (N, S), read by a model with
+    proprioception) → latents (N, D) float32, encoded `chunk` frames at a time."""
     return torch.cat(
-        [model.encode(frames[i : i + chunk]).float().cpu() for i in range(0, len(frames), chunk)]
+        [
+            encode_observation(
+                model, frames[i : i + chunk], None if states is None else states[i : i + chunk]
+            )
+            .float()
+            .cpu()
+            for i in range(0, len(frames), chunk)
+        ]
     )
 
 
@@ -79,7 +90,7 @@ def collect_rollouts(
     z_true, z_pred, states, ep_idx, starts = [], [], [], [], []
     for e, episode in enumerate(tqdm(episodes, desc=desc, unit="ep", disable=not progress)):
         frames, actions, st = model_steps(episode, fs)
-        z = encode_frames(model, frames)  # (M+1, D)
+        z = encode_frames(model, frames, st)  # (M+1, D)
         first = np.arange(0, len(frames) - (c + horizon) + 1, stride)  # window starts
         if len(first) == 0:
             raise ValueError(

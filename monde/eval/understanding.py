@@ -123,7 +123,7 @@ def split_states(
     z, s = [], []
     for e in tqdm(episodes, desc=desc, unit="ep", disable=not progress):
         frames, _, states = model_steps(e, model.frameskip)
-        z.append(encode_frames(model, frames))
+        z.append(encode_frames(model, frames, states))
         s.append(torch.from_numpy(states))
     return torch.cat(z), torch.cat(s).float()
 

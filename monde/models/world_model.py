@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Protocol, runtime_checkable
 
 import numpy as np
+import torch
 from torch import Tensor, nn
 
 from monde.config import ModelConfig
@@ -26,12 +27,25 @@ class WorldModelProtocol(Protocol):
     action_dim: int  # A: dims of one model action (frameskip env actions, concatenated)
 
     def encode(self, frames: np.ndarray | Tensor) -> Tensor:
-        """uint8 frames (B, T, Hp, Wp, C) → latents (B, T, D)."""
+        """uint8 frames (B, T, Hp, Wp, C) → latents (B, T, D). A model that also reads
+        proprioception takes `states` (B, T, S) as a second argument (see `encode_observation`)."""
         ...
 
     def rollout(self, z_ctx: Tensor, actions: Tensor, a_ctx: Tensor | None = None) -> Tensor:
         """z_ctx (B, Tc, D), actions (B, H, A), a_ctx (B, Tc−1, A) → predicted (B, H, D)."""
         ...
+
+
+def encode_observation(
+    model: WorldModelProtocol,
+    frames: np.ndarray | Tensor,
+    states: np.ndarray | Tensor | None = None,
+) -> Tensor:
+    """model.encode(frames), passing the frames' `states` only to a model with proprioception
+    (`model.cfg.proprio`), so that pixels-only models from elsewhere need no states argument."""
+    if getattr(getattr(model, "cfg", None), "proprio", None):
+        return model.encode(frames, states)  # type: ignore[call-arg]
+    return model.encode(frames)
 
 
 def build_predictor(cfg: ModelConfig) -> nn.Module:
@@ -68,7 +82,16 @@ class WorldModel(nn.Module):
             tuple(cfg.encoder_channels),
             cfg.latent_dim,
             cfg.encoder_patch,
+            cfg.proprio_dim,
         )
+        if cfg.proprio and len(cfg.proprio_indices) != cfg.proprio_dim:
+            raise ValueError(
+                f"model.proprio {cfg.proprio} has no model.proprio_indices: resolve them from "
+                "the data's state names first (ModelConfig.resolve_proprio)"
+            )
+        if cfg.proprio:  # normalisation of the proprioception, from training data (saved)
+            self.register_buffer("proprio_mean", torch.zeros(cfg.proprio_dim))
+            self.register_buffer("proprio_std", torch.ones(cfg.proprio_dim))
         self.predictor = build_predictor(cfg)
         self.inverse_dynamics = (
             nn.Sequential(
@@ -78,13 +101,51 @@ class WorldModel(nn.Module):
             else None
         )
 
-    def encode(self, frames: np.ndarray | Tensor) -> Tensor:
-        """uint8 frames (B, T, Hp, Wp, C) or (B, Hp, Wp, C) → latents (B, T, D) or (B, D)."""
+    def encode(
+        self, frames: np.ndarray | Tensor, states: np.ndarray | Tensor | None = None
+    ) -> Tensor:
+        """uint8 frames (B, T, Hp, Wp, C) or (B, Hp, Wp, C) → latents (B, T, D) or (B, D).
+
+        `states` (B, T, S) or (B, S) are the environment's state rows of the same frames; a
+        model with proprioception reads only its `cfg.proprio` columns of them (the robot's own
+        sensors), a pixels-only model ignores them.
+        """
         lead = tuple(frames.shape[:-3])
         device = next(self.parameters()).device
         x = frames_to_input(frames, self.cfg.image_size, self.cfg.in_channels).to(device)
-        z = self.encoder(x)  # (N, D)
+        z = self.encoder(x, self._proprio(states, lead, device))  # (N, D)
         return z.reshape(*lead, -1)
+
+    def _proprio(
+        self, states: np.ndarray | Tensor | None, lead: tuple, device: torch.device
+    ) -> Tensor | None:
+        """State rows (*lead, S) → normalised proprioception (N, P), or None without it."""
+        if not self.cfg.proprio:
+            return None
+        if states is None:
+            raise ValueError(
+                f"this model fuses proprioception {self.cfg.proprio}: pass the states of the "
+                "frames to encode"
+            )
+        states = torch.as_tensor(states, device=device)
+        if tuple(states.shape[:-1]) != lead or states.shape[-1] <= max(self.cfg.proprio_indices):
+            raise ValueError(
+                f"states {tuple(states.shape)} do not match frames {lead} with state columns "
+                f"{self.cfg.proprio_indices} ({self.cfg.proprio})"
+            )
+        p = states[..., self.cfg.proprio_indices].float().reshape(-1, self.cfg.proprio_dim)
+        if not torch.isfinite(p).all():
+            raise ValueError(f"proprioception {self.cfg.proprio} contains NaN or inf")
+        return (p - self.proprio_mean) / self.proprio_std  # (N, P)
+
+    @torch.no_grad()
+    def set_proprio_stats(self, states: np.ndarray | Tensor) -> None:
+        """Normalise proprioception by the mean and std of training state rows (N, S)."""
+        if not self.cfg.proprio:
+            return
+        p = torch.as_tensor(states)[:, self.cfg.proprio_indices].double()  # (N, P)
+        self.proprio_mean.copy_(p.mean(0))
+        self.proprio_std.copy_(p.std(0).clamp_min(1e-6))
 
     def rollout(self, z_ctx: Tensor, actions: Tensor, a_ctx: Tensor | None = None) -> Tensor:
         """Autoregressive prediction: z_ctx (B, Tc, D), actions (B, H, A) → (B, H, D)."""

@@ -22,7 +22,7 @@ import torch
 from torch import Tensor
 
 from monde.config import PlanConfig
-from monde.models.world_model import WorldModelProtocol
+from monde.models.world_model import WorldModelProtocol, encode_observation
 from monde.plan.cost import goal_cost
 from monde.plan.registry import GRADIENT_SOLVERS, solver_from_config
 from monde.plan.solvers import CostFn, PlanResult
@@ -77,10 +77,17 @@ class MPCPlanner:
         return tiled.reshape(*lead, self.repeat * a)
 
     @torch.inference_mode()
-    def reset(self, observations: np.ndarray | Tensor, goals: np.ndarray | Tensor) -> None:
-        """Start episodes: observations and goals (B, Hp, Wp, C) uint8."""
-        self.z_goal = self.model.encode(goals).float()  # (B, D)
-        z0 = self.model.encode(observations).float()  # (B, D)
+    def reset(
+        self,
+        observations: np.ndarray | Tensor,
+        goals: np.ndarray | Tensor,
+        states: np.ndarray | Tensor | None = None,
+        goal_states: np.ndarray | Tensor | None = None,
+    ) -> None:
+        """Start episodes: observations and goals (B, Hp, Wp, C) uint8; their states (B, S)
+        for a model with proprioception (it reads only its proprioceptive columns)."""
+        self.z_goal = encode_observation(self.model, goals, goal_states).float()  # (B, D)
+        z0 = encode_observation(self.model, observations, states).float()  # (B, D)
         self.z_hist = z0[:, None]  # (B, 1, D): latents at model-step boundaries
         self.a_hist = z0.new_zeros(len(z0), 0, self.model.action_dim)  # (B, Tc−1, A)
         self.mean = z0.new_zeros(len(z0), self.cfg.horizon, self.search_dim)
@@ -88,11 +95,17 @@ class MPCPlanner:
         self.generator = torch.Generator(device=z0.device).manual_seed(self.seed)
 
     @torch.inference_mode()
-    def observe(self, observations: np.ndarray | Tensor, executed: Tensor) -> None:
-        """Record the frame reached after executing one model action `executed` (B, A)."""
+    def observe(
+        self,
+        observations: np.ndarray | Tensor,
+        executed: Tensor,
+        states: np.ndarray | Tensor | None = None,
+    ) -> None:
+        """Record the frame (and state, see reset) reached after executing one model action
+        `executed` (B, A)."""
         if not torch.isfinite(executed).all():
             raise ValueError("MPCPlanner.observe: the executed actions contain NaN or inf")
-        z = self.model.encode(observations).float()[:, None]  # (B, 1, D)
+        z = encode_observation(self.model, observations, states).float()[:, None]  # (B, 1, D)
         self.z_hist = torch.cat([self.z_hist, z], dim=1)[:, -self.model.history :]
         a_hist = torch.cat([self.a_hist, executed[:, None].to(z)], dim=1)
         self.a_hist = a_hist[:, a_hist.shape[1] - (self.z_hist.shape[1] - 1) :]

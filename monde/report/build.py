@@ -160,10 +160,13 @@ def ensure_decoder(
             return decoder, info
         print(f"{directory} is for other model weights or fewer steps; training a new decoder")
     frames = np.concatenate([e.frames for e in run.train])  # (N, Hp, Wp, C)
+    states = np.concatenate([e.states for e in run.train])  # (N, S)
     if len(frames) > opts.decoder_frames:
-        pick = np.random.default_rng(0).choice(len(frames), opts.decoder_frames, replace=False)
-        frames = frames[np.sort(pick)]
-    latents = encode_frames(run.model, frames)  # (N, D)
+        pick = np.sort(
+            np.random.default_rng(0).choice(len(frames), opts.decoder_frames, replace=False)
+        )
+        frames, states = frames[pick], states[pick]
+    latents = encode_frames(run.model, frames, states)  # (N, D)
     cfg = DecoderConfig(latent_dim=latents.shape[1], image_size=frames.shape[1])
     decoder, losses = train_decoder(
         latents, frames, cfg, steps=opts.decoder_steps, progress=progress
@@ -187,8 +190,8 @@ def rollout_media(
     media = []
     c = model.history
     for i, ep in enumerate(episodes[: opts.gif_episodes]):
-        frames, actions, _ = model_steps(ep, model.frameskip)  # (M+1, ...), (M, A)
-        z = encode_frames(model, frames)  # (M+1, D)
+        frames, actions, states = model_steps(ep, model.frameskip)  # (M+1, ...), (M, A)
+        z = encode_frames(model, frames, states)  # (M+1, D)
         a = torch.from_numpy(actions)[None]  # (1, M, A)
         pred = model.rollout(z[None, :c], a[:, c - 1 :], a_ctx=a[:, : c - 1])[0].float()
         imagined = torch.cat([z[:c], pred])  # (M+1, D): context, then predictions
@@ -220,7 +223,7 @@ def planned_media(
     frame = env.reset(seeds)
     goal = env.goal_rgb()
     planner = MPCPlanner(model, cfg.plan, seed=cfg.eval.seed)
-    planner.reset(frame, goal)
+    planner.reset(frame, goal, env.state(), env.goal_state())
     fs = model.frameskip
     real, imagined = [frame], []
     success = np.zeros(n, bool)
@@ -238,7 +241,7 @@ def planned_media(
             frame = env.step(block[:, j])
             success |= env.is_success()
         real.append(frame)
-        planner.observe(frame, executed)
+        planner.observe(frame, executed, env.state())
         if success.all():
             break
     imagined.append(imagined[-1])

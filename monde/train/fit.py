@@ -41,10 +41,11 @@ class ProbeData:
     """Frames and ground-truth states for held-out probes: fit on `train`, score on `val`."""
 
     train_frames: torch.Tensor  # (N, Hp, Wp, C) uint8
-    train_states: torch.Tensor  # (N, S)
+    train_states: torch.Tensor  # (N, S) every state column (the encoder may read some)
     val_frames: torch.Tensor
     val_states: torch.Tensor
-    state_names: tuple[str, ...]
+    state_names: tuple[str, ...]  # names of the probed columns
+    columns: tuple[int, ...]  # the probed state columns (those that vary)
 
 
 def learning_rate(step: int, cfg: TrainConfig) -> float:
@@ -56,10 +57,20 @@ def learning_rate(step: int, cfg: TrainConfig) -> float:
 
 
 @torch.no_grad()
-def encode_in_chunks(model: WorldModel, frames: torch.Tensor, chunk: int = 512) -> torch.Tensor:
-    """frames (N, Hp, Wp, C) uint8 → latents (N, D) float32 on the CPU."""
+def encode_in_chunks(
+    model: WorldModel,
+    frames: torch.Tensor,
+    states: torch.Tensor | None = None,
+    chunk: int = 512,
+) -> torch.Tensor:
+    """frames (N, Hp, Wp, C) uint8 (+ states (N, S)) → latents (N, D) float32 on the CPU."""
     return torch.cat(
-        [model.encode(frames[i : i + chunk]).float().cpu() for i in range(0, len(frames), chunk)]
+        [
+            model.encode(frames[i : i + chunk], None if states is None else states[i : i + chunk])
+            .float()
+            .cpu()
+            for i in range(0, len(frames), chunk)
+        ]
     )
 
 
@@ -67,11 +78,12 @@ def encode_in_chunks(model: WorldModel, frames: torch.Tensor, chunk: int = 512) 
 def run_probe(model: WorldModel, probe: ProbeData) -> dict[str, float]:
     """R² of a linear probe from encoded latents to each state column, on held-out frames."""
     model.eval()
+    cols = list(probe.columns)
     r2 = probe_r2(
-        encode_in_chunks(model, probe.train_frames),
-        probe.train_states,
-        encode_in_chunks(model, probe.val_frames),
-        probe.val_states,
+        encode_in_chunks(model, probe.train_frames, probe.train_states),
+        probe.train_states[:, cols],
+        encode_in_chunks(model, probe.val_frames, probe.val_states),
+        probe.val_states[:, cols],
     )
     model.train()
     out = {f"probe_r2/{name}": float(v) for name, v in zip(probe.state_names, r2, strict=False)}
@@ -156,8 +168,9 @@ def fit(
             break
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(step, cfg)
-        frames, actions, _ = next(batches)  # this rank's rows: (B/W, L, Hp, Wp, C), (B/W, L−1, A)
-        metrics = train_step(frames, actions, step)  # steps only on a finite loss
+        frames, actions, states = next(batches)  # this rank's rows: (B/W, L, Hp, Wp, C), …
+        proprio = states if model.cfg.proprio else None  # (B/W, L, S): the encoder reads some
+        metrics = train_step(frames, actions, step, proprio)  # steps only on a finite loss
         if not math.isfinite(metrics["loss"]):
             raise NonFiniteLossError(
                 f"loss became {metrics['loss']} at step {step}; no step was taken with it and "

@@ -29,9 +29,12 @@ def jepa_loss(
     actions: Tensor,
     cfg: TrainConfig,
     generator: torch.Generator | None = None,
+    states: Tensor | None = None,
 ) -> tuple[Tensor, dict[str, float]]:
-    """frames (B, L, Hp, Wp, C) uint8, actions (B, L−1, A) → scalar loss and its parts."""
-    loss, parts = jepa_terms(model, frames, actions, cfg, generator)
+    """frames (B, L, Hp, Wp, C) uint8, actions (B, L−1, A) → scalar loss and its parts.
+
+    `states` (B, L, S) feed a model with proprioception (its `proprio` columns only)."""
+    loss, parts = jepa_terms(model, frames, actions, cfg, generator, states)
     return loss, {k: float(v) for k, v in parts.items()}
 
 
@@ -41,6 +44,7 @@ def jepa_terms(
     actions: Tensor,
     cfg: TrainConfig,
     generator: torch.Generator | None = None,
+    states: Tensor | None = None,
 ) -> tuple[Tensor, dict[str, Tensor]]:
     """Like jepa_loss, with the parts (and "loss") as detached 0-d tensors (no device sync).
 
@@ -50,7 +54,7 @@ def jepa_terms(
     tc = model.history
     b, length = frames.shape[:2]
     with torch.autocast(frames.device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
-        z = model.encode(frames)  # (B, L, D)
+        z = model.encode(frames, states)  # (B, L, D)
         z_teacher = model.predict(z[:, :-1], actions)  # (B, L−1, D)
         z_rollout = model.rollout(z[:, :tc], actions[:, tc - 1 :], a_ctx=actions[:, : tc - 1])
         a_inferred = None
@@ -88,7 +92,8 @@ def jepa_terms(
 class JEPAObjective(nn.Module):
     """The model and its loss as one module, so DDP and torch.compile see one forward pass.
 
-    forward(frames (B, L, Hp, Wp, C) uint8, actions (B, L−1, A), generator) → (loss, parts).
+    forward(frames (B, L, Hp, Wp, C) uint8, actions (B, L−1, A), generator, states (B, L, S)
+    or None) → (loss, parts).
     """
 
     def __init__(self, model: WorldModel, cfg: TrainConfig):
@@ -97,6 +102,10 @@ class JEPAObjective(nn.Module):
         self.cfg = cfg
 
     def forward(
-        self, frames: Tensor, actions: Tensor, generator: torch.Generator | None = None
+        self,
+        frames: Tensor,
+        actions: Tensor,
+        generator: torch.Generator | None = None,
+        states: Tensor | None = None,
     ) -> tuple[Tensor, dict[str, Tensor]]:
-        return jepa_terms(self.model, frames, actions, self.cfg, generator)
+        return jepa_terms(self.model, frames, actions, self.cfg, generator, states)

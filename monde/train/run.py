@@ -49,10 +49,11 @@ def make_probe_data(
     cols = np.flatnonzero(varying)
     return ProbeData(
         train_frames,
-        train_states[:, cols],
+        train_states,
         val_frames,
-        val_states[:, cols],
+        val_states,
         tuple(state_names[i] for i in cols),
+        tuple(int(i) for i in cols),
     )
 
 
@@ -101,6 +102,12 @@ def _train_run(
             f"{store.path}: frames are {info.get('image_size')} px but model.image_size is "
             f"{cfg.model.image_size}"
         )
+    channels = store.meta["features"]["frames"]["shape"][-1]
+    if channels != cfg.model.in_channels:
+        raise ValueError(
+            f"{store.path}: frames have {channels} channels but model.in_channels is "
+            f"{cfg.model.in_channels} (4 for RGB + depth)"
+        )
     if info.get("action_dim") != cfg.model.env_action_dim:
         raise ValueError(
             f"{store.path}: actions have {info.get('action_dim')} dims but "
@@ -123,8 +130,14 @@ def _train_run(
         state_names,
         seed=cfg.train.seed,
     )
+    if cfg.model.proprio:
+        cfg.model.resolve_proprio(state_names, f"{store.path} (info.state_names)")
     torch.manual_seed(cfg.train.seed)  # initial weights
     model = WorldModel(cfg.model)
+    if cfg.model.proprio:  # normalise proprioception by training episodes' statistics
+        first, count = store.index[train_ids].T  # (N,) each
+        rows = np.concatenate([np.arange(f, f + c) for f, c in zip(first, count, strict=True)])
+        model.set_proprio_stats(store.read("states", rows))  # (ΣT, S)
     metrics = fit(
         model,
         sampler,

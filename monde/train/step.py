@@ -52,8 +52,15 @@ class TrainStep:
             module = self.ddp
         self.module = torch.compile(module) if cfg.compile else module
 
-    def __call__(self, frames: torch.Tensor, actions: torch.Tensor, step: int) -> dict[str, float]:
-        """frames (b, L, Hp, Wp, C) uint8 and actions (b, L−1, A): this rank's b = B/W rows.
+    def __call__(
+        self,
+        frames: torch.Tensor,
+        actions: torch.Tensor,
+        step: int,
+        states: torch.Tensor | None = None,
+    ) -> dict[str, float]:
+        """frames (b, L, Hp, Wp, C) uint8 and actions (b, L−1, A): this rank's b = B/W rows;
+        states (b, L, S) for a model with proprioception (None otherwise).
 
         Returns the loss parts of the global batch (averaged over micro-batches and ranks).
         The optimizer steps only when the loss is finite; otherwise the weights are untouched.
@@ -62,14 +69,16 @@ class TrainStep:
         self.optimizer.zero_grad(set_to_none=True)
         totals: torch.Tensor | None = None
         names: list[str] = []
-        micro = zip(frames.chunk(accum), actions.chunk(accum), strict=True)  # (b/k, …) each
-        for m, (f, a) in enumerate(micro):
+        state_chunks = states.chunk(accum) if states is not None else [None] * accum
+        micro = zip(frames.chunk(accum), actions.chunk(accum), state_chunks, strict=True)
+        for m, (f, a, s) in enumerate(micro):  # (b/k, …) each
             sync = self.ddp is None or m == accum - 1  # DDP all-reduces on the last one only
             with contextlib.nullcontext() if sync else self.ddp.no_sync():
                 loss, parts = self.module(
                     f.to(dev, non_blocking=True),
                     a.to(dev, non_blocking=True),
                     sigreg_generator(cfg, step, m, dev),
+                    None if s is None else s.to(dev, non_blocking=True),
                 )
                 (loss / accum).backward()
             names = list(parts)

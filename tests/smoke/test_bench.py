@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from monde.bench import preset, render_table
+from monde.bench import input_overrides, preset, render_table, result_name
 from monde.cli import main
 from monde.config_io import save_config
 from monde.io import read_json
@@ -28,8 +28,37 @@ def test_bench_runs_each_env_and_renders_the_table(tiny_cfg, tmp_path, protocol)
     assert data["results"]["planner"]["episodes"] == 2  # --set comes after the protocol's 50
     assert data["bench"]["wall_seconds"] > 0
     table = doc.read_text()
-    assert f"| two_room | quick | {protocol} |" in table
+    assert f"| two_room | rgb | quick | {protocol} |" in table
     assert render_table(results) in table
+
+
+def test_bench_proprio_row_feeds_the_envs_proprioception(tiny_cfg, tmp_path):
+    presets, results, doc = tmp_path / "presets", tmp_path / "results", tmp_path / "bench.md"
+    presets.mkdir()
+    save_config(tiny_cfg, presets / "two_room_quick.yaml")
+    main(
+        ["bench", "two_room", "--presets", str(presets), "--runs", str(tmp_path / "runs")]
+        + ["--results", str(results), "--doc", str(doc), "--quiet", "--inputs", "rgb+proprio"]
+        + ["--set", "eval.episodes=2", "--set", "plan.samples=16", "--set", "plan.iterations=2"]
+    )
+    data = read_json(results / "two_room_quick_proprio.json")
+    assert data["bench"]["inputs"] == "rgb+proprio"
+    assert data["config"]["model"]["proprio"] == ["agent_x", "agent_y"]
+    assert "| two_room | rgb+proprio | quick | monde |" in doc.read_text()
+
+
+def test_input_sets_become_overrides_and_names():
+    assert input_overrides("two_room", "rgb") == []
+    assert input_overrides("point_maze", "rgb+proprio+depth") == [
+        "model.proprio=[x,y,vx,vy]",
+        "env.options.depth=true",
+        "model.in_channels=4",
+    ]
+    assert result_name("reacher", "full", "swm", "rgb+proprio+depth") == (
+        "reacher_full_proprio_depth_swm.json"
+    )
+    with pytest.raises(ValueError, match="renders no depth"):
+        input_overrides("two_room", "rgb+depth")
 
 
 def test_bench_names_a_missing_preset(tmp_path):

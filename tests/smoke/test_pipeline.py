@@ -156,3 +156,21 @@ def test_eval_refuses_an_env_the_model_does_not_fit(tiny_cfg, dataset, tmp_path)
     tiny_cfg.env.image_size = 64
     with pytest.raises(ValueError, match="env.image_size is 64 but the model takes 32 px"):
         evaluate_goal_reaching(model, tiny_cfg.env, tiny_cfg.plan, tiny_cfg.eval, progress=False)
+
+
+def test_proprioception_trains_plans_and_checks_the_env(tiny_cfg, dataset, tmp_path):
+    tiny_cfg.model.proprio = ["agent_x", "agent_y"]
+    model, metrics = train_run(tiny_cfg, dataset, tmp_path / "run", progress=False)
+    assert np.isfinite(metrics["loss"])
+    loaded = load_model(tmp_path / "run" / "model")
+    assert loaded.cfg.proprio_indices == [0, 1]
+    assert torch.equal(loaded.proprio_mean, model.proprio_mean)
+    assert (loaded.proprio_std > 0.01).all()  # set from the data, not left at 1
+    assert not torch.equal(loaded.proprio_std, torch.ones(2))
+    results = evaluate_goal_reaching(
+        loaded, tiny_cfg.env, tiny_cfg.plan, tiny_cfg.eval, progress=False
+    )
+    assert results["planner"]["episodes"] == 3
+    loaded.cfg.proprio_indices = [2, 3]  # as if trained on other state columns
+    with pytest.raises(ValueError, match=r"has \['wall_x', 'door_y'\] there"):
+        evaluate_goal_reaching(loaded, tiny_cfg.env, tiny_cfg.plan, tiny_cfg.eval, progress=False)

@@ -67,7 +67,7 @@ def test_goal_image_is_the_goal_state_rendered(name):
     np.testing.assert_array_equal(env.render_states(env.goal_state()), env.goal_rgb())
 
 
-def test_reacher_success_is_fingertip_distance():
+def test_reacher_success_is_fingertip_distance_at_rest():
     env = build("reacher", num_envs=1)
     env.reset([5])
     goal = env.goal_state()[0].astype(np.float64)
@@ -76,6 +76,36 @@ def test_reacher_success_is_fingertip_distance():
     moved[0] += 0.5
     gap = np.linalg.norm(fingertip(moved[:2]) - fingertip(goal[:2]))
     assert gap > 0.02 and not env.task.is_success(moved, goal)
+    swinging = goal.copy()
+    swinging[2] = 3.0  # at the goal, but the shoulder turns at 3 rad/s
+    assert not env.task.is_success(swinging, goal)
+    spun = goal.copy()
+    spun[0] += 2 * np.pi  # the same pose, one turn further
+    assert env.task.is_success(spun, goal)
+
+
+def test_reacher_state_wraps_the_shoulder_and_reports_the_fingertip():
+    env = build("reacher", num_envs=1)
+    env.reset([0])
+    for _ in range(60):  # full torque: the free shoulder turns past ±π
+        env.step(np.ones((1, 2)))
+    state = env.state()[0]
+    names = env.state_names
+    assert -np.pi <= state[names.index("joint0")] <= np.pi
+    tip = state[[names.index("tip_x"), names.index("tip_y")]]
+    np.testing.assert_allclose(tip, fingertip(state[:2]), atol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["reacher", "point_maze"])
+def test_depth_is_a_fourth_channel_of_height_above_the_floor(name):
+    env = build(name, depth=True)
+    frames = env.reset([3, 4])
+    assert frames.shape == (2, 32, 32, 4) and env.channels == 4
+    assert env.goal_rgb().shape == (2, 32, 32, 4)
+    plain = build(name)
+    np.testing.assert_array_equal(plain.reset([3, 4]), frames[..., :3])  # the same colours
+    depth = frames[..., 3]
+    assert (depth == 0).any() and (depth > 0).any()  # floor, and something standing on it
 
 
 def test_generic_goal_is_reached_by_replaying_the_seeded_random_policy():

@@ -57,3 +57,55 @@ def test_checkpoint_round_trip_and_mismatch(tmp_path):
     )
     with pytest.raises(ValueError, match=r"model\.safetensors: tensor .* has shape"):
         load_model(tmp_path / "a")
+
+
+def proprio_model(**extra) -> WorldModel:
+    cfg = ModelConfig(**TINY, proprio=["y", "x"], **extra)
+    cfg.resolve_proprio(["x", "y", "wall"], "test data")
+    return WorldModel(cfg)
+
+
+def test_proprio_columns_resolve_by_name_and_unknown_names_are_named():
+    model = proprio_model()
+    assert model.cfg.proprio_indices == [1, 0]
+    cfg = ModelConfig(**TINY, proprio=["elbow"])
+    with pytest.raises(ValueError, match=r"store\.zarr: model\.proprio names \['elbow'\]"):
+        cfg.resolve_proprio(["x", "y"], "store.zarr")
+    with pytest.raises(ValueError, match="resolve them"):
+        WorldModel(ModelConfig(**TINY, proprio=["x"]))  # indices never resolved
+
+
+def test_proprio_is_fused_normalised_and_required():
+    torch.manual_seed(0)
+    model = proprio_model().eval()
+    states = np.array([[[1.0, 2.0, 7.0], [3.0, 6.0, 7.0]]], np.float32)  # (B=1, T=2, S=3)
+    model.set_proprio_stats(states[0])
+    # normalised by the training rows' mean and std, columns in `proprio` order (y, x)
+    assert torch.allclose(model.proprio_mean, torch.tensor([4.0, 2.0]))
+    assert torch.allclose(model.proprio_std, torch.tensor([2.0, 1.0]).mul(2**0.5))
+    frames = np.zeros((1, 2, 16, 16, 3), np.uint8)
+    with torch.no_grad():
+        z = model.encode(frames, states)
+        assert z.shape == (1, 2, 8)
+        assert not torch.allclose(z[0, 0], z[0, 1])  # same pixels, other proprioception
+        moved_wall = states.copy()
+        moved_wall[..., 2] = -5.0  # a column the model does not read
+        assert torch.equal(model.encode(frames, moved_wall), z)
+    with pytest.raises(ValueError, match="pass the states"):
+        model.encode(frames)
+    with pytest.raises(ValueError, match="do not match frames"):
+        model.encode(frames, states[:, :1])
+    with pytest.raises(ValueError, match="NaN"):
+        model.encode(frames, np.full_like(states, np.nan))
+
+
+def test_proprio_checkpoint_round_trip(tmp_path):
+    model = proprio_model()
+    model.set_proprio_stats(np.random.default_rng(0).normal(size=(50, 3)))
+    save_model(model, tmp_path / "m")
+    loaded = load_model(tmp_path / "m")
+    assert loaded.cfg.proprio == ["y", "x"] and loaded.cfg.proprio_indices == [1, 0]
+    frames = np.random.default_rng(1).integers(0, 255, (2, 16, 16, 3), dtype=np.uint8)
+    states = np.random.default_rng(2).normal(size=(2, 3)).astype(np.float32)
+    with torch.no_grad():
+        assert torch.equal(model.encode(frames, states), loaded.encode(frames, states))
