@@ -67,6 +67,11 @@ def export_lerobot(
     info = store.meta["info"]
     fps = float(fps or info.get("fps") or 10.0)
     shape = feats["frames"]["shape"]
+    if shape[-1] != 3:
+        raise ValueError(
+            f"{store.path}: frames have {shape[-1]} channels; LeRobot export writes RGB only "
+            "(an RGB-D store's depth has no LeRobot image feature here yet)"
+        )
     a_dim, s_dim = feats["actions"]["shape"][0], feats["states"]["shape"][0]
     data_file = out / DATA_PATH.format(chunk_index=0, file_index=0)
     video_file = out / VIDEO_PATH.format(video_key=IMAGE_KEY, chunk_index=0, file_index=0)

@@ -17,7 +17,7 @@ def contact_sheet(episodes: list[np.ndarray], columns: int, pad: int = 2) -> np.
         picks = np.linspace(0, len(frames) - 1, columns).round().astype(int)
         for c, t in enumerate(picks):
             y, x = pad + r * (h + pad), pad + c * (w + pad)
-            sheet[y : y + h, x : x + w] = frames[t]
+            sheet[y : y + h, x : x + w] = frames[t, ..., :3]  # colour (RGB-D: depth not shown)
     return sheet
 
 
@@ -28,7 +28,7 @@ def side_by_side(episodes: list[np.ndarray], pad: int = 2) -> np.ndarray:
     video = np.full((length, h, len(episodes) * (w + pad) - pad, 3), 255, np.uint8)
     for i, frames in enumerate(episodes):
         x = i * (w + pad)
-        video[:, :, x : x + w] = frames[np.minimum(np.arange(length), len(frames) - 1)]
+        video[:, :, x : x + w] = frames[np.minimum(np.arange(length), len(frames) - 1), ..., :3]
     return video
 
 

@@ -25,11 +25,11 @@ class Env(Protocol):
     channels: int  # 3 (RGB), or 4 (RGB + depth as height above the floor)
 
     def reset(self, seeds: Sequence[int]) -> np.ndarray:
-        """Sample a task (start + goal) per env from its seed; returns start rgb (B, Hp, Wp, 3)."""
+        """Sample a task (start + goal) per env from its seed → start frames (B, Hp, Wp, C)."""
         ...
 
     def step(self, actions: np.ndarray) -> np.ndarray:
-        """Apply actions (B, action_dim) (NaN -> ValueError, clipped to [-1, 1]); returns rgb."""
+        """Apply actions (B, action_dim) (NaN -> ValueError, clipped to [-1, 1]); returns frames."""
         ...
 
     def state(self) -> np.ndarray:
@@ -41,7 +41,7 @@ class Env(Protocol):
         ...
 
     def goal_rgb(self) -> np.ndarray:
-        """(B, Hp, Wp, 3) uint8: the goal state rendered by the env itself."""
+        """(B, Hp, Wp, C) uint8: the goal state rendered by the env itself."""
         ...
 
     def is_success(self) -> np.ndarray:
@@ -53,5 +53,5 @@ class Env(Protocol):
         ...
 
     def render_states(self, states: np.ndarray) -> np.ndarray:
-        """Render any (N, state_dim) states to (N, Hp, Wp, 3) uint8 frames."""
+        """Render any (N, state_dim) states to (N, Hp, Wp, C) uint8 frames."""
         ...

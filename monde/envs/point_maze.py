@@ -105,7 +105,8 @@ class PointMazeTask:
     def render(self, env: Any) -> np.ndarray:
         if self.cfg.depth:
             distance = MAZES[self.cfg.maze][1]
-            height = 2.0 * env.unwrapped.maze.maze_height  # walls stand on the floor
+            maze = env.unwrapped.maze
+            height = maze.maze_height * maze.maze_size_scaling  # the top of the walls
             return render_rgbd(env.unwrapped.point_env, distance, height)
         return np.ascontiguousarray(env.render(), dtype=np.uint8)
 

@@ -29,7 +29,7 @@ class ReplayGoals:
             raise ValueError(f"goal_steps must be ≥ 1, got {goal_steps}")
         self.env, self.make_policy, self.goal_steps = env, make_policy, goal_steps
         self._goal_state: np.ndarray | None = None  # (B, S)
-        self._goal_rgb: np.ndarray | None = None  # (B, Hp, Wp, 3)
+        self._goal_rgb: np.ndarray | None = None  # (B, Hp, Wp, C)
 
     def __getattr__(self, name: str) -> Any:  # num_envs, action_dim, state_names, …
         return getattr(self.env, name)

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from monde.models.world_model import WorldModelProtocol
+from monde.models.world_model import WorldModelProtocol, encode_observation
 
 
 def auroc(negatives: np.ndarray, positives: np.ndarray) -> float:
@@ -57,14 +57,17 @@ def surprise_curves(
     actions: np.ndarray,
     scale: float,
     chunk: int = 64,
+    states: np.ndarray | None = None,
 ) -> Tensor:
     """Clips at the model's rate → surprise (B, T): entry t−1 is the surprise of frame t.
 
-    frames (B, T+1, Hp, Wp, C) uint8, actions (B, T, A) model actions.
+    frames (B, T+1, Hp, Wp, C) uint8, actions (B, T, A) model actions; states (B, T+1, S) of
+    the frames, read by a model with proprioception.
     """
     out = []
     for i in range(0, len(frames), chunk):
-        z = model.encode(frames[i : i + chunk]).float()  # (b, T+1, D)
+        st = None if states is None else states[i : i + chunk]
+        z = encode_observation(model, frames[i : i + chunk], st).float()  # (b, T+1, D)
         a = torch.as_tensor(actions[i : i + chunk]).to(z)  # (b, T, A)
         pred = model.predict(z[:, :-1], a).float()  # (b, T, D): pred[:, t] predicts z[:, t+1]
         out.append(((pred - z[:, 1:]).square().sum(-1) / scale).cpu())

@@ -109,8 +109,11 @@ def surprise_section(
         fs = model.frameskip
         phys, actions, event = to_model_rate(pairs.physical, pairs.actions, pairs.event, fs)
         imp, _, _ = to_model_rate(pairs.impossible, pairs.actions, pairs.event, fs)
-        s_phys = surprise_curves(model, phys, actions, scale)  # (B, M)
-        s_imp = surprise_curves(model, imp, actions, scale)
+        rate = np.arange(phys.shape[1]) * fs  # the env frames kept at the model's rate
+        s_phys = surprise_curves(  # (B, M)
+            model, phys, actions, scale, states=pairs.physical_states[:, rate]
+        )
+        s_imp = surprise_curves(model, imp, actions, scale, states=pairs.impossible_states[:, rate])
         out[kind] = summarise_pairs(s_phys, s_imp, event)
         out[kind]["event_env_step_median"] = float(np.median(pairs.event))
     return out

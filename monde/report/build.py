@@ -168,8 +168,12 @@ def ensure_decoder(
         frames, states = frames[pick], states[pick]
     latents = encode_frames(run.model, frames, states)  # (N, D)
     cfg = DecoderConfig(latent_dim=latents.shape[1], image_size=frames.shape[1])
-    decoder, losses = train_decoder(
-        latents, frames, cfg, steps=opts.decoder_steps, progress=progress
+    decoder, losses = train_decoder(  # decodes colour only; a depth channel is not shown
+        latents,
+        np.ascontiguousarray(frames[..., :3]),
+        cfg,
+        steps=opts.decoder_steps,
+        progress=progress,
     )
     tail = losses[-min(100, len(losses)) :]
     info = {
@@ -195,7 +199,7 @@ def rollout_media(
         a = torch.from_numpy(actions)[None]  # (1, M, A)
         pred = model.rollout(z[None, :c], a[:, c - 1 :], a_ctx=a[:, : c - 1])[0].float()
         imagined = torch.cat([z[:c], pred])  # (M+1, D): context, then predictions
-        panels = [frames, decoder.decode(z), decoder.decode(imagined)]
+        panels = [frames[..., :3], decoder.decode(z), decoder.decode(imagined)]  # RGB
         strip = side_by_side([upscale(p, opts.upscale) for p in panels])
         media.append(
             Media(
@@ -245,7 +249,8 @@ def planned_media(
         if success.all():
             break
     imagined.append(imagined[-1])
-    real_a, imag_a = np.stack(real, 1), np.stack(imagined, 1)  # (B, T, Hp, Wp, C)
+    real_a, imag_a = np.stack(real, 1)[..., :3], np.stack(imagined, 1)  # (B, T, Hp, Wp, 3)
+    goal = goal[..., :3]  # colour only (an RGB-D env's depth is not shown)
     goal_a = np.repeat(goal[:, None], real_a.shape[1], axis=1)
     media = []
     for i in range(n):

@@ -93,8 +93,6 @@ def _train_run(
     progress = progress and ctx.is_main
     if cfg.train.threads:
         torch.set_num_threads(cfg.train.threads)
-    if ctx.is_main:
-        save_config(cfg, run_dir / "config.yaml")
     store = EpisodeStore(data_dir)
     info = store.meta["info"]
     if info.get("image_size") != cfg.model.image_size:
@@ -132,10 +130,12 @@ def _train_run(
     )
     if cfg.model.proprio:
         cfg.model.resolve_proprio(state_names, f"{store.path} (info.state_names)")
+    if ctx.is_main:  # the resolved config: what model/config.json will hold too
+        save_config(cfg, run_dir / "config.yaml")
     torch.manual_seed(cfg.train.seed)  # initial weights
     model = WorldModel(cfg.model)
     if cfg.model.proprio:  # normalise proprioception by training episodes' statistics
-        first, count = store.index[train_ids].T  # (N,) each
+        first, count = store.index[store.usable(train_ids)].T  # (N,) each, as the sampler
         rows = np.concatenate([np.arange(f, f + c) for f, c in zip(first, count, strict=True)])
         model.set_proprio_stats(store.read("states", rows))  # (ΣT, S)
     metrics = fit(

@@ -6,7 +6,15 @@ import numpy as np
 import pytest
 import torch
 
-from monde.eval.surprise import auroc, sign_test_p, summarise_pairs, to_model_rate
+from monde.config import ModelConfig
+from monde.eval.surprise import (
+    auroc,
+    sign_test_p,
+    summarise_pairs,
+    surprise_curves,
+    to_model_rate,
+)
+from monde.models.world_model import WorldModel
 
 
 def test_auroc_exact_values():
@@ -60,3 +68,20 @@ def test_summarise_pairs_scores_and_curves():
     assert out["curve_impossible"][1] == pytest.approx((0.9 + 0.5) / 2)
     assert out["curve_physical"][1] == pytest.approx((0.1 + 0.2) / 2)
     assert out["sign_test_p"] == pytest.approx(0.25)
+
+
+def test_surprise_of_a_proprio_model_reads_the_clip_states():
+    cfg = ModelConfig(image_size=16, encoder_channels=(8, 8), latent_dim=8, proprio=["x"])
+    cfg.resolve_proprio(["x", "y"], "clips")
+    model = WorldModel(cfg).eval()
+    frames = np.zeros((3, 4, 16, 16, 3), np.uint8)  # (B, T+1, ...)
+    actions = np.zeros((3, 3, model.action_dim), np.float32)
+    still = np.zeros((3, 4, 2), np.float32)
+    jump = still.copy()
+    jump[:, 2:, 0] = 5.0  # the proprioception says x jumped at frame 2; the pixels do not
+    assert surprise_curves(model, frames, actions, 1.0, states=still).shape == (3, 3)
+    calm = surprise_curves(model, frames, actions, 1.0, states=still)
+    jumped = surprise_curves(model, frames, actions, 1.0, states=jump)
+    assert not torch.allclose(calm[:, 1], jumped[:, 1])
+    with pytest.raises(ValueError, match="pass the states"):
+        surprise_curves(model, frames, actions, 1.0)
