@@ -94,8 +94,9 @@ class ModelConfig:
     inverse_dynamics: bool = True
     """add an inverse-dynamics head a_t = g(z_t, z_{t+1}) (used by the training loss only)"""
     proprio: list[str] = field(default_factory=list)
-    """state columns the encoder fuses with the image as proprioception, by name (the robot's
-    own sensors, e.g. joint angles; see each env's `proprio_names`); empty: pixels only"""
+    """state columns fused with the image as proprioception, by name (the robot's own sensors,
+    e.g. joint angles; see each env's `proprio` in the registry): normalised, they are the last
+    P of the latent's latent_dim dims; empty: pixels only"""
     proprio_indices: list[int] = field(default_factory=list)
     """where the `proprio` columns lie in the state vector: filled in by training from the
     data's state names (leave empty)"""
@@ -116,6 +117,11 @@ class ModelConfig:
         if self.predictor_depth < 1 or not self.encoder_channels:
             raise ValueError(
                 "model.predictor_depth must be ≥ 1 and model.encoder_channels non-empty"
+            )
+        if self.proprio and self.latent_dim <= len(self.proprio):
+            raise ValueError(
+                f"model.latent_dim {self.latent_dim} must exceed the {len(self.proprio)} "
+                "proprioceptive dims it holds"
             )
         if self.proprio_indices and len(self.proprio_indices) != len(self.proprio):
             raise ValueError(

@@ -80,9 +80,8 @@ class WorldModel(nn.Module):
             cfg.image_size,
             cfg.in_channels,
             tuple(cfg.encoder_channels),
-            cfg.latent_dim,
+            cfg.latent_dim - cfg.proprio_dim,  # the rest of the latent is the proprioception
             cfg.encoder_patch,
-            cfg.proprio_dim,
         )
         if cfg.proprio and len(cfg.proprio_indices) != cfg.proprio_dim:
             raise ValueError(
@@ -108,12 +107,18 @@ class WorldModel(nn.Module):
 
         `states` (B, T, S) or (B, S) are the environment's state rows of the same frames; a
         model with proprioception reads only its `cfg.proprio` columns of them (the robot's own
-        sensors), a pixels-only model ignores them.
+        sensors), a pixels-only model ignores them. The latent is then [image latent (D − P),
+        normalised proprioception (P)]: appended, not mixed in, so that training cannot drop it
+        (a JEPA loss alone may discard what the dynamics do not need, such as the absolute
+        shoulder angle of a rotation-symmetric arm), as DINO-WM appends its proprio embedding.
         """
         lead = tuple(frames.shape[:-3])
         device = next(self.parameters()).device
         x = frames_to_input(frames, self.cfg.image_size, self.cfg.in_channels).to(device)
-        z = self.encoder(x, self._proprio(states, lead, device))  # (N, D)
+        z = self.encoder(x)  # (N, D − P)
+        proprio = self._proprio(states, lead, device)  # (N, P) or None
+        if proprio is not None:
+            z = torch.cat([z, proprio.to(z.dtype)], dim=-1)  # (N, D)
         return z.reshape(*lead, -1)
 
     def _proprio(

@@ -67,6 +67,8 @@ def proprio_model(**extra) -> WorldModel:
 
 def test_proprio_columns_resolve_by_name_and_unknown_names_are_named():
     model = proprio_model()
+    with pytest.raises(ValueError, match="must exceed"):
+        ModelConfig(**{**TINY, "latent_dim": 2}, proprio=["x", "y"])
     assert model.cfg.proprio_indices == [1, 0]
     cfg = ModelConfig(**TINY, proprio=["elbow"])
     with pytest.raises(ValueError, match=r"store\.zarr: model\.proprio names \['elbow'\]"):
@@ -88,6 +90,12 @@ def test_proprio_is_fused_normalised_and_required():
         z = model.encode(frames, states)
         assert z.shape == (1, 2, 8)
         assert not torch.allclose(z[0, 0], z[0, 1])  # same pixels, other proprioception
+        # the last P latent dims are the normalised columns (y, x): training cannot drop them
+        expected = (torch.tensor([[2.0, 1.0], [6.0, 3.0]]) - torch.tensor([4.0, 2.0])) / (
+            torch.tensor([2.0, 1.0]) * 2**0.5
+        )
+        assert torch.allclose(z[0, :, -2:], expected)
+        assert torch.equal(z[0, 0, :-2], z[0, 1, :-2])  # the image part sees the same pixels
         moved_wall = states.copy()
         moved_wall[..., 2] = -5.0  # a column the model does not read
         assert torch.equal(model.encode(frames, moved_wall), z)
