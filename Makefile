@@ -51,8 +51,11 @@ results: $(VENV)/.installed
 	$(BIN)/python benchmarks/render_data.py
 	$(BIN)/python benchmarks/train_throughput.py --render-only
 
-# Probes, rollout error and surprise of the random-wall model (needs runs/random_wall; ~5 min)
+# Probes, rollout error and surprise of the random-wall model of the full TwoRoom bench
+# (trains it first, about an hour, unless runs/bench/two_room_full/model exists; then ~3 min)
 understanding: $(VENV)/.installed
+	test -f runs/bench/two_room_full/model/model.safetensors || \
+		$(BIN)/monde bench two_room --budget full
 	$(BIN)/python benchmarks/understanding.py
 	$(BIN)/python benchmarks/render_understanding.py
 

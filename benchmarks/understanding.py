@@ -1,9 +1,10 @@
 """What the random-wall TwoRoom model learned → benchmarks/results/understanding.json.
 
-    python benchmarks/understanding.py [--run runs/random_wall] [--out JSON] [--quick]
+    python benchmarks/understanding.py [--run runs/bench/two_room_full] [--out JSON] [--quick]
 
-Probes fitted on the latents of the run's training episodes (the first 900 of 1000) and scored on
-its held-out ones (the last 100), for encoded latents and for latents predicted k model steps
+The default run is the random-wall TwoRoom model of `monde bench two_room --budget full` (run
+that first). Probes fitted on the latents of the run's training episodes and scored on its
+held-out ones (the last 10 %), for encoded latents and for latents predicted k model steps
 ahead; open-loop rollout error by horizon; surprise AUROC per kind of impossible event. The
 model is frozen (nothing here trains it). The acceptance block checks issue 6's targets.
 Then `python benchmarks/render_understanding.py` writes docs/understanding.md from the JSON.
@@ -72,7 +73,9 @@ def acceptance(res: dict) -> list[dict]:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--run", type=Path, default=ROOT / "runs" / "random_wall")
+    parser.add_argument(  # made by `monde bench two_room --budget full`
+        "--run", type=Path, default=ROOT / "runs" / "bench" / "two_room_full"
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/understanding.json")
     parser.add_argument("--quick", action="store_true", help="tiny budgets, to check the wiring")
     parser.add_argument("--threads", type=int, default=2, help="torch threads")
@@ -90,7 +93,9 @@ def main(argv: list[str] | None = None) -> None:
     res["acceptance"] = acceptance(res)
     res["settings"] = {**asdict(cfg), "quick": args.quick}
     res["run"] = str(args.run.relative_to(ROOT) if args.run.is_relative_to(ROOT) else args.run)
-    res["command"] = "python benchmarks/understanding.py" + (" --quick" if args.quick else "")
+    res["command"] = f"python benchmarks/understanding.py --run {res['run']}" + (
+        " --quick" if args.quick else ""
+    )
     res["seconds"] = time.perf_counter() - clock
     res["provenance"] = provenance()
     atomic_write_json(args.out, res)
