@@ -59,7 +59,11 @@ class GymTask(Protocol):
 def goal_by_setting_state(
     task: GymTask, env: Any, goal: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Render `goal` by setting it in `env`, then restore the start: for `make_goal`."""
+    """Render `goal` by setting it in `env`, then restore the start: for `make_goal`.
+
+    The goal is rounded to float32 first, the precision `goal_state()` reports, so that the goal
+    image is exactly the rendering of the reported goal state."""
+    goal = np.asarray(goal, dtype=np.float32).astype(np.float64)
     start = task.get_state(env)
     task.set_state(env, goal)
     frame = task.render(env)

@@ -35,7 +35,8 @@ class PushTConfig:
     max_move: float = 40.0
     """pixels the pusher target moves per unit action"""
     goal_shift: tuple[float, float] = (40.0, 100.0)
-    """range of the block's goal displacement (pixels)"""
+    """range of the block's goal displacement (pixels); a direction is redrawn until the goal,
+    kept inside the arena, lies at least the lower bound away"""
     goal_turn: float = 0.8
     """largest goal rotation of the block (radians)"""
     success_distance: float = 20.0
@@ -69,15 +70,32 @@ class PushTTask:
         return np.array([*u.agent.position, *u.block.position, u.block.angle], dtype=np.float64)
 
     def set_state(self, env: Any, state: np.ndarray) -> None:
-        env.unwrapped.reset(options={"reset_to_state": np.asarray(state, dtype=np.float64)})
+        # Not gym-pusht's reset_to_state: for legacy data it sets the block's position before its
+        # angle, and turning about the centre of mass then moves the block (by up to ~90 px), so
+        # the pose it sets is not the pose asked for. Angle first, then position, at rest.
+        u = env.unwrapped
+        u.agent.position = (float(state[0]), float(state[1]))
+        u.agent.velocity = (0.0, 0.0)
+        u.block.angle = float(state[4])
+        u.block.position = (float(state[2]), float(state[3]))
+        u.block.velocity, u.block.angular_velocity = (0.0, 0.0), 0.0
+        for body in (u.agent, u.block):  # refresh the shapes' cached world vertices for drawing
+            u.space.reindex_shapes_for_body(body)
 
     def make_goal(self, env: Any, seed: int) -> tuple[np.ndarray, np.ndarray]:
         rng = np.random.default_rng(seed)
         start = self.get_state(env)
-        heading = rng.uniform(0, 2 * np.pi)
         shift = rng.uniform(*self.cfg.goal_shift)
-        offset = shift * np.array([np.cos(heading), np.sin(heading)])
-        block = np.clip(start[2:4] + offset, 130, ARENA - 130)  # the whole T stays in view
+        best = start[2:4]
+        for _ in range(100):  # near a wall, clipping can pull the goal back onto the start
+            heading = rng.uniform(0, 2 * np.pi)
+            offset = shift * np.array([np.cos(heading), np.sin(heading)])
+            block = np.clip(start[2:4] + offset, 130, ARENA - 130)  # the whole T stays in view
+            if np.linalg.norm(block - start[2:4]) > np.linalg.norm(best - start[2:4]):
+                best = block
+            if np.linalg.norm(block - start[2:4]) >= self.cfg.goal_shift[0]:
+                break
+        block = best
         angle = start[4] + rng.uniform(-self.cfg.goal_turn, self.cfg.goal_turn)
         pusher = rng.uniform(50, ARENA - 50, 2)
         return goal_by_setting_state(self, env, np.array([*pusher, *block, angle]))
