@@ -9,6 +9,12 @@ from monde.bench import BENCH_ENVS, BUDGETS, INPUTS, PROTOCOLS, run_bench, write
 
 
 def cmd_bench(args: argparse.Namespace) -> None:
+    if not args.render_only and not args.envs:
+        raise SystemExit("monde bench: name at least one ENV (or pass --render-only)")
+    if args.render_only:
+        write_doc(args.results, args.doc)
+        print(f"wrote {args.doc}")
+        return
     run_bench(
         args.envs,
         budget=args.budget,
@@ -26,7 +32,12 @@ def cmd_bench(args: argparse.Namespace) -> None:
 
 def register(verbs: argparse._SubParsersAction) -> None:
     p = verbs.add_parser("bench", help="collect → train → eval per environment; results table")
-    p.add_argument("envs", nargs="+", metavar="ENV", help=f"any of {', '.join(BENCH_ENVS)}")
+    p.add_argument("envs", nargs="*", metavar="ENV", help=f"any of {', '.join(BENCH_ENVS)}")
+    p.add_argument(
+        "--render-only",
+        action="store_true",
+        help="only rewrite the Markdown table from the results JSONs already there",
+    )
     p.add_argument("--budget", choices=BUDGETS, default="quick")
     p.add_argument("--protocol", choices=PROTOCOLS, default="monde")
     p.add_argument(

@@ -34,6 +34,9 @@ def test_bench_runs_each_env_and_renders_the_table(tiny_cfg, tmp_path, protocol)
     table = doc.read_text()
     assert f"| two_room | rgb | quick | {protocol} |" in table
     assert render_table(results) in table
+    doc.unlink()
+    main(["bench", "--render-only", "--results", str(results), "--doc", str(doc)])
+    assert doc.read_text() == table  # the same page from the JSONs alone
 
 
 def test_bench_proprio_row_feeds_the_envs_proprioception(tiny_cfg, tmp_path):
