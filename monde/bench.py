@@ -103,6 +103,7 @@ def run_bench(
     overrides: Sequence[str] = (),
     progress: bool = True,
     inputs: Sequence[str] = ("rgb",),
+    resume: bool = False,
 ) -> list[Path]:
     """Run each env's pipeline per input set; returns the results JSONs written."""
     from monde.cli import main  # the demo verb is the pipeline; imported late (cli imports us)
@@ -122,6 +123,7 @@ def run_bench(
         run = runs / name.removesuffix(".json").removesuffix("_swm")
         argv = ["demo", "--config", str(path), "--run", str(run), "--out"]
         argv += [str(out), *feed, *extra, *overrides] + ([] if progress else ["--quiet"])
+        argv += ["--resume"] if resume and (run / "config.yaml").exists() else []
         print(f"== {env} ({budget}, {kind}, protocol {protocol}): monde {' '.join(argv)}")
         clock = time.perf_counter()
         main(argv)

@@ -25,6 +25,7 @@ def cmd_bench(args: argparse.Namespace) -> None:
         overrides=args.overrides,
         progress=not args.quiet,
         inputs=args.inputs,
+        resume=args.resume,
     )
     write_doc(args.results, args.doc)
     print(f"wrote {args.doc}")
@@ -52,6 +53,11 @@ def register(verbs: argparse._SubParsersAction) -> None:
     p.add_argument("--results", type=Path, default=Path("benchmarks/results/bench"))
     p.add_argument("--doc", type=Path, default=Path("docs/benchmarks.md"))
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue each run from its last checkpoint (its data and config.yaml are reused)",
+    )
     p.add_argument(
         "--set",
         dest="overrides",

@@ -50,6 +50,17 @@ def test_bench_proprio_row_feeds_the_envs_proprioception(tiny_cfg, tmp_path):
     )
     data = read_json(results / "two_room_quick_proprio.json")
     assert data["bench"]["inputs"] == "rgb+proprio"
+    weights = (tmp_path / "runs/two_room_quick_proprio/model/model.safetensors").read_bytes()
+    main(  # a finished run resumed: nothing more is trained, the evaluation is written again
+        ["bench", "two_room", "--presets", str(presets), "--runs", str(tmp_path / "runs")]
+        + ["--results", str(results), "--doc", str(doc), "--quiet", "--inputs", "rgb+proprio"]
+        + ["--set", "eval.episodes=2", "--set", "plan.samples=16", "--set", "plan.iterations=2"]
+        + ["--resume"]
+    )
+    assert (tmp_path / "runs/two_room_quick_proprio/model/model.safetensors").read_bytes() == (
+        weights
+    )
+    assert read_json(results / "two_room_quick_proprio.json")["bench"]["wall_seconds"] > 0
     assert data["config"]["model"]["proprio"] == ["agent_x", "agent_y"]
     assert "| two_room | rgb+proprio | quick | monde |" in doc.read_text()
 
