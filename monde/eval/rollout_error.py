@@ -18,29 +18,8 @@ import torch
 from torch import Tensor
 from tqdm import tqdm
 
-from monde.models.world_model import WorldModelProtocol, encode_observation
+from monde.models.world_model import WorldModelProtocol, encode_frames
 from monde.types import Episode
-
-
-@torch.no_grad()
-def encode_frames(
-    model: WorldModelProtocol,
-    frames: np.ndarray | Tensor,
-    states: np.ndarray | Tensor | None = None,
-    chunk: int = 512,
-) -> Tensor:
-    """uint8 frames (N, Hp, Wp, C) (+ their states (N, S), read by a model with
-    proprioception) → latents (N, D) float32, encoded `chunk` frames at a time."""
-    return torch.cat(
-        [
-            encode_observation(
-                model, frames[i : i + chunk], None if states is None else states[i : i + chunk]
-            )
-            .float()
-            .cpu()
-            for i in range(0, len(frames), chunk)
-        ]
-    )
 
 
 def model_steps(episode: Episode, frameskip: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -20,13 +20,12 @@ from monde.eval.probes import fit_probes, r2_score
 from monde.eval.rollout_error import (
     Rollouts,
     collect_rollouts,
-    encode_frames,
     latent_scale,
     model_steps,
     rollout_error,
 )
 from monde.eval.surprise import summarise_pairs, surprise_curves, to_model_rate
-from monde.models.world_model import WorldModelProtocol
+from monde.models.world_model import WorldModelProtocol, encode_frames
 from monde.types import Episode
 
 

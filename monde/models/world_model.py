@@ -48,6 +48,27 @@ def encode_observation(
     return model.encode(frames)
 
 
+@torch.no_grad()
+def encode_frames(
+    model: WorldModelProtocol,
+    frames: np.ndarray | Tensor,
+    states: np.ndarray | Tensor | None = None,
+    chunk: int = 512,
+) -> Tensor:
+    """uint8 frames (N, Hp, Wp, C) (+ their states (N, S), read by a model with
+    proprioception) → latents (N, D) float32 on the CPU, encoded `chunk` frames at a time."""
+    return torch.cat(
+        [
+            encode_observation(
+                model, frames[i : i + chunk], None if states is None else states[i : i + chunk]
+            )
+            .float()
+            .cpu()
+            for i in range(0, len(frames), chunk)
+        ]
+    )
+
+
 def build_predictor(cfg: ModelConfig) -> nn.Module:
     if cfg.predictor == "mlp":
         return MLPPredictor(cfg.latent_dim, cfg.action_dim, cfg.predictor_dim, cfg.predictor_depth)

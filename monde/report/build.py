@@ -22,7 +22,7 @@ from monde.config import RunConfig
 from monde.config_io import ConfigError, load_config
 from monde.data.store import EpisodeStore
 from monde.envs import make_env
-from monde.eval.rollout_error import encode_frames, model_steps
+from monde.eval.rollout_error import model_steps
 from monde.eval.understanding import UnderstandingConfig, evaluate_understanding
 from monde.io import atomic_write_json, read_json
 from monde.models.checkpoint import MODEL_FILE, load_model
@@ -34,7 +34,7 @@ from monde.models.decoder import (
     save_decoder,
     train_decoder,
 )
-from monde.models.world_model import WorldModel
+from monde.models.world_model import WorldModel, encode_frames
 from monde.plan.mpc import MPCPlanner
 from monde.report import plots
 from monde.report.media import gif_bytes, png_bytes, side_by_side, upscale

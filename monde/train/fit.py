@@ -26,7 +26,7 @@ from monde.config import TrainConfig
 from monde.data.sampler import WindowSampler
 from monde.eval.probes import probe_r2
 from monde.io import atomic_write_text
-from monde.models.world_model import WorldModel
+from monde.models.world_model import WorldModel, encode_frames
 from monde.train.distributed import DistContext, barrier, resolve_device
 from monde.train.state import list_checkpoints, load_checkpoint, save_checkpoint
 from monde.train.step import TrainStep
@@ -57,32 +57,14 @@ def learning_rate(step: int, cfg: TrainConfig) -> float:
 
 
 @torch.no_grad()
-def encode_in_chunks(
-    model: WorldModel,
-    frames: torch.Tensor,
-    states: torch.Tensor | None = None,
-    chunk: int = 512,
-) -> torch.Tensor:
-    """frames (N, Hp, Wp, C) uint8 (+ states (N, S)) → latents (N, D) float32 on the CPU."""
-    return torch.cat(
-        [
-            model.encode(frames[i : i + chunk], None if states is None else states[i : i + chunk])
-            .float()
-            .cpu()
-            for i in range(0, len(frames), chunk)
-        ]
-    )
-
-
-@torch.no_grad()
 def run_probe(model: WorldModel, probe: ProbeData) -> dict[str, float]:
     """R² of a linear probe from encoded latents to each state column, on held-out frames."""
     model.eval()
     cols = list(probe.columns)
     r2 = probe_r2(
-        encode_in_chunks(model, probe.train_frames, probe.train_states),
+        encode_frames(model, probe.train_frames, probe.train_states),
         probe.train_states[:, cols],
-        encode_in_chunks(model, probe.val_frames, probe.val_states),
+        encode_frames(model, probe.val_frames, probe.val_states),
         probe.val_states[:, cols],
     )
     model.train()
