@@ -71,13 +71,9 @@ def input_overrides(env: str, inputs: str) -> list[str]:
 
 def learning_curve(run_dir: Path, max_rows: int = 200) -> list[dict]:
     """The run's metrics.jsonl rows, thinned to about `max_rows` (rows with probes all kept)."""
-    import json
+    from monde.report.build import read_metrics  # skips a torn last line of a killed run
 
-    path = Path(run_dir) / "metrics.jsonl"
-    if not path.exists():
-        return []
-    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    rows = [r for r in rows if "loss" in r]
+    rows = [r for r in read_metrics(Path(run_dir) / "metrics.jsonl") if "loss" in r]
     every = max(1, len(rows) // max_rows)
     return [
         r
