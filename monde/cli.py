@@ -133,6 +133,7 @@ def cmd_demo(args: argparse.Namespace) -> None:
             )
         print(f"reusing the {cfg.data.episodes} episodes in {data_dir}")
     collect_s = time.perf_counter() - clock
+    collect_s = EpisodeStore(data_dir).meta["info"].get("collect_seconds", collect_s)
     coverage = EpisodeStore(data_dir).meta["info"].get("coverage", {})
     print(f"data: {cfg.data.episodes} episodes, coverage {coverage}")
     clock = time.perf_counter()

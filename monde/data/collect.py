@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +13,7 @@ from monde.config_io import to_dict
 from monde.data.store import EpisodeStore
 from monde.envs import DoorExplorer, coverage, make_env
 from monde.envs.policies import PushTPusher, SmoothRandomPolicy
+from monde.envs.registry import close_env
 from monde.types import Episode
 
 
@@ -52,6 +54,7 @@ def collect(
     Episode i is reset with seed data_cfg.seed + i and the explorer of each batch of num_envs
     episodes is seeded by its first seed, so the same config re-creates the dataset exactly.
     """
+    clock = time.perf_counter()
     env = make_env(env_cfg.name, data_cfg.num_envs, **env_cfg.env_kwargs("collect"))
     store = EpisodeStore.create(
         out,
@@ -100,7 +103,9 @@ def collect(
         bar.update(count)
     bar.close()
     stats = coverage(np.stack(all_states), env.cfg) if hasattr(env, "cfg") else {}
-    store.set_info(coverage=stats)
+    close_env(env)
+    # collect_seconds lets a later run that reuses this store report the collection time
+    store.set_info(coverage=stats, collect_seconds=time.perf_counter() - clock)
     return stats
 
 

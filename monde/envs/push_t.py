@@ -4,7 +4,10 @@ Monde's actions are pusher displacements: a ∈ [−1, 1]² moves the pusher's t
 a·max_move pixels (of the 512-pixel arena), which the environment's PD controller tracks. A reset
 puts pusher and block where the environment's own reset does; the goal pose is the block pushed
 `goal_shift` pixels in a random direction and turned by up to `goal_turn` radians (clipped to the
-arena), with the pusher anywhere, rendered by the environment. The environment's fixed green
+arena), with the pusher `pusher_standoff` pixels behind the block along the push, where a push
+leaves it, rendered by the environment. (A goal frame with the pusher anywhere asks the planner
+to match a pusher position that has nothing to do with the block, and the latent distance is
+dominated by it.) The environment's fixed green
 target T is drawn in every frame; it is background, not our goal. Success: block position within
 `success_distance` pixels and angle within `success_angle` radians of the goal pose.
 State: [pusher_x, pusher_y, block_x, block_y, block_angle]. Needs the `pusht` extra.
@@ -39,6 +42,8 @@ class PushTConfig:
     kept inside the arena, lies at least the lower bound away"""
     goal_turn: float = 0.8
     """largest goal rotation of the block (radians)"""
+    pusher_standoff: float = 100.0
+    """the goal frame's pusher sits this far (pixels) behind the block, against the push"""
     success_distance: float = 20.0
     """success if the block is this close (pixels) to its goal position..."""
     success_angle: float = 0.3
@@ -97,7 +102,9 @@ class PushTTask:
                 break
         block = best
         angle = start[4] + rng.uniform(-self.cfg.goal_turn, self.cfg.goal_turn)
-        pusher = rng.uniform(50, ARENA - 50, 2)
+        push = block - start[2:4]  # (2,) the block's displacement
+        push = push / max(float(np.linalg.norm(push)), 1e-6)
+        pusher = np.clip(block - self.cfg.pusher_standoff * push, 20, ARENA - 20)
         return goal_by_setting_state(self, env, np.array([*pusher, *block, angle]))
 
     def is_success(self, state: np.ndarray, goal: np.ndarray) -> bool:

@@ -57,3 +57,10 @@ def make_env(name: str, num_envs: int, **overrides: Any) -> Env:
         raise ValueError(f"unknown env {name!r}; known envs: {', '.join(sorted(ENV_REGISTRY))}")
     entry = ENV_REGISTRY[name]
     return entry.factory(num_envs, build_config(entry.config_cls, overrides))
+
+
+def close_env(env: Env) -> None:
+    """Release a batch's simulators (MuJoCo contexts, pymunk spaces); numpy envs hold none."""
+    close = getattr(env, "close", None)
+    if close is not None:
+        close()
