@@ -23,7 +23,7 @@ from pathlib import Path
 from monde import cli_bench, cli_data, cli_report
 from monde.config import RunConfig
 from monde.config_io import ConfigError, load_config, to_dict
-from monde.io import atomic_write_json
+from monde.io import atomic_write_json, read_json
 
 
 def _load(args: argparse.Namespace, saved: Path | None = None) -> RunConfig:
@@ -111,9 +111,15 @@ def cmd_eval(args: argparse.Namespace) -> None:
 def cmd_demo(args: argparse.Namespace) -> None:
     from monde.data.collect import collect
     from monde.data.store import EpisodeStore
-    from monde.train.run import train_run
+    from monde.train.fit import recorded_train_seconds
+    from monde.train.run import train_run, trains_alike
 
-    cfg = _load(args, Path(args.run) / "config.yaml" if args.resume else None)
+    saved = Path(args.run) / "config.yaml"
+    cfg = _load(args, saved if args.resume else None)
+    if args.resume and args.config is not None and saved.exists():
+        trained = load_config(RunConfig, saved, [])
+        if trains_alike(cfg, trained):  # keep the record of how it trained (threads, device)
+            cfg.train, cfg.model = trained.train, trained.model
     run = Path(args.run)
     data_dir = run / "data"
     out = args.out if args.out is not None else run / "results.json"
@@ -139,6 +145,8 @@ def cmd_demo(args: argparse.Namespace) -> None:
     clock = time.perf_counter()
     _, metrics = train_run(cfg, data_dir, run, resume=args.resume, progress=not args.quiet)
     train_s = time.perf_counter() - clock
+    # the training loop's seconds over every process of the run, as metrics.jsonl records them
+    train_s = recorded_train_seconds(run, cfg.train.batch_size) or train_s
     clock = time.perf_counter()
     extra = {
         "collect_seconds": collect_s,
@@ -148,6 +156,9 @@ def cmd_demo(args: argparse.Namespace) -> None:
     }
     _evaluate(cfg, run / "model", out, not args.quiet, extra)
     eval_s = time.perf_counter() - clock
+    payload = read_json(out)
+    payload["eval_seconds"] = eval_s
+    atomic_write_json(out, payload)
     print(f"collect {collect_s:.0f} s, train {train_s:.0f} s, eval {eval_s:.0f} s")
 
 

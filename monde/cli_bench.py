@@ -33,7 +33,12 @@ def cmd_bench(args: argparse.Namespace) -> None:
 
 def register(verbs: argparse._SubParsersAction) -> None:
     p = verbs.add_parser("bench", help="collect → train → eval per environment; results table")
-    p.add_argument("envs", nargs="*", metavar="ENV", help=f"any of {', '.join(BENCH_ENVS)}")
+    p.add_argument(
+        "envs",
+        nargs="*",
+        metavar="ENV",
+        help=f"any of {', '.join(BENCH_ENVS)} (or pusht, pointmaze, tworoom)",
+    )
     p.add_argument(
         "--render-only",
         action="store_true",

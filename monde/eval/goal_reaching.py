@@ -16,6 +16,7 @@ from tqdm import tqdm
 from monde.config import EnvConfig, EvalConfig, PlanConfig
 from monde.data.collect import RandomPolicy
 from monde.envs import make_env
+from monde.envs.registry import close_env
 from monde.eval.protocols import evaluation_env
 from monde.models.world_model import WorldModel
 from monde.plan.mpc import MPCPlanner
@@ -128,6 +129,7 @@ def run_episodes(env, seeds, policy, frameskip: int, max_steps: int):
 def check_env_fits_model(env_cfg: EnvConfig, model: WorldModel) -> None:
     """Fail before any planning if the environment's frames or actions do not fit the model."""
     env = make_env(env_cfg.name, 1, **env_cfg.env_kwargs("eval"))
+    close_env(env)  # only its attributes are read
     size = getattr(getattr(model, "cfg", None), "image_size", env.image_size)
     if env.image_size != size:
         raise ValueError(
@@ -186,6 +188,7 @@ def evaluate_goal_reaching(
                 else RandomActions(model.action_dim, seed=eval_cfg.seed + first)
             )
             success, steps = run_episodes(env, seeds, policy, fs, eval_cfg.max_steps)
+            close_env(env)  # MuJoCo batches hold GBs of render contexts: free before the next
             successes.append(success)
             steps_all.append(steps)
             plan_times += policy.plan_times
@@ -217,6 +220,7 @@ def time_single_plan(
         start = time.perf_counter()
         planner.plan()
         times.append(time.perf_counter() - start)
+    close_env(env)
     first, times = times[0], times[warmup:]  # warm-up calls excluded
     return {
         "calls": calls,
@@ -244,17 +248,20 @@ def scene_novelty(
     environment has no such state columns.
     """
 
-    def scenes(seeds: range, stage: str) -> np.ndarray | None:
+    probe = make_env(env_cfg.name, 1, **env_cfg.env_kwargs("eval"))
+    close_env(probe)
+    state_names = list(getattr(probe, "state_names", ()))
+    if not all(n in state_names for n in names):  # checked on one env: a batch of thousands of
+        return None  # MuJoCo envs would take tens of GB only to learn the columns are absent
+
+    def scenes(seeds: range, stage: str) -> np.ndarray:
         env = make_env(env_cfg.name, len(seeds), **env_cfg.env_kwargs(stage))
-        state_names = list(getattr(env, "state_names", ()))
-        if not all(n in state_names for n in names):
-            return None
         env.reset(list(seeds))
-        return env.state()[:, [state_names.index(n) for n in names]]  # (N, len(names))
+        chosen = env.state()[:, [state_names.index(n) for n in names]]  # (N, len(names))
+        close_env(env)
+        return chosen
 
     train, test = scenes(train_seeds, "collect"), scenes(eval_seeds, "eval")
-    if train is None or test is None:
-        return None
     nearest = np.sqrt(((test[:, None] - train[None]) ** 2).sum(-1)).min(1)  # (N_eval,)
     return {
         "columns": list(names),

@@ -77,18 +77,41 @@ def _append_jsonl(path: Path, row: dict) -> None:
         f.write(json.dumps(row) + "\n")
 
 
-def _truncate_metrics(path: Path, step: int) -> None:
-    """Drop rows a killed run logged after the checkpoint it resumes from (and a torn last line)."""
-    if not path.exists():
-        return
-    kept = []
-    for line in path.read_text().splitlines():
+def _read_rows(path: Path) -> list[tuple[str, dict]]:
+    """(line, row) of every well-formed metrics row; a line cut short by a kill is skipped."""
+    rows = []
+    for line in path.read_text().splitlines() if path.exists() else []:
         try:
-            if json.loads(line)["step"] <= step:
-                kept.append(line)
-        except (json.JSONDecodeError, KeyError, TypeError):
-            continue  # a line cut short by the kill
-    atomic_write_text(path, "".join(r + "\n" for r in kept))
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(row, dict) and isinstance(row.get("step"), int):
+            rows.append((line, row))
+    return rows
+
+
+def _seconds_of(row: dict, batch_size: int) -> float:
+    """Training seconds up to a row: its `train_seconds`, or, in rows of runs that predate that
+    field, steps × batch / samples_per_s (exact when the run was never resumed)."""
+    if "train_seconds" in row:
+        return float(row["train_seconds"])
+    rate = row.get("samples_per_s") or 0.0
+    return row["step"] * batch_size / rate if rate > 0 else 0.0
+
+
+def recorded_train_seconds(run_dir: str | Path, batch_size: int) -> float | None:
+    """Training seconds a run's metrics.jsonl records, over all its resumes; None if no rows."""
+    rows = _read_rows(Path(run_dir) / "metrics.jsonl")
+    return _seconds_of(rows[-1][1], batch_size) if rows else None
+
+
+def _truncate_metrics(path: Path, step: int, batch_size: int) -> float:
+    """Drop rows a killed run logged after the checkpoint it resumes from (and a torn last line);
+    → the training seconds recorded up to that checkpoint, which the resumed run carries on."""
+    kept = [(line, row) for line, row in _read_rows(path) if row["step"] <= step]
+    if path.exists():
+        atomic_write_text(path, "".join(line + "\n" for line, _ in kept))
+    return _seconds_of(kept[-1][1], batch_size) if kept else 0.0
 
 
 def fit(
@@ -124,14 +147,14 @@ def fit(
     model.to(dev).train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     train_step = TrainStep(model, optimizer, cfg, dist)  # checks the batch split first
-    step = 0
+    step, seconds_before = 0, 0.0  # training seconds of earlier processes of this run
     if resume:
         if checkpoints := list_checkpoints(ckpt_root):
             step = load_checkpoint(checkpoints[-1], model, optimizer)
             if main:
                 print(f"resumed from {checkpoints[-1]} at step {step}")
         if main:
-            _truncate_metrics(metrics_path, step)
+            seconds_before = _truncate_metrics(metrics_path, step, cfg.batch_size)
     elif main:  # a fresh run: nothing of an earlier run in this folder may be mistaken for ours
         metrics_path.unlink(missing_ok=True)
         shutil.rmtree(ckpt_root, ignore_errors=True)
@@ -186,6 +209,7 @@ def fit(
                 "lr": learning_rate(step - 1, cfg),
                 **metrics,
                 "samples_per_s": samples_seen / max(elapsed, 1e-9),
+                "train_seconds": seconds_before + elapsed,  # over every resume of the run
                 "processes": dist.world_size,
             }
             _append_jsonl(metrics_path, row)

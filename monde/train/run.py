@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from monde.config import RunConfig
-from monde.config_io import save_config
+from monde.config_io import save_config, to_dict
 from monde.data.sampler import WindowSampler
 from monde.data.store import EpisodeStore
 from monde.models.checkpoint import save_model
@@ -55,6 +55,25 @@ def make_probe_data(
         tuple(state_names[i] for i in cols),
         tuple(int(i) for i in cols),
     )
+
+
+_HOST_ONLY = {"train": ("device", "threads", "compile"), "model": ("proprio_indices",)}
+
+
+def trains_alike(a: RunConfig, b: RunConfig) -> bool:
+    """Whether two configs train the same model on the same data: only the env, data, model
+    and train sections count, less the settings that pick where and how fast it runs."""
+
+    def training_part(cfg: RunConfig) -> dict:
+        part = {
+            k: dict(v) for k, v in to_dict(cfg).items() if k in ("env", "data", "model", "train")
+        }
+        for section, keys in _HOST_ONLY.items():
+            for key in keys:
+                part[section].pop(key, None)
+        return part
+
+    return training_part(a) == training_part(b)
 
 
 def train_run(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from monde.bench import input_overrides, preset, render_table, result_name
+from monde.bench import canonical_env, input_overrides, preset, render_table, result_name
 from monde.cli import main
 from monde.config_io import save_config
 from monde.io import read_json
@@ -55,12 +55,18 @@ def test_bench_proprio_row_feeds_the_envs_proprioception(tiny_cfg, tmp_path):
         ["bench", "two_room", "--presets", str(presets), "--runs", str(tmp_path / "runs")]
         + ["--results", str(results), "--doc", str(doc), "--quiet", "--inputs", "rgb+proprio"]
         + ["--set", "eval.episodes=2", "--set", "plan.samples=16", "--set", "plan.iterations=2"]
-        + ["--resume"]
+        + ["--resume", "--set", "train.threads=2"]  # host-only: the trained record is kept
     )
     assert (tmp_path / "runs/two_room_quick_proprio/model/model.safetensors").read_bytes() == (
         weights
     )
-    assert read_json(results / "two_room_quick_proprio.json")["bench"]["wall_seconds"] > 0
+    again = read_json(results / "two_room_quick_proprio.json")
+    assert again["config"]["train"]["threads"] == 1  # how it trained, not how it was resumed
+    assert again["train_seconds"] == data["train_seconds"]  # from metrics.jsonl, not re-timed
+    assert again["collect_seconds"] == data["collect_seconds"]  # from the store's info
+    total = again["collect_seconds"] + again["train_seconds"] + again["eval_seconds"]
+    assert again["bench"]["total_seconds"] == total
+    assert again["bench"]["wall_seconds"] < total  # the resume only evaluated
     assert data["config"]["model"]["proprio"] == ["agent_x", "agent_y"]
     assert "| two_room | rgb+proprio | quick | monde |" in doc.read_text()
 
@@ -84,3 +90,14 @@ def test_bench_names_a_missing_preset(tmp_path):
         preset(tmp_path, "reacher", "full")
     with pytest.raises(ValueError, match="known"):
         preset(tmp_path, "mars", "quick")
+    with pytest.raises(FileNotFoundError, match="push_t_full.yaml"):
+        preset(tmp_path, "pusht", "full")  # the spelling of gym-pusht and LeWM
+
+
+def test_env_aliases_name_the_registered_envs():
+    assert [canonical_env(e) for e in ("pusht", "PointMaze", "tworoom", "reacher")] == [
+        "push_t",
+        "point_maze",
+        "two_room",
+        "reacher",
+    ]

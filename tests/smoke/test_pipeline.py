@@ -1,5 +1,6 @@
 """The whole loop on tiny budgets: collect → train → resume → plan → evaluate."""
 
+import copy
 import json
 import os
 import signal
@@ -18,7 +19,8 @@ from monde.data.store import EpisodeStore
 from monde.eval.goal_reaching import evaluate_goal_reaching
 from monde.io import load_safetensors
 from monde.models.checkpoint import load_model
-from monde.train.run import train_run
+from monde.train.fit import _truncate_metrics, recorded_train_seconds
+from monde.train.run import train_run, trains_alike
 
 
 @pytest.fixture
@@ -72,8 +74,22 @@ def test_resume_reproduces_uninterrupted_run(tiny_cfg, dataset, tmp_path):
     assert full.keys() == resumed.keys()
     for key in full:
         assert torch.equal(full[key], resumed[key]), key
-    rows = (tmp_path / "crash" / "metrics.jsonl").read_text().splitlines()
-    assert [json.loads(r)["step"] for r in rows if "loss" in json.loads(r)] == list(range(1, 7))
+    rows = [json.loads(r) for r in (tmp_path / "crash" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows if "loss" in r] == list(range(1, 7))
+    seconds = [r["train_seconds"] for r in rows]  # carried over the resume, never reset
+    assert seconds == sorted(seconds) and seconds[0] > 0
+    assert recorded_train_seconds(tmp_path / "crash", tiny_cfg.train.batch_size) == seconds[-1]
+
+
+def test_train_seconds_of_runs_logged_before_the_field(tmp_path):
+    """Rows without train_seconds: steps × batch / samples_per_s; a torn line is skipped."""
+    rows = [{"step": 5, "samples_per_s": 10.0}, {"step": 10, "samples_per_s": 20.0}]
+    path = tmp_path / "metrics.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows) + '{"step": 1')
+    assert recorded_train_seconds(tmp_path, batch_size=4) == 10 * 4 / 20.0
+    assert _truncate_metrics(path, 5, batch_size=4) == 5 * 4 / 10.0
+    assert [json.loads(r)["step"] for r in path.read_text().split("\n") if r] == [5]
+    assert recorded_train_seconds(tmp_path / "none", batch_size=4) is None
 
 
 def test_sigkill_then_resume_gives_same_weights(tiny_cfg, dataset, tmp_path):
@@ -174,3 +190,12 @@ def test_proprioception_trains_plans_and_checks_the_env(tiny_cfg, dataset, tmp_p
     loaded.cfg.proprio_indices = [2, 3]  # as if trained on other state columns
     with pytest.raises(ValueError, match=r"has \['wall_x', 'door_y'\] there"):
         evaluate_goal_reaching(loaded, tiny_cfg.env, tiny_cfg.plan, tiny_cfg.eval, progress=False)
+
+
+def test_trains_alike_ignores_only_where_it_runs(tiny_cfg):
+    other = copy.deepcopy(tiny_cfg)
+    other.train.threads, other.train.device, other.train.compile = 2, "cpu", True
+    other.plan.samples, other.eval.episodes = 99, 7  # evaluation settings never count
+    assert trains_alike(tiny_cfg, other)
+    other.train.steps += 1
+    assert not trains_alike(tiny_cfg, other)
