@@ -69,10 +69,23 @@ def _evaluate(cfg: RunConfig, model_dir: Path, out: Path | None, progress: bool,
     from monde.report import provenance, success_table
 
     model = load_model(model_dir)
+    waypoints = None
+    if cfg.plan.waypoints:
+        from monde.eval.memory import build_waypoint_graph
+
+        data_dir = Path(model_dir).parent / "data"
+        waypoints = build_waypoint_graph(model, data_dir, cfg.plan.waypoints, cfg.data.val_fraction)
+        print(f"waypoint graph: {len(waypoints)} latents of {data_dir}")
     results = evaluate_goal_reaching(
-        model, cfg.env, cfg.plan, cfg.eval, progress=progress, collection_policy=cfg.data.policy
+        model,
+        cfg.env,
+        cfg.plan,
+        cfg.eval,
+        progress=progress,
+        collection_policy=cfg.data.policy,
+        waypoints=waypoints,
     )
-    timing = time_single_plan(model, cfg.env, cfg.plan)
+    timing = time_single_plan(model, cfg.env, cfg.plan, waypoints=waypoints)
     print(success_table(results))
     print(
         f"one replanning call, 1 episode, {cfg.plan.solver} "

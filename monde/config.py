@@ -258,8 +258,15 @@ class PlanConfig:
     """torch.compile the rollout (tens of seconds of compilation on the first call)"""
     chunk: int = 0
     """samples rolled out at once per episode (0: all); bounds the planner's memory"""
+    waypoints: int = 0
+    """training episodes whose frames form a waypoint graph (monde.plan.waypoints) that gives
+    each replanning call a subgoal on the way to the goal, around walls; 0: aim at the goal"""
+    waypoint_lookahead: int = 3
+    """model steps down the graph's shortest path from the current latent to the subgoal"""
 
     def __post_init__(self) -> None:
+        if self.waypoints < 0 or self.waypoint_lookahead < 1:
+            raise ValueError("plan.waypoints must be ≥ 0 and plan.waypoint_lookahead ≥ 1")
         solvers = ("cem", "icem", "mppi", "gradient", "cem_gradient")
         if self.solver not in solvers:
             raise ValueError(f"plan.solver must be one of {list(solvers)}, got {self.solver!r}")

@@ -20,6 +20,7 @@ from monde.envs.registry import close_env
 from monde.eval.protocols import evaluation_env
 from monde.models.world_model import WorldModel
 from monde.plan.mpc import MPCPlanner
+from monde.plan.waypoints import WaypointGraph
 
 
 def wilson_interval(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
@@ -57,8 +58,14 @@ class PlannerPolicy:
     actions, so a batch's planning cost shrinks as its episodes succeed.
     """
 
-    def __init__(self, model: WorldModel, plan_cfg: PlanConfig, seed: int):
-        self.planner = MPCPlanner(model, plan_cfg, seed=seed)
+    def __init__(
+        self,
+        model: WorldModel,
+        plan_cfg: PlanConfig,
+        seed: int,
+        waypoints: WaypointGraph | None = None,
+    ):
+        self.planner = MPCPlanner(model, plan_cfg, seed=seed, waypoints=waypoints)
         self.receding = plan_cfg.receding
         self.plan_times: list[float] = []
 
@@ -166,10 +173,12 @@ def evaluate_goal_reaching(
     eval_cfg: EvalConfig,
     progress: bool = True,
     collection_policy: str = "door_explorer",
+    waypoints: WaypointGraph | None = None,
 ) -> dict:
     """Run eval_cfg.episodes episodes with MPC (and, if asked, random actions); → result dict.
 
-    `collection_policy` (data.policy) makes the goals of eval_cfg.protocol 'swm'.
+    `collection_policy` (data.policy) makes the goals of eval_cfg.protocol 'swm'; `waypoints`
+    (monde.eval.memory) gives the planner subgoals.
     """
     fs = model.frameskip
     check_env_fits_model(env_cfg, model)
@@ -183,7 +192,7 @@ def evaluate_goal_reaching(
             seeds = [eval_cfg.seed + first + i for i in range(count)]
             env = evaluation_env(env_cfg, eval_cfg, count, collection_policy)
             policy = (
-                PlannerPolicy(model, plan_cfg, seed=eval_cfg.seed + first)
+                PlannerPolicy(model, plan_cfg, seed=eval_cfg.seed + first, waypoints=waypoints)
                 if name == "planner"
                 else RandomActions(model.action_dim, seed=eval_cfg.seed + first)
             )
@@ -205,6 +214,7 @@ def time_single_plan(
     seed: int = 0,
     episodes: int = 1,
     warmup: int = 3,
+    waypoints: WaypointGraph | None = None,
 ) -> dict:
     """Median and p95 wall time of one replanning call for `episodes` episodes planned together.
 
@@ -213,7 +223,7 @@ def time_single_plan(
     """
     env = make_env(env_cfg.name, episodes, **env_cfg.env_kwargs("eval"))
     frames = env.reset([seed + i for i in range(episodes)])
-    planner = MPCPlanner(model, plan_cfg, seed=seed)
+    planner = MPCPlanner(model, plan_cfg, seed=seed, waypoints=waypoints)
     planner.reset(frames, env.goal_rgb(), env.state(), env.goal_state())
     times = []
     for _ in range(calls + warmup):

@@ -26,6 +26,7 @@ from monde.models.world_model import WorldModelProtocol, encode_observation
 from monde.plan.cost import goal_cost
 from monde.plan.registry import GRADIENT_SOLVERS, solver_from_config
 from monde.plan.solvers import CostFn, PlanResult
+from monde.plan.waypoints import SubgoalSelector, WaypointGraph
 
 
 def rollout_samples(
@@ -56,8 +57,19 @@ class MPCPlanner:
     `frameskip` times further than the average of independent noisy actions would.
     """
 
-    def __init__(self, model: WorldModelProtocol, cfg: PlanConfig, seed: int = 0):
+    def __init__(
+        self,
+        model: WorldModelProtocol,
+        cfg: PlanConfig,
+        seed: int = 0,
+        waypoints: WaypointGraph | None = None,
+    ):
+        """`waypoints`: a graph of remembered latents; each call then aims at a subgoal on the
+        graph's shortest path to the goal (cfg.waypoint_lookahead steps ahead)."""
         self.model, self.cfg, self.seed = model, cfg, seed
+        self.subgoals = (
+            SubgoalSelector(waypoints, cfg.waypoint_lookahead) if waypoints is not None else None
+        )
         self.solver, self.solver_cfg = solver_from_config(cfg)
         self.differentiable = cfg.solver in GRADIENT_SOLVERS
         self.repeat = model.frameskip if cfg.repeat_actions else 1
@@ -87,6 +99,8 @@ class MPCPlanner:
         """Start episodes: observations and goals (B, Hp, Wp, C) uint8; their states (B, S)
         for a model with proprioception (it reads only its proprioceptive columns)."""
         self.z_goal = encode_observation(self.model, goals, goal_states).float()  # (B, D)
+        if self.subgoals is not None:
+            self.subgoals.reset(self.z_goal)
         z0 = encode_observation(self.model, observations, states).float()  # (B, D)
         self.z_hist = z0[:, None]  # (B, 1, D): latents at model-step boundaries
         self.a_hist = z0.new_zeros(len(z0), 0, self.model.action_dim)  # (B, Tc−1, A)
@@ -154,7 +168,10 @@ class MPCPlanner:
             with torch.inference_mode(False) if self.differentiable else contextlib.nullcontext():
                 # gradient solvers need tensors autograd may save: copies of the inference tensors
                 z_ctx, a_ctx = pick(self.z_hist).clone(), pick(self.a_hist).clone()
-                goal = pick(self.z_goal)[:, None, :].clone()  # (b, 1, D): broadcast over S
+                if self.subgoals is None:
+                    goal = pick(self.z_goal)[:, None, :].clone()  # (b, 1, D): broadcast over S
+                else:  # a waypoint on the way, or the goal once near: (b, 1, D)
+                    goal = self.subgoals.subgoals(pick(self.z_hist)[:, -1], rows)[:, None, :]
             mean = pick(self.mean)
             std = torch.full_like(mean, self.cfg.init_std)
             bound = torch.ones(self.search_dim, device=mean.device)

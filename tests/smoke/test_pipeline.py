@@ -3,6 +3,7 @@
 import copy
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -14,6 +15,7 @@ import pytest
 import torch
 
 from monde.cli import main
+from monde.config_io import save_config
 from monde.data.collect import collect
 from monde.data.store import EpisodeStore
 from monde.eval.goal_reaching import evaluate_goal_reaching
@@ -199,3 +201,21 @@ def test_trains_alike_ignores_only_where_it_runs(tiny_cfg):
     assert trains_alike(tiny_cfg, other)
     other.train.steps += 1
     assert not trains_alike(tiny_cfg, other)
+
+
+def test_demo_plans_through_waypoints_of_its_training_frames(tiny_cfg, dataset, tmp_path):
+    preset = tmp_path / "tiny.yaml"
+    save_config(tiny_cfg, preset)
+    run, out = tmp_path / "run", tmp_path / "out.json"
+    main(["demo", "--config", str(preset), "--run", str(run), "--out", str(out), "--quiet"])
+    main(  # the finished run evaluated again, its planner aiming at waypoints
+        ["demo", "--config", str(preset), "--run", str(run), "--out", str(out), "--quiet"]
+        + ["--resume", "plan.waypoints=3", "plan.waypoint_lookahead=2"]
+    )
+    data = json.loads(out.read_text())
+    assert data["config"]["plan"]["waypoints"] == 3
+    assert data["results"]["planner"]["episodes"] == tiny_cfg.eval.episodes
+    model = tmp_path / "elsewhere" / "model"  # a model whose run folder holds no episodes
+    shutil.copytree(run / "model", model)
+    with pytest.raises(SystemExit, match="plan.waypoints needs the run.s training"):
+        main(["eval", "--model", str(model), "plan.waypoints=3", "--quiet"])
