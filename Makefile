@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 TORCH := torch==2.13.0
 
-.PHONY: demo test lint random-wall heldout-walls results understanding planning throughput clean
+.PHONY: demo test lint random-wall heldout-walls results understanding planning throughput bench clean
 
 ARGS ?=
 
@@ -70,6 +70,12 @@ planning: $(VENV)/.installed
 # a quiet machine: about 10 min on 2 cores; ARGS=--device=cuda on a GPU machine)
 throughput: $(VENV)/.installed
 	$(BIN)/python benchmarks/train_throughput.py $(ARGS)
+
+# The benchmark table (docs/benchmarks.md): every env with its full preset, one after another
+# (each preset says its time: about 1–2 hours per env on 2 cores). BUDGET=quick: ≤ 15 min each.
+BUDGET ?= full
+bench: $(VENV)/.installed-dev
+	$(BIN)/monde bench two_room reacher point_maze push_t --budget $(BUDGET) $(ARGS)
 
 clean:
 	rm -rf runs .pytest_cache .ruff_cache

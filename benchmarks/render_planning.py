@@ -42,6 +42,16 @@ that have not yet reached their goal, and bounds its memory with `plan.chunk`. S
 run under `torch.inference_mode`; the context is encoded once and its predictor work done once
 per episode (`rollout_samples`, with a KV cache for the transformer); `plan.bf16` and
 `plan.compile` are options.
+
+Waypoints (`plan.waypoints: N`, `monde.plan.waypoints`): a planner that greedily lowers the
+latent distance to the goal stalls where the way to the goal leads first away from it (around
+the wall of a maze). With N > 0 the planner remembers the latents of the frames of the first N
+training episodes of its run (`RUN/data`, one model step apart; never the validation split or an
+evaluation goal) as a graph: frames that followed each other, and latents as close as
+consecutive ones usually are, are joined. A breadth-first search from the goal's nearest node
+gives every node its steps to the goal, and each replanning call aims at the node
+`plan.waypoint_lookahead` steps down that path from the current latent, or at the goal once it
+is that near.
 """
 
 
