@@ -177,3 +177,13 @@ def test_pusht_goal_is_never_reached_at_the_start():
         gap = np.linalg.norm(env.state()[:, 2:4] - env.goal_state()[:, 2:4], axis=1)
         assert (gap >= 40.0 - 1e-6).all(), gap  # goal_shift's lower bound, even near a wall
         assert not env.is_success().any()
+
+
+def test_pusht_goal_pusher_stands_behind_the_pushed_block():
+    env = build("push_t", num_envs=8)
+    env.reset(range(8))
+    start, goal = env.state(), env.goal_state()
+    push = goal[:, 2:4] - start[:, 2:4]  # (B, 2) the block's displacement
+    behind = goal[:, 2:4] - 100.0 * push / np.linalg.norm(push, axis=1, keepdims=True)
+    expected = np.clip(behind, 20, 492)  # pusher_standoff 100 px, kept in the arena
+    np.testing.assert_allclose(goal[:, :2], expected, atol=1e-3)
