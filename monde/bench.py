@@ -152,6 +152,14 @@ def _pct(x: float) -> str:
     return f"{100 * x:.0f} %"
 
 
+def _planner(plan: dict) -> str:
+    """e.g. 'cem 300×10, h 5 + waypoints (300 ep.)'."""
+    text = f"{plan['solver']} {plan['samples']}×{plan['iterations']}, h {plan['horizon']}"
+    if plan.get("waypoints"):
+        text += f" + waypoints ({plan['waypoints']} ep.)"
+    return text
+
+
 def render_table(results: Path) -> str:
     """Markdown table of every bench JSON under `results` (sorted by env, budget, protocol)."""
     rows = []
@@ -167,6 +175,7 @@ def render_table(results: Path) -> str:
             f"| {_pct(planner['success_rate'])} ({_pct(planner['ci95'][0])} – "
             f"{_pct(planner['ci95'][1])}) "
             f"| {_pct(rand['success_rate']) if rand else '–'} "
+            f"| {_planner(cfg['plan'])} "
             f"| {'–' if steps is None else f'{steps:.1f}'} "
             f"| {data['single_episode_plan']['median_ms']:.0f} "
             f"| {data['train_seconds'] / 60:.0f} "
@@ -175,9 +184,10 @@ def render_table(results: Path) -> str:
             f"| {cfg['eval']['episodes']} | {data['provenance']['commit']} |"
         )
     header = [
-        "| env | inputs | budget | protocol | success (95 % CI) | random actions | steps to goal "
+        "| env | inputs | budget | protocol | success (95 % CI) | random actions | planner "
+        "| steps to goal "
         "| ms per plan call | train min | windows/s (training) | total min | episodes | commit |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     return "\n".join(header + rows) if rows else "No benchmark has been run yet."
 
