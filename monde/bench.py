@@ -224,7 +224,12 @@ def write_doc(results: Path, doc: Path) -> None:
             "[--inputs rgb rgb+proprio rgb+depth rgb+proprio+depth]` from "
             f"`{results}/*.json`; do not edit by hand. Protocols: `monde` (start and goal sampled "
             "by the environment on held-out seeds) and `swm` (stable-worldmodel's: goal 25 steps "
-            "ahead on a trajectory of the collection policy, 50 episodes, 50-step budget).",
+            "ahead on a trajectory of the collection policy, 50 episodes, 50-step budget). "
+            "`train min` is the training loop's time over every resume of the run; `total min` "
+            "adds collection and evaluation as each was measured; both are wall-clock times on "
+            "the machine that ran the row, slower where two rows shared its cores. `planner`: "
+            "solver, samples × iterations, horizon in model steps, and waypoint subgoals from "
+            "the first N training episodes where used (docs/planning.md).",
             "",
             render_table(results),
             "",
