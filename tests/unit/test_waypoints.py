@@ -60,11 +60,16 @@ class PointModel:
         return z_ctx[:, -1:] + steps.cumsum(1)
 
 
-def test_planner_with_waypoints_heads_up_the_arm_not_at_the_goal():
+@pytest.mark.parametrize("solver", ["cem", "gradient"])
+def test_planner_with_waypoints_heads_up_the_arm_not_at_the_goal(solver):
     frames = np.zeros((2, 4, 4, 3), np.uint8)
     frames[0, 0, 0, :2] = (0, 1)  # start (0, 0.1)
     frames[1, 0, 0, :2] = (20, 0)  # goal (2, 0): straight to the right
-    cfg = PlanConfig(horizon=3, samples=200, iterations=8, topk=20, waypoint_lookahead=2)
+    cfg = PlanConfig(
+        horizon=3, samples=200, iterations=8, topk=20, waypoint_lookahead=2, solver=solver
+    )
+    if solver == "gradient":
+        cfg.iterations, cfg.lr = 50, 0.2
     planner = MPCPlanner(PointModel(), cfg, seed=0, waypoints=u_graph())
     planner.reset(frames[:1], frames[1:])
     first = planner.plan().actions[0, 0].reshape(5, 2).mean(0)  # mean env action, first block
