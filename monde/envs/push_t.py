@@ -7,9 +7,9 @@ puts pusher and block where the environment's own reset does; the goal pose is t
 arena), with the pusher `pusher_standoff` pixels behind the block along the push, where a push
 leaves it, rendered by the environment. (A goal frame with the pusher anywhere asks the planner
 to match a pusher position that has nothing to do with the block, and the latent distance is
-dominated by it.) The environment's fixed green
-target T is drawn in every frame; it is background, not our goal. Success: block position within
-`success_distance` pixels and angle within `success_angle` radians of the goal pose.
+dominated by it.) The environment's fixed green target T is drawn in every frame; it is
+background, not our goal. Success: block position within `success_distance` pixels and angle
+within `success_angle` radians of the goal pose.
 State: [pusher_x, pusher_y, block_x, block_y, block_angle]. Needs the `pusht` extra.
 """
 
