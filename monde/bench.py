@@ -193,21 +193,24 @@ def render_table(results: Path) -> str:
 
 
 def write_curves(results: Path, figures: Path) -> list[str]:
-    """One PNG of training losses and probe R² per bench JSON → Markdown lines that show them."""
+    """One PNG of training losses and probe R² per trained run (its monde and swm rows share
+    it) → Markdown lines that show them."""
     from monde.report.plots import training_curves  # matplotlib only when curves are drawn
 
-    lines = []
+    lines, drawn = [], set()
     for path in sorted(results.glob("*.json")):
         rows = read_json(path).get("learning_curve")
-        if not rows:
+        run = path.stem.removesuffix("_swm")  # both protocols of a run share its training
+        if not rows or run in drawn:
             continue
+        drawn.add(run)
         figures.mkdir(parents=True, exist_ok=True)
-        png = figures / f"{path.stem}_training.png"
+        png = figures / f"{run}_training.png"
         png.write_bytes(training_curves(rows))
         lines += [
-            f"### {path.stem}",
+            f"### {run}",
             "",
-            f"![training curves of {path.stem}]({figures.name}/{png.name})",
+            f"![training curves of {run}]({figures.name}/{png.name})",
             "",
         ]
     return lines
