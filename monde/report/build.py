@@ -40,6 +40,7 @@ from monde.report import plots
 from monde.report.media import gif_bytes, png_bytes, side_by_side, upscale
 from monde.report.page import Media, Section, write_report
 from monde.report.tables import provenance, success_table
+from monde.train.fit import read_metrics
 from monde.types import Episode
 
 
@@ -75,19 +76,6 @@ def held_out_split(n: int, val_fraction: float) -> int:
     """Index of the first held-out episode: the last ⌈val_fraction·n⌉ (as training holds out)."""
     n_val = min(int(math.ceil(val_fraction * n)) if val_fraction > 0 else 0, n - 1)
     return n - n_val
-
-
-def read_metrics(path: Path) -> list[dict]:
-    """metrics.jsonl rows; a torn last line (a killed run) is skipped."""
-    if not path.exists():
-        return []
-    rows = []
-    for line in path.read_text().splitlines():
-        try:
-            rows.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue
-    return [r for r in rows if isinstance(r, dict) and "step" in r]
 
 
 LEGACY_FORMAT = "monde.episodes/1"

@@ -77,17 +77,15 @@ def _append_jsonl(path: Path, row: dict) -> None:
         f.write(json.dumps(row) + "\n")
 
 
-def _read_rows(path: Path) -> list[tuple[str, dict]]:
-    """(line, row) of every well-formed metrics row; a line cut short by a kill is skipped."""
+def read_metrics(path: Path) -> list[dict]:
+    """metrics.jsonl rows; a line cut short by a killed run is skipped."""
     rows = []
     for line in path.read_text().splitlines() if path.exists() else []:
         try:
-            row = json.loads(line)
+            rows.append(json.loads(line))
         except json.JSONDecodeError:
             continue
-        if isinstance(row, dict) and isinstance(row.get("step"), int):
-            rows.append((line, row))
-    return rows
+    return [r for r in rows if isinstance(r, dict) and isinstance(r.get("step"), int)]
 
 
 def _seconds_of(row: dict, batch_size: int) -> float:
@@ -101,17 +99,17 @@ def _seconds_of(row: dict, batch_size: int) -> float:
 
 def recorded_train_seconds(run_dir: str | Path, batch_size: int) -> float | None:
     """Training seconds a run's metrics.jsonl records, over all its resumes; None if no rows."""
-    rows = _read_rows(Path(run_dir) / "metrics.jsonl")
-    return _seconds_of(rows[-1][1], batch_size) if rows else None
+    rows = read_metrics(Path(run_dir) / "metrics.jsonl")
+    return _seconds_of(rows[-1], batch_size) if rows else None
 
 
 def _truncate_metrics(path: Path, step: int, batch_size: int) -> float:
     """Drop rows a killed run logged after the checkpoint it resumes from (and a torn last line);
     → the training seconds recorded up to that checkpoint, which the resumed run carries on."""
-    kept = [(line, row) for line, row in _read_rows(path) if row["step"] <= step]
+    kept = [row for row in read_metrics(path) if row["step"] <= step]
     if path.exists():
-        atomic_write_text(path, "".join(line + "\n" for line, _ in kept))
-    return _seconds_of(kept[-1][1], batch_size) if kept else 0.0
+        atomic_write_text(path, "".join(json.dumps(row) + "\n" for row in kept))
+    return _seconds_of(kept[-1], batch_size) if kept else 0.0
 
 
 def fit(
