@@ -151,9 +151,9 @@ def cmd_demo(args: argparse.Namespace) -> None:
                 "delete it or use another --run"
             )
         print(f"reusing the {cfg.data.episodes} episodes in {data_dir}")
-    collect_s = time.perf_counter() - clock
-    collect_s = EpisodeStore(data_dir).meta["info"].get("collect_seconds", collect_s)
-    coverage = EpisodeStore(data_dir).meta["info"].get("coverage", {})
+    stored = EpisodeStore(data_dir).meta["info"]  # a reused store keeps its collection time
+    collect_s = stored.get("collect_seconds", time.perf_counter() - clock)
+    coverage = stored.get("coverage", {})
     print(f"data: {cfg.data.episodes} episodes, coverage {coverage}")
     clock = time.perf_counter()
     _, metrics = train_run(cfg, data_dir, run, resume=args.resume, progress=not args.quiet)
