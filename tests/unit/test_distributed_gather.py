@@ -59,6 +59,10 @@ def _worker(rank: int, init_file: str, out_dir: str) -> None:
             mean_loss = mean_over_ranks(loss.detach().reshape(1))
             np.save(Path(out_dir) / f"{name}_loss_{rank}.npy", mean_loss.numpy())
             np.save(Path(out_dir) / f"{name}_grad_{rank}.npy", ddp.module.weight.grad.numpy())
+        # neither rank tears gloo down while the other still talks to it: a peer closing its
+        # connection mid-collective aborts the process ("terminate called without an active
+        # exception"), which made this fixture fail about once in a few dozen runs
+        dist.barrier()
     finally:
         dist.destroy_process_group()
 
