@@ -107,9 +107,17 @@ def run_bench(
     progress: bool = True,
     inputs: Sequence[str] = ("rgb",),
     resume: bool = False,
+    success_curve_episodes: int = 0,
 ) -> list[Path]:
-    """Run each env's pipeline per input set; returns the results JSONs written."""
+    """Run each env's pipeline per input set; returns the results JSONs written.
+
+    `success_curve_episodes` > 0 keeps every checkpoint and evaluates each on that many
+    episodes (`success_curve` in the JSON; Monde protocol only).
+    """
     from monde.cli import main  # the demo verb is the pipeline; imported late (cli imports us)
+    from monde.config import RunConfig
+    from monde.config_io import load_config
+    from monde.eval.success_curve import success_curve
 
     if protocol not in PROTOCOLS:
         raise ValueError(f"unknown protocol {protocol!r}; known: {', '.join(PROTOCOLS)}")
@@ -124,6 +132,8 @@ def run_bench(
         name = result_name(env, budget, protocol, kind)
         out = results / name
         extra = list(SWM_OVERRIDES) if protocol == "swm" else []
+        curve = success_curve_episodes > 0 and protocol == "monde"
+        extra += ["train.keep_checkpoints=100000"] if curve else []
         run = runs / name.removesuffix(".json").removesuffix("_swm")
         argv = ["demo", "--config", str(path), "--run", str(run), "--out"]
         argv += [str(out), *feed, *extra, *overrides] + ([] if progress else ["--quiet"])
@@ -133,6 +143,9 @@ def run_bench(
         main(argv)
         data = read_json(out)
         data["learning_curve"] = learning_curve(run)
+        if curve:
+            cfg = load_config(RunConfig, path, [*feed, *extra, *overrides])
+            data["success_curve"] = success_curve(run, cfg, success_curve_episodes, progress)
         data["bench"] = {
             "env": env,
             "budget": budget,
@@ -199,14 +212,15 @@ def write_curves(results: Path, figures: Path) -> list[str]:
 
     lines, drawn = [], set()
     for path in sorted(results.glob("*.json")):
-        rows = read_json(path).get("learning_curve")
+        data = read_json(path)
+        rows = data.get("learning_curve")
         run = path.stem.removesuffix("_swm")  # both protocols of a run share its training
         if not rows or run in drawn:
             continue
         drawn.add(run)
         figures.mkdir(parents=True, exist_ok=True)
         png = figures / f"{run}_training.png"
-        png.write_bytes(training_curves(rows))
+        png.write_bytes(training_curves(rows, data.get("success_curve")))
         lines += [
             f"### {run}",
             "",
@@ -241,7 +255,9 @@ def write_doc(results: Path, doc: Path) -> None:
                     "## Training curves",
                     "",
                     "Losses and held-out linear-probe R² logged in "
-                    "training (`learning_curve` in each JSON).",
+                    "training (`learning_curve` in each JSON) and, for rows run with "
+                    "`--success-curve EPISODES`, success of every checkpoint "
+                    "(`success_curve`).",
                     "",
                     *curves,
                 ]

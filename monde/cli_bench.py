@@ -26,6 +26,7 @@ def cmd_bench(args: argparse.Namespace) -> None:
         progress=not args.quiet,
         inputs=args.inputs,
         resume=args.resume,
+        success_curve_episodes=args.success_curve,
     )
     write_doc(args.results, args.doc)
     print(f"wrote {args.doc}")
@@ -62,6 +63,14 @@ def register(verbs: argparse._SubParsersAction) -> None:
         "--resume",
         action="store_true",
         help="continue each run from its last checkpoint (its data and config.yaml are reused)",
+    )
+    p.add_argument(
+        "--success-curve",
+        type=int,
+        default=0,
+        metavar="EPISODES",
+        help="keep every checkpoint and evaluate each on EPISODES episodes (success by "
+        "training step, drawn beside the training curves; Monde protocol only)",
     )
     p.add_argument(
         "--set",

@@ -23,9 +23,12 @@ def _png(fig) -> bytes:
     return buf.getvalue()
 
 
-def training_curves(rows: Sequence[dict]) -> bytes:
-    """metrics.jsonl rows → losses by step (log scale) and the probe R² logged in training."""
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 3.6))
+def training_curves(rows: Sequence[dict], success: Sequence[dict] | None = None) -> bytes:
+    """metrics.jsonl rows → losses by step (log scale) and the probe R² logged in training;
+    with `success` (monde.eval.success_curve rows), a third panel of success by step."""
+    panels = 3 if success else 2
+    fig, axes = plt.subplots(1, panels, figsize=(5.5 * panels, 3.6))
+    ax1, ax2 = axes[0], axes[1]
     steps = [r["step"] for r in rows]
     for key in LOSS_KEYS:
         pts = [(s, r[key]) for s, r in zip(steps, rows, strict=True) if r.get(key, 0) > 0]
@@ -40,6 +43,21 @@ def training_curves(rows: Sequence[dict]) -> bytes:
     ax2.set(xlabel="training step", ylabel="R²", title="linear probe R² (held-out, in training)")
     if probe_keys:
         ax2.legend(fontsize=7)
+    if success:
+        ax3 = axes[2]
+        x = [r["step"] for r in success]
+        rate = [100 * r["success_rate"] for r in success]
+        low = [100 * r["ci95"][0] for r in success]
+        high = [100 * r["ci95"][1] for r in success]
+        ax3.plot(x, rate, marker="o", label="planner")
+        ax3.fill_between(x, low, high, alpha=0.2, label="95 % CI")
+        ax3.set(
+            xlabel="training step",
+            ylabel="success %",
+            ylim=(0, 100),
+            title=f"success by checkpoint ({success[0]['episodes']} episodes each)",
+        )
+        ax3.legend(fontsize=7)
     return _png(fig)
 
 

@@ -57,12 +57,16 @@ def make_probe_data(
     )
 
 
-_HOST_ONLY = {"train": ("device", "threads", "compile"), "model": ("proprio_indices",)}
+_HOST_ONLY = {
+    "train": ("device", "threads", "compile", "keep_checkpoints"),
+    "model": ("proprio_indices",),
+}
 
 
 def trains_alike(a: RunConfig, b: RunConfig) -> bool:
     """Whether two configs train the same model on the same data: only the env, data, model
-    and train sections count, less the settings that pick where and how fast it runs."""
+    and train sections count, less the settings that pick where and how fast it runs and how
+    many checkpoints it keeps."""
 
     def training_part(cfg: RunConfig) -> dict:
         part = {

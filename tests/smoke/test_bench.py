@@ -71,6 +71,32 @@ def test_bench_proprio_row_feeds_the_envs_proprioception(tiny_cfg, tmp_path):
     assert "| two_room | rgb+proprio | quick | monde |" in doc.read_text()
 
 
+def test_bench_success_curve_evaluates_every_checkpoint(tiny_cfg, tmp_path):
+    presets, results, doc = tmp_path / "presets", tmp_path / "results", tmp_path / "bench.md"
+    presets.mkdir()
+    save_config(tiny_cfg, presets / "two_room_quick.yaml")  # checkpoints at steps 2, 4 and 6
+    main(
+        ["bench", "two_room", "--presets", str(presets), "--runs", str(tmp_path / "runs")]
+        + ["--results", str(results), "--doc", str(doc), "--quiet", "--success-curve", "2"]
+    )
+    data = read_json(results / "two_room_quick.json")
+    curve = data["success_curve"]
+    assert [r["step"] for r in curve] == [2, 4, 6]  # every checkpoint kept, not the last 2
+    assert all(r["episodes"] == 2 and 0 <= r["successes"] <= 2 for r in curve)
+    assert all(r["ci95"][0] <= r["success_rate"] <= r["ci95"][1] for r in curve)
+    assert data["config"]["train"]["keep_checkpoints"] > 3
+    assert (tmp_path / "bench" / "two_room_quick_training.png").stat().st_size > 1000
+
+
+def test_success_curve_names_a_run_without_checkpoints(tiny_cfg, tmp_path):
+    from monde.eval.success_curve import success_curve
+
+    with pytest.raises(FileNotFoundError, match="no checkpoint"):
+        success_curve(tmp_path, tiny_cfg, episodes=2)
+    with pytest.raises(ValueError, match="episodes"):
+        success_curve(tmp_path, tiny_cfg, episodes=0)
+
+
 def test_input_sets_become_overrides_and_names():
     assert input_overrides("two_room", "rgb") == []
     assert input_overrides("point_maze", "rgb+proprio+depth") == [

@@ -1,0 +1,62 @@
+"""Success by training step: goal reaching of every checkpoint a run kept.
+
+A row that misses its target is read with this curve beside the training curves: a success
+rate still climbing at the last checkpoint says more steps would pay; a flat one says they
+would not. Checkpoints are kept by `train.keep_checkpoints` (every `train.checkpoint_every`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+from monde.config import RunConfig
+from monde.eval.goal_reaching import evaluate_goal_reaching
+from monde.models.checkpoint import load_model
+from monde.train.state import list_checkpoints
+
+
+def checkpoint_step(path: Path) -> int:
+    """`RUN/checkpoints/step-000002000` → 2000."""
+    return int(path.name.removeprefix("step-"))
+
+
+def success_curve(
+    run_dir: str | Path, cfg: RunConfig, episodes: int, progress: bool = False
+) -> list[dict]:
+    """Evaluate each checkpoint under run_dir/checkpoints on the first `episodes` evaluation
+    seeds of cfg.eval (planner only) → [{step, episodes, successes, success_rate, ci95}],
+    oldest first."""
+    if episodes < 1:
+        raise ValueError(f"success curve: episodes must be ≥ 1, got {episodes}")
+    run_dir = Path(run_dir)
+    checkpoints = list_checkpoints(run_dir / "checkpoints")
+    if not checkpoints:
+        raise FileNotFoundError(f"{run_dir / 'checkpoints'}: no checkpoint to evaluate")
+    eval_cfg = replace(cfg.eval, episodes=episodes, random_baseline=False)
+    curve = []
+    for path in checkpoints:
+        model = load_model(path)
+        waypoints = None
+        if cfg.plan.waypoints:
+            from monde.eval.memory import build_waypoint_graph
+
+            waypoints = build_waypoint_graph(
+                model, run_dir / "data", cfg.plan.waypoints, cfg.data.val_fraction
+            )
+        result = evaluate_goal_reaching(
+            model,
+            cfg.env,
+            cfg.plan,
+            eval_cfg,
+            progress=progress,
+            collection_policy=cfg.data.policy,
+            waypoints=waypoints,
+        )["planner"]
+        curve.append(
+            {
+                "step": checkpoint_step(path),
+                **{k: result[k] for k in ("episodes", "successes", "success_rate", "ci95")},
+            }
+        )
+    return curve
