@@ -6,7 +6,7 @@ about models or environments: latents in, states out.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import Tensor, nn
@@ -41,6 +41,41 @@ def probe_r2(x_train: Tensor, y_train: Tensor, x_test: Tensor, y_test: Tensor) -
     weights = fit_linear_probe((x_train - mean) / std, y_train)
     y_hat = apply_linear_probe(weights, (x_test.double() - mean) / std)
     return r2_score(y_test.double(), y_hat)
+
+
+def is_angle(name: str) -> bool:
+    """A state column read as an angle (radians): its name ends in 'angle'."""
+    return name.endswith("angle")
+
+
+def probe_targets(states: Tensor, names: Sequence[str]) -> tuple[Tensor, list[list[int]]]:
+    """State columns (N, S) → probe targets (N, T) and the target columns of each name.
+
+    An angle column becomes its cos and sin: a linear read-out of an angle wrapped at ±π fails
+    even from a latent that holds the angle exactly, so its R² would say nothing.
+    """
+    targets, groups = [], []
+    for i, name in enumerate(names):
+        column = states[:, i]
+        parts = [column.cos(), column.sin()] if is_angle(name) else [column]
+        groups.append(list(range(len(targets), len(targets) + len(parts))))
+        targets += parts
+    return torch.stack(targets, dim=1), groups
+
+
+def named_probe_r2(
+    x_train: Tensor,
+    states_train: Tensor,
+    x_test: Tensor,
+    states_test: Tensor,
+    names: Sequence[str],
+) -> dict[str, float]:
+    """Held-out linear-probe R² per named state column; an angle's is the mean of its cos and
+    sin R² (probe_targets)."""
+    y_train, groups = probe_targets(states_train, names)
+    y_test, _ = probe_targets(states_test, names)
+    r2 = probe_r2(x_train, y_train, x_test, y_test)
+    return {name: float(r2[g].mean()) for name, g in zip(names, groups, strict=True)}
 
 
 class MLPProbe(nn.Module):

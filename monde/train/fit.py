@@ -24,7 +24,7 @@ from tqdm import tqdm
 
 from monde.config import TrainConfig
 from monde.data.sampler import WindowSampler
-from monde.eval.probes import probe_r2
+from monde.eval.probes import named_probe_r2
 from monde.io import atomic_write_text
 from monde.models.world_model import WorldModel, encode_frames
 from monde.train.distributed import DistContext, barrier, resolve_device
@@ -61,15 +61,15 @@ def run_probe(model: WorldModel, probe: ProbeData) -> dict[str, float]:
     """R² of a linear probe from encoded latents to each state column, on held-out frames."""
     model.eval()
     cols = list(probe.columns)
-    r2 = probe_r2(
+    r2 = named_probe_r2(
         encode_frames(model, probe.train_frames, probe.train_states),
         probe.train_states[:, cols],
         encode_frames(model, probe.val_frames, probe.val_states),
         probe.val_states[:, cols],
+        probe.state_names,
     )
     model.train()
-    out = {f"probe_r2/{name}": float(v) for name, v in zip(probe.state_names, r2, strict=False)}
-    return out
+    return {f"probe_r2/{name}": v for name, v in r2.items()}
 
 
 def _append_jsonl(path: Path, row: dict) -> None:

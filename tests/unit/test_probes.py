@@ -1,3 +1,5 @@
+import math
+
 import pytest
 import torch
 
@@ -74,3 +76,23 @@ def test_fit_probes_rejects_unknown_kind():
 
     with pytest.raises(ValueError, match="unknown probe kind 'forest'"):
         fit_probes(torch.zeros(4, 2), torch.zeros(4, 1), ("forest",))
+
+
+def test_angle_columns_are_probed_through_cos_and_sin():
+    from monde.eval.probes import named_probe_r2, probe_targets
+
+    angle = torch.tensor([0.0, math.pi / 2, math.pi, -math.pi / 2])
+    states = torch.stack([torch.arange(4.0), angle], dim=1)  # (4, 2): x, block_angle
+    targets, groups = probe_targets(states, ["x", "block_angle"])
+    assert groups == [[0], [1, 2]]
+    expected = torch.tensor([[0, 1, 0], [1, 0, 1], [2, -1, 0], [3, 0, -1]], dtype=targets.dtype)
+    torch.testing.assert_close(targets, expected, atol=1e-6, rtol=0)
+    # a latent holding the angle's cos and sin exactly: R² 1 through the probe's cos and sin,
+    # where a linear read-out of the raw angle, wrapped at ±π, scores far lower
+    gen = torch.Generator().manual_seed(0)
+    theta = torch.rand(400, generator=gen) * 2 * math.pi - math.pi
+    z = torch.stack([theta.cos(), theta.sin()], dim=1)  # (400, 2)
+    r2 = named_probe_r2(z[:300], theta[:300, None], z[300:], theta[300:, None], ["block_angle"])
+    assert r2["block_angle"] > 0.999
+    raw = probe_r2(z[:300], theta[:300, None], z[300:], theta[300:, None])
+    assert raw.item() < 0.9
