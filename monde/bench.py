@@ -116,23 +116,28 @@ def run_bench(
     """
     from monde.cli import main  # the demo verb is the pipeline; imported late (cli imports us)
     from monde.config import RunConfig
-    from monde.config_io import load_config
+    from monde.config_io import from_dict, load_config
     from monde.eval.success_curve import success_curve
 
     if protocol not in PROTOCOLS:
         raise ValueError(f"unknown protocol {protocol!r}; known: {', '.join(PROTOCOLS)}")
+    curve = success_curve_episodes > 0
+    if success_curve_episodes < 0 or (curve and protocol != "monde"):
+        raise ValueError("a success curve takes episodes ≥ 1 and the monde protocol")
     envs = [canonical_env(env) for env in envs]
     jobs = [  # every preset and input set checked before any work
         (env, preset(presets, env, budget), kind, input_overrides(env, kind))
         for env in envs
         for kind in inputs
     ]
+    for _, path, _, feed in jobs if curve else []:
+        if load_config(RunConfig, path, [*feed, *overrides]).train.checkpoint_every < 1:
+            raise ValueError(f"{path}: a success curve needs train.checkpoint_every ≥ 1")
     written = []
     for env, path, kind, feed in jobs:
         name = result_name(env, budget, protocol, kind)
         out = results / name
         extra = list(SWM_OVERRIDES) if protocol == "swm" else []
-        curve = success_curve_episodes > 0 and protocol == "monde"
         extra += ["train.keep_checkpoints=100000"] if curve else []
         run = runs / name.removesuffix(".json").removesuffix("_swm")
         argv = ["demo", "--config", str(path), "--run", str(run), "--out"]
@@ -144,8 +149,10 @@ def run_bench(
         data = read_json(out)
         data["learning_curve"] = learning_curve(run)
         if curve:
-            cfg = load_config(RunConfig, path, [*feed, *extra, *overrides])
+            clock_curve = time.perf_counter()
+            cfg = from_dict(RunConfig, data["config"], source=str(out))  # what demo evaluated
             data["success_curve"] = success_curve(run, cfg, success_curve_episodes, progress)
+            data["success_curve_seconds"] = time.perf_counter() - clock_curve
         data["bench"] = {
             "env": env,
             "budget": budget,

@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from monde import cli_bench, cli_data, cli_report
@@ -132,7 +133,9 @@ def cmd_demo(args: argparse.Namespace) -> None:
     if args.resume and args.config is not None and saved.exists():
         trained = load_config(RunConfig, saved, [])
         if trains_alike(cfg, trained):  # keep the record of how it trained (threads, device)
-            cfg.train, cfg.model = trained.train, trained.model
+            # ...but keep as many checkpoints as asked now (monde bench --success-curve)
+            keep = cfg.train.keep_checkpoints
+            cfg.train, cfg.model = replace(trained.train, keep_checkpoints=keep), trained.model
     run = Path(args.run)
     data_dir = run / "data"
     out = args.out if args.out is not None else run / "results.json"

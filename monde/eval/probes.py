@@ -72,6 +72,8 @@ def named_probe_r2(
 ) -> dict[str, float]:
     """Held-out linear-probe R² per named state column; an angle's is the mean of its cos and
     sin R² (probe_targets)."""
+    if not names:
+        return {}
     y_train, groups = probe_targets(states_train, names)
     y_test, _ = probe_targets(states_test, names)
     r2 = probe_r2(x_train, y_train, x_test, y_test)

@@ -33,6 +33,12 @@ def success_curve(
     checkpoints = list_checkpoints(run_dir / "checkpoints")
     if not checkpoints:
         raise FileNotFoundError(f"{run_dir / 'checkpoints'}: no checkpoint to evaluate")
+    expected = cfg.train.steps // max(cfg.train.checkpoint_every, 1)
+    if len(checkpoints) < expected:
+        print(
+            f"success curve: {len(checkpoints)} of {expected} checkpoints are kept in "
+            f"{run_dir / 'checkpoints'} (train.keep_checkpoints was lower when they were written)"
+        )
     eval_cfg = replace(cfg.eval, episodes=episodes, random_baseline=False)
     curve = []
     for path in checkpoints:

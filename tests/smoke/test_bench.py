@@ -85,7 +85,47 @@ def test_bench_success_curve_evaluates_every_checkpoint(tiny_cfg, tmp_path):
     assert all(r["episodes"] == 2 and 0 <= r["successes"] <= 2 for r in curve)
     assert all(r["ci95"][0] <= r["success_rate"] <= r["ci95"][1] for r in curve)
     assert data["config"]["train"]["keep_checkpoints"] > 3
+    assert data["success_curve_seconds"] > 0
     assert (tmp_path / "bench" / "two_room_quick_training.png").stat().st_size > 1000
+
+
+def test_bench_success_curve_of_a_resumed_run_keeps_what_is_left(tiny_cfg, tmp_path):
+    presets, results, doc = tmp_path / "presets", tmp_path / "results", tmp_path / "bench.md"
+    presets.mkdir()
+    save_config(tiny_cfg, presets / "two_room_quick.yaml")
+    argv = ["bench", "two_room", "--presets", str(presets), "--runs", str(tmp_path / "runs")]
+    argv += ["--results", str(results), "--doc", str(doc), "--quiet"]
+    main(argv)  # keeps the last 2 checkpoints: steps 4 and 6
+    main(argv + ["--resume", "--success-curve", "2"])  # only evaluates
+    data = read_json(results / "two_room_quick.json")
+    assert [r["step"] for r in data["success_curve"]] == [4, 6]
+    assert data["config"]["train"]["keep_checkpoints"] == 100000  # asked now, not as trained
+
+
+def test_bench_success_curve_refuses_what_it_cannot_draw(tiny_cfg, tmp_path):
+    presets = tmp_path / "presets"
+    presets.mkdir()
+    save_config(tiny_cfg, presets / "two_room_quick.yaml")
+    argv = ["bench", "two_room", "--presets", str(presets), "--runs", str(tmp_path / "runs")]
+    with pytest.raises(SystemExit, match="--protocol monde"):
+        main(argv + ["--success-curve", "2", "--protocol", "swm"])
+    with pytest.raises(SystemExit, match="checkpoint_every"):  # before any collection
+        main(argv + ["--success-curve", "2", "--set", "train.checkpoint_every=0"])
+    assert not (tmp_path / "runs").exists()
+
+
+def test_training_curves_draw_a_success_panel():
+    import io
+
+    from PIL import Image
+
+    from monde.report.plots import training_curves
+
+    rows = [{"step": s, "loss": 1.0 / s, "probe_r2/x": 0.5} for s in (1, 2, 3)]
+    point = {"step": 3, "episodes": 4, "successes": 1, "success_rate": 0.25, "ci95": [0.05, 0.7]}
+    two = Image.open(io.BytesIO(training_curves(rows)))
+    three = Image.open(io.BytesIO(training_curves(rows, [point])))  # one checkpoint is enough
+    assert three.width > 1.4 * two.width and three.height == two.height
 
 
 def test_success_curve_names_a_run_without_checkpoints(tiny_cfg, tmp_path):

@@ -197,6 +197,7 @@ def test_proprioception_trains_plans_and_checks_the_env(tiny_cfg, dataset, tmp_p
 def test_trains_alike_ignores_only_where_it_runs(tiny_cfg):
     other = copy.deepcopy(tiny_cfg)
     other.train.threads, other.train.device, other.train.compile = 2, "cpu", True
+    other.train.keep_checkpoints = 50
     other.plan.samples, other.eval.episodes = 99, 7  # evaluation settings never count
     assert trains_alike(tiny_cfg, other)
     other.train.steps += 1
