@@ -13,12 +13,7 @@ from pathlib import Path
 from monde.config import RunConfig
 from monde.eval.goal_reaching import evaluate_goal_reaching
 from monde.models.checkpoint import load_model
-from monde.train.state import list_checkpoints
-
-
-def checkpoint_step(path: Path) -> int:
-    """`RUN/checkpoints/step-000002000` → 2000."""
-    return int(path.name.removeprefix("step-"))
+from monde.train.state import checkpoint_step, list_checkpoints
 
 
 def success_curve(

@@ -72,6 +72,14 @@ def list_checkpoints(root: Path) -> list[Path]:
     return sorted(p for p in root.iterdir() if p.is_dir() and _PATTERN.match(p.name))
 
 
+def checkpoint_step(path: Path) -> int:
+    """The step a checkpoint folder was written at: `RUN/checkpoints/step-000002000` → 2000."""
+    match = _PATTERN.match(path.name)
+    if match is None:
+        raise ValueError(f"{path}: not a checkpoint folder (step-NNNNNNNNN)")
+    return int(match.group(1))
+
+
 def load_checkpoint(path: Path, model: WorldModel, optimizer: torch.optim.Optimizer) -> int:
     """Restore weights and optimizer from `path`; returns the step it was taken at.
 
