@@ -73,9 +73,11 @@ throughput: $(VENV)/.installed
 
 # The benchmark table (docs/benchmarks.md): every env with its full preset, one after another
 # (each preset says its time: about 1–2 hours per env on 2 cores). BUDGET=quick: ≤ 15 min each.
+# Reacher also gets its rgb+proprio row: the arm's joint angles are its proprioception.
 BUDGET ?= full
 bench: $(VENV)/.installed-dev
 	$(BIN)/monde bench two_room reacher point_maze push_t --budget $(BUDGET) $(ARGS)
+	$(BIN)/monde bench reacher --budget $(BUDGET) --inputs rgb+proprio $(ARGS)
 
 clean:
 	rm -rf runs .pytest_cache .ruff_cache
