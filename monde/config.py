@@ -7,6 +7,7 @@ outputs, and every checkpoint carries the ModelConfig that rebuilds its model.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -263,8 +264,16 @@ class PlanConfig:
     each replanning call a subgoal on the way to the goal, around walls; 0: aim at the goal"""
     waypoint_lookahead: int = 3
     """model steps down the graph's shortest path from the current latent to the subgoal"""
+    proprio_weights: dict[str, float] = field(default_factory=dict)
+    """weight in the planning cost of a proprioceptive column of the model (model.proprio; the
+    others weigh 1), e.g. {vx: 0, vy: 0}: plan on where the ball is, not on how fast it goes"""
 
     def __post_init__(self) -> None:
+        for name, weight in self.proprio_weights.items():
+            if not math.isfinite(weight) or weight < 0:
+                raise ValueError(
+                    f"plan.proprio_weights.{name} must be finite and ≥ 0, got {weight}"
+                )
         if self.waypoints < 0 or self.waypoint_lookahead < 1:
             raise ValueError("plan.waypoints must be ≥ 0 and plan.waypoint_lookahead ≥ 1")
         solvers = ("cem", "icem", "mppi", "gradient", "cem_gradient")

@@ -23,7 +23,9 @@ REDUCE_MODES: tuple[str, ...] = ("sum", "last", "discounted")
 _COSINE_EPS = 1e-8
 
 
-def latent_distance(pred: Tensor, goal: Tensor, metric: str = "l2") -> Tensor:
+def latent_distance(
+    pred: Tensor, goal: Tensor, metric: str = "l2", weights: Tensor | None = None
+) -> Tensor:
     """Per-step distance between predicted latents and a goal latent.
 
     Formulas, with ``d = pred[..., h, :] - goal[..., :]`` over the D latent dims:
@@ -32,6 +34,11 @@ def latent_distance(pred: Tensor, goal: Tensor, metric: str = "l2") -> Tensor:
     - ``"l1"``: mean absolute error, ``mean_D(|d|)``.
     - ``"cosine"``: ``1 - cos(pred_h, goal)`` with ``cos = <x, y> / max(|x| * |y|, 1e-8)``, in
       [0, 2]; a zero vector is at distance 1 from everything.
+
+    With ``weights`` w (D,), each dimension counts w times: ``mean_D(w * d**2)`` and
+    ``mean_D(w * |d|)``; the cosine compares ``sqrt(w) * pred_h`` with ``sqrt(w) * goal``. A
+    weight of 0 leaves a dimension out (e.g. a velocity column of the proprioception when the
+    goal is at rest).
 
     Steps:
         1. goal (..., D) -> (..., 1, D), a singleton H axis.
@@ -43,13 +50,14 @@ def latent_distance(pred: Tensor, goal: Tensor, metric: str = "l2") -> Tensor:
         pred: (..., H, D) predicted latents, one per planning step.
         goal: (..., D) goal latent, without an H axis.
         metric: one of ``"l2"``, ``"l1"``, ``"cosine"``.
+        weights: None (every dimension weight 1) or (D,) finite weights ≥ 0.
 
     Returns:
         (..., H) distance per step, in the broadcast leading shape.
 
     Raises:
-        ValueError: unknown metric, pred with fewer than 2 dims, goal with no dims, or
-            mismatched D.
+        ValueError: unknown metric, pred with fewer than 2 dims, goal with no dims,
+            mismatched D, or weights that are not (D,) finite and ≥ 0.
     """
     if metric not in METRICS:
         raise ValueError(f"unknown metric {metric!r}; valid metrics are {list(METRICS)}")
@@ -65,10 +73,23 @@ def latent_distance(pred: Tensor, goal: Tensor, metric: str = "l2") -> Tensor:
             f"goal {tuple(goal.shape)} has D={goal.shape[-1]}"
         )
     g = goal.unsqueeze(-2)  # (..., 1, D)
+    if weights is not None:
+        if weights.shape != (pred.shape[-1],):
+            raise ValueError(
+                f"weights must be (D,) = ({pred.shape[-1]},), got {tuple(weights.shape)}"
+            )
+        if not bool(torch.isfinite(weights).all()) or bool((weights < 0).any()):
+            raise ValueError("weights must be finite and >= 0")
+        weights = weights.to(pred)
+        if metric == "cosine":  # compare the rescaled vectors
+            root = weights.sqrt()
+            pred, g = pred * root, g * root
     if metric == "l2":
-        return (pred - g).square().mean(dim=-1)
+        sq = (pred - g).square()
+        return (sq if weights is None else sq * weights).mean(dim=-1)
     if metric == "l1":
-        return (pred - g).abs().mean(dim=-1)
+        ab = (pred - g).abs()
+        return (ab if weights is None else ab * weights).mean(dim=-1)
     # cosine
     pred_b, g_b = torch.broadcast_tensors(pred, g)
     return 1.0 - F.cosine_similarity(pred_b, g_b, dim=-1, eps=_COSINE_EPS)
@@ -118,17 +139,18 @@ def goal_cost(
     metric: str = "l2",
     mode: str = "sum",
     discount: float = 1.0,
+    weights: Tensor | None = None,
 ) -> Tensor:
     """Cost of predicted latent trajectories with respect to a goal latent.
 
     Steps:
-        1. ``latent_distance(pred, goal, metric)``: (..., H, D) x (..., D) -> (..., H).
+        1. ``latent_distance(pred, goal, metric, weights)``: (..., H, D) x (..., D) -> (..., H).
         2. ``reduce_horizon(dist, mode, discount)``: (..., H) -> (...).
 
     For a planner, pred is (B, S, H, D) and goal (B, 1, D), giving the (B, S) cost that
     ``monde.plan.cem`` expects from its cost function.
     """
-    return reduce_horizon(latent_distance(pred, goal, metric), mode, discount)
+    return reduce_horizon(latent_distance(pred, goal, metric, weights), mode, discount)
 
 
 def add_state_term(

@@ -49,6 +49,27 @@ def rollout_samples(
     return pred.reshape(b, s, h, -1)
 
 
+def latent_weights(model: WorldModelProtocol, proprio_weights: dict[str, float]) -> Tensor | None:
+    """Per-dimension cost weights (D,) from `plan.proprio_weights`: 1 for the image latent, the
+    named weight for a proprioceptive column (the last P dims, in `model.cfg.proprio` order).
+    None when no column is weighted."""
+    if not proprio_weights:
+        return None
+    cfg = getattr(model, "cfg", None)
+    proprio = list(getattr(cfg, "proprio", None) or [])
+    unknown = sorted(set(proprio_weights) - set(proprio))
+    if unknown:
+        raise ValueError(
+            f"plan.proprio_weights names {unknown}, which are not proprioceptive inputs of this "
+            f"model (model.proprio: {proprio or 'none'})"
+        )
+    weights = torch.ones(cfg.latent_dim)  # proprio non-empty, so the model has a cfg
+    first = cfg.latent_dim - len(proprio)  # proprioception is appended last
+    for i, name in enumerate(proprio):
+        weights[first + i] = float(proprio_weights.get(name, 1.0))
+    return weights
+
+
 class MPCPlanner:
     """Plans model actions (B, H, A) in [−1, 1] toward goal observations, batched over episodes.
 
@@ -75,6 +96,7 @@ class MPCPlanner:
         self.repeat = model.frameskip if cfg.repeat_actions else 1
         self.search_dim = model.action_dim // self.repeat  # dims searched per model step
         self.kept_elites = math.ceil(cfg.keep_elites * cfg.topk) if cfg.solver == "icem" else 0
+        self.dim_weights = latent_weights(model, cfg.proprio_weights)  # (D,) or None
         self.z_goal: Tensor | None = None
         self._rollout = (
             torch.compile(rollout_samples, dynamic=False) if cfg.compile else rollout_samples
@@ -136,7 +158,8 @@ class MPCPlanner:
                     pred = self._rollout(self.model, z_ctx, actions, a_ctx).float()
             else:
                 pred = self._rollout(self.model, z_ctx, actions, a_ctx)  # (b, s', H, D)
-            return goal_cost(pred, goal, cfg.metric, cfg.reduce, cfg.discount)
+            weights = None if self.dim_weights is None else self.dim_weights.to(pred.device)
+            return goal_cost(pred, goal, cfg.metric, cfg.reduce, cfg.discount, weights)
 
         def cost_fn(searched: Tensor) -> Tensor:
             s = searched.shape[1]

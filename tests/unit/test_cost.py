@@ -115,3 +115,29 @@ def test_state_term_adds_a_weighted_goal_cost_of_states() -> None:
         add_state_term(latent, pred_state, goal_state, weight=-1.0)
     with pytest.raises(ValueError, match="state term has shape"):
         add_state_term(torch.zeros(3), pred_state, goal_state)
+
+
+def test_weights_scale_each_dimension() -> None:
+    pred = torch.tensor([[1.0, 2.0], [3.0, -4.0]])  # (H=2, D=2)
+    goal = torch.tensor([1.0, 0.0])
+    w = torch.tensor([2.0, 0.0])  # the second dimension left out
+    # l2 step 0: (2·0 + 0·4) / 2 = 0; step 1: (2·4 + 0·16) / 2 = 4
+    torch.testing.assert_close(latent_distance(pred, goal, "l2", w), torch.tensor([0.0, 4.0]))
+    # l1 step 1: (2·2 + 0·4) / 2 = 2
+    torch.testing.assert_close(latent_distance(pred, goal, "l1", w), torch.tensor([0.0, 2.0]))
+    # cosine on sqrt(w)-scaled vectors: only the first dimension is left, both positive -> 0
+    torch.testing.assert_close(latent_distance(pred, goal, "cosine", w), torch.tensor([0.0, 0.0]))
+    ones = torch.ones(2)
+    for metric in ("l2", "l1", "cosine"):
+        torch.testing.assert_close(
+            latent_distance(pred, goal, metric, ones), latent_distance(pred, goal, metric)
+        )
+    torch.testing.assert_close(goal_cost(pred, goal, "l2", "sum", weights=w), torch.tensor(4.0))
+
+
+@pytest.mark.parametrize(
+    "weights", [torch.ones(3), torch.tensor([1.0, -1.0]), torch.tensor([1.0, float("nan")])]
+)
+def test_bad_weights_raise(weights: torch.Tensor) -> None:
+    with pytest.raises(ValueError, match="weights"):
+        latent_distance(torch.zeros(2, 2), torch.zeros(2), "l2", weights)

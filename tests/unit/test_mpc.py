@@ -130,3 +130,43 @@ def test_chunked_rollouts_give_the_same_plan():
         planner.reset(frames_at([[0.1, 0.1], [0.4, 0.6]]), frames_at([[0.5, 0.5]] * 2))
         outs.append(planner.plan().actions)
     assert torch.equal(outs[0], outs[1])
+
+
+class ProprioPointModel(PointModel):
+    """PointModel whose 2-D latent is its proprioception: columns x, y appended last."""
+
+    class cfg:  # noqa: N801 - the attribute a monde WorldModel carries
+        proprio = ["x", "y"]
+        latent_dim = 2
+
+    def encode(self, frames, states=None):
+        return super().encode(frames)
+
+
+def test_proprio_weights_leave_a_column_out_of_the_cost():
+    cfg = PlanConfig(horizon=2, samples=10, iterations=1, topk=2)
+    weighted = PlanConfig(**{**cfg.__dict__, "proprio_weights": {"y": 0.0}})
+    costs = []
+    for plan_cfg in (cfg, weighted):
+        planner = MPCPlanner(ProprioPointModel(), plan_cfg, seed=0)
+        planner.reset(frames_at([[0.5, 0.5]]), frames_at([[0.9, 0.1]]))
+        cost_fn = planner._cost_fn(planner.z_hist, planner.a_hist, planner.z_goal[:, None])
+        searched = torch.zeros(1, 2, 2, 2)  # (B, S, H, A / repeat): stay, or move up in y
+        searched[0, 1, :, 1] = 1.0
+        costs.append(cost_fn(searched)[0])
+    plain, x_only = costs
+    assert torch.equal(planner.dim_weights, torch.tensor([1.0, 0.0]))
+    assert plain[1] > plain[0]  # moving up leads away from the goal below...
+    torch.testing.assert_close(x_only[1], x_only[0])  # ...which y's weight 0 ignores
+    # x alone: the goal is 0.4 away at both steps -> 2 · 0.4² · 1 / 2 (mean over D = 2)
+    torch.testing.assert_close(x_only[0], torch.tensor(0.16))
+
+
+def test_proprio_weights_must_name_proprioceptive_columns():
+    cfg = PlanConfig(horizon=2, samples=10, iterations=1, topk=2, proprio_weights={"vz": 0.0})
+    with pytest.raises(ValueError, match=r"vz.*model.proprio: \['x', 'y'\]"):
+        MPCPlanner(ProprioPointModel(), cfg)
+    with pytest.raises(ValueError, match="model.proprio: none"):
+        MPCPlanner(PointModel(), cfg)
+    with pytest.raises(ValueError, match="finite"):
+        PlanConfig(proprio_weights={"x": -1.0})
