@@ -192,3 +192,53 @@ def fit_probes(
         else:
             raise ValueError(f"unknown probe kind {kind!r}; valid: 'linear', 'mlp'")
     return probes
+
+
+class StateProbe:
+    """A probe of named state columns fitted on their `probe_targets` (an angle as cos, sin).
+
+    `targets(x)`: x (..., D) → the probe's targets (..., T); `probe(x)`: → states (..., S), an
+    angle read back as atan2(sin, cos).
+    """
+
+    def __init__(self, read: Callable[[Tensor], Tensor], groups: list[list[int]]):
+        self.read, self.groups = read, groups
+
+    def targets(self, x: Tensor) -> Tensor:
+        return self.read(x)
+
+    def __call__(self, x: Tensor) -> Tensor:
+        t = self.read(x)  # (..., T)
+        columns = [
+            torch.atan2(t[..., g[1]], t[..., g[0]]) if len(g) == 2 else t[..., g[0]]
+            for g in self.groups
+        ]
+        return torch.stack(columns, dim=-1)  # (..., S)
+
+
+def fit_state_probes(
+    x_train: Tensor,
+    states_train: Tensor,
+    names: Sequence[str],
+    kinds: tuple[str, ...] = ("linear", "mlp"),
+    seed: int = 0,
+    mlp_steps: int = 1500,
+) -> dict[str, StateProbe]:
+    """`fit_probes` on the named states' probe targets; → {kind: StateProbe}."""
+    y_train, groups = probe_targets(states_train, names)
+    fitted = fit_probes(x_train, y_train, kinds, seed, mlp_steps)
+    return {kind: StateProbe(read, groups) for kind, read in fitted.items()}
+
+
+def state_r2(
+    states: Tensor, probe: StateProbe, x: Tensor, names: Sequence[str]
+) -> dict[str, float | None]:
+    """Held-out R² of `probe` on latents x (N, D) against states (N, S), per named column: an
+    angle's is the mean R² of its cos and sin; None for a column constant in `states`."""
+    y, groups = probe_targets(states.double(), names)
+    r2 = r2_score(y, probe.targets(x).double())
+    constant = states.double().var(0) < 1e-12
+    return {
+        name: None if bool(constant[i]) else float(r2[g].mean())
+        for i, (name, g) in enumerate(zip(names, groups, strict=True))
+    }

@@ -10,6 +10,7 @@ This module knows nothing about environments or planning.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -18,6 +19,7 @@ import torch
 from torch import Tensor
 from tqdm import tqdm
 
+from monde.eval.probes import is_angle
 from monde.models.world_model import WorldModelProtocol, encode_frames
 from monde.types import Episode
 
@@ -96,6 +98,15 @@ def collect_rollouts(
     )
 
 
+def state_error(pred: Tensor, truth: Tensor, names: Sequence[str]) -> Tensor:
+    """pred − truth (..., S); an angle column's difference wrapped into [−π, π)."""
+    diff = pred - truth
+    for i, name in enumerate(names):
+        if is_angle(name):
+            diff[..., i] = torch.remainder(diff[..., i] + math.pi, 2 * math.pi) - math.pi
+    return diff
+
+
 def rollout_error(
     rollouts: Rollouts,
     scale: float,
@@ -126,8 +137,8 @@ def rollout_error(
     pred_state = probe(rollouts.z_pred)  # (W, H, S)
     floor_state = probe(target)
     names = list(state_names) or [f"s{i}" for i in range(truth.shape[-1])]
-    rmse = (pred_state - truth).square().mean(0).sqrt()  # (H, S)
-    floor = (floor_state - truth).square().mean(0).sqrt()
+    rmse = state_error(pred_state, truth, names).square().mean(0).sqrt()  # (H, S)
+    floor = state_error(floor_state, truth, names).square().mean(0).sqrt()
     out["state_rmse"] = {n: rmse[:, i].tolist() for i, n in enumerate(names)}
     out["state_rmse_encoded"] = {n: floor[:, i].tolist() for i, n in enumerate(names)}
     if "agent_x" in names and "agent_y" in names:

@@ -16,7 +16,7 @@ import torch
 from tqdm import tqdm
 
 from monde.envs.violations import VIOLATION_KINDS, make_clip_pairs
-from monde.eval.probes import fit_probes, r2_score
+from monde.eval.probes import fit_state_probes, state_r2
 from monde.eval.rollout_error import (
     Rollouts,
     collect_rollouts,
@@ -51,16 +51,6 @@ class UnderstandingConfig:
     """seed of the MLP probes"""
 
 
-def _r2_dict(y: torch.Tensor, y_hat: torch.Tensor, names: Sequence[str]) -> dict[str, float | None]:
-    """R² per named state column; None for a column that is constant in y (R² undefined)."""
-    y = y.double()
-    r2 = r2_score(y, y_hat.double())
-    constant = y.var(0) < 1e-12
-    return {
-        n: None if c else float(v) for n, v, c in zip(names, r2, constant.tolist(), strict=True)
-    }
-
-
 def probe_section(
     z_train: torch.Tensor,
     s_train: torch.Tensor,
@@ -72,15 +62,16 @@ def probe_section(
     cfg: UnderstandingConfig,
     progress: bool = True,
 ) -> tuple[dict, dict]:
-    """R² of probes on encoded latents and on predicted latents per rollout step.
+    """R² of probes on encoded latents and on predicted latents per rollout step (an angle
+    column's R² is that of its cos and sin, see `monde.eval.probes.probe_targets`).
 
     → (section dict, encoded probes {kind: fn}) — the encoded probes also read rollouts.
     "predicted_refit": a probe fitted on predicted latents of training windows at that step;
     "predicted_encoder_probe": the probe of encoded latents applied to predicted latents.
     """
-    encoded = fit_probes(z_train, s_train, cfg.probe_kinds, cfg.seed, cfg.mlp_steps)
+    encoded = fit_state_probes(z_train, s_train, names, cfg.probe_kinds, cfg.seed, cfg.mlp_steps)
     out: dict = {
-        "encoded": {k: _r2_dict(s_test, p(z_test), names) for k, p in encoded.items()},
+        "encoded": {k: state_r2(s_test, p, z_test, names) for k, p in encoded.items()},
         "predicted_refit": {k: [] for k in cfg.probe_kinds},
         "predicted_encoder_probe": {k: [] for k in cfg.probe_kinds},
         "steps": list(range(1, cfg.horizon + 1)),
@@ -89,10 +80,10 @@ def probe_section(
     for h in tqdm(range(cfg.horizon), desc="probes on predictions", disable=not progress):
         x_tr, y_tr = roll_train.z_pred[:, h], roll_train.states[:, c + h]  # (W, D), (W, S)
         x_te, y_te = roll_test.z_pred[:, h], roll_test.states[:, c + h]
-        refit = fit_probes(x_tr, y_tr, cfg.probe_kinds, cfg.seed, cfg.mlp_steps)
+        refit = fit_state_probes(x_tr, y_tr, names, cfg.probe_kinds, cfg.seed, cfg.mlp_steps)
         for k in cfg.probe_kinds:
-            out["predicted_refit"][k].append(_r2_dict(y_te, refit[k](x_te), names))
-            out["predicted_encoder_probe"][k].append(_r2_dict(y_te, encoded[k](x_te), names))
+            out["predicted_refit"][k].append(state_r2(y_te, refit[k], x_te, names))
+            out["predicted_encoder_probe"][k].append(state_r2(y_te, encoded[k], x_te, names))
     return out, encoded
 
 

@@ -96,3 +96,21 @@ def test_angle_columns_are_probed_through_cos_and_sin():
     assert r2["block_angle"] > 0.999
     raw = probe_r2(z[:300], theta[:300, None], z[300:], theta[300:, None])
     assert raw.item() < 0.9
+
+
+def test_state_probes_read_angles_back_and_score_them_through_cos_and_sin():
+    from monde.eval.probes import fit_state_probes, state_r2
+
+    gen = torch.Generator().manual_seed(0)
+    theta = torch.rand(400, generator=gen) * 2 * math.pi - math.pi
+    x = torch.rand(400, generator=gen)
+    z = torch.stack([theta.cos(), theta.sin(), x], dim=1)  # (400, 3)
+    states = torch.stack([x, theta, torch.ones(400)], dim=1)  # x, block_angle, a constant
+    names = ["x", "block_angle", "const"]
+    probe = fit_state_probes(z[:300], states[:300], names, kinds=("linear",))["linear"]
+    read = probe(z[300:])  # (100, 3) states, the angle read back by atan2
+    assert read.shape == (100, 3)
+    torch.testing.assert_close(read[:, 1], theta[300:].double(), atol=1e-3, rtol=0)
+    assert probe.targets(z[300:]).shape == (100, 4)  # x, cos, sin, const
+    r2 = state_r2(states[300:], probe, z[300:], names)
+    assert r2["x"] > 0.999 and r2["block_angle"] > 0.999 and r2["const"] is None

@@ -1,5 +1,7 @@
 """Open-loop rollout error: model-rate views, rollout windows, exact error values."""
 
+import math
+
 import numpy as np
 import torch
 
@@ -10,6 +12,7 @@ from monde.eval.rollout_error import (
     latent_scale,
     model_steps,
     rollout_error,
+    state_error,
 )
 from monde.models.world_model import WorldModel
 from monde.types import Episode
@@ -69,3 +72,12 @@ def test_rollout_error_wrong_side_of_the_wall():
     out = rollout_error(r, 1.0, probe, ("agent_x", "wall_x"))
     assert out["agent_wrong_side_fraction"] == [0.5]  # window 1: predicted 0.7, truth 0.4
     assert np.allclose(out["agent_x_sq_error_share_wrong_side"], [0.09 / (0.01 + 0.09)])
+
+
+def test_state_error_wraps_angle_differences():
+    pred = torch.tensor([[3.0, 3.1], [1.0, -3.1]], dtype=torch.float64)  # x, block_angle
+    truth = torch.tensor([[1.0, -3.1], [2.0, 3.1]], dtype=torch.float64)
+    err = state_error(pred, truth, ["x", "block_angle"])
+    gap = 6.2 - 2 * math.pi  # 3.1 − (−3.1) = 6.2 rad is −0.083 rad around the circle
+    expected = torch.tensor([[2.0, gap], [-1.0, -gap]], dtype=torch.float64)
+    torch.testing.assert_close(err, expected)
