@@ -30,8 +30,10 @@ from torch import Tensor
 from monde.config import RunConfig
 from monde.config_io import load_config
 from monde.data.store import EpisodeStore
+from monde.envs.push_t import angle_gap
+from monde.envs.registry import close_env
 from monde.eval.goal_reaching import PlannerPolicy, run_episodes, summarise
-from monde.eval.probes import LinearProbe, probe_targets, r2_score
+from monde.eval.probes import LinearProbe, fit_probes, probe_targets, r2_score
 from monde.eval.protocols import evaluation_env
 from monde.io import atomic_write_json
 from monde.models.checkpoint import load_model
@@ -90,18 +92,53 @@ def fit_readout(model: WorldModel, run: Path, cfg: RunConfig) -> tuple[ProbeRead
     z_val, y_val = encoded(val_ids)
     probe = LinearProbe.fit(z_train, y_train)
     r2 = r2_score(y_val, probe(z_val)).tolist()
+    mlp = fit_probes(z_train, y_train, ("mlp",))["mlp"]  # is the pose there, if not linearly?
+    mlp_r2 = r2_score(y_val, mlp(z_val).double()).tolist()
     readout = ProbeReadout(model, probe, y_train.mean(0), y_train.std(0).clamp_min(1e-6))
-    return readout, {"held_out_r2": dict(zip(TARGETS, r2, strict=True)), "frames": len(z_train)}
+    info = {
+        "held_out_r2": dict(zip(TARGETS, r2, strict=True)),
+        "held_out_r2_mlp": dict(zip(TARGETS, mlp_r2, strict=True)),
+        "frames": len(z_train),
+    }
+    return readout, info
+
+
+class RecordingPolicy(PlannerPolicy):
+    """PlannerPolicy that keeps the start states of its episodes."""
+
+    def start(self, env, frames: np.ndarray) -> None:
+        self.start_states = env.state().copy()  # (B, S)
+        super().start(env, frames)
+
+
+def block_progress(start: np.ndarray, final: np.ndarray, goal: np.ndarray, radius: float) -> dict:
+    """Where the block ended against where it started, both measured to its goal pose.
+
+    States (B, S) are rows [pusher_x, pusher_y, block_x, block_y, block_angle] (PushT's)."""
+    d_start = np.linalg.norm(start[:, 2:4] - goal[:, 2:4], axis=1)  # (B,) pixels
+    d_final = np.linalg.norm(final[:, 2:4] - goal[:, 2:4], axis=1)
+    turn_final = np.abs(angle_gap(final[:, 4], goal[:, 4]))
+    return {
+        "block_distance_start_mean": float(d_start.mean()),
+        "block_distance_final_mean": float(d_final.mean()),
+        "block_closer_fraction": float((d_final < d_start).mean()),
+        "block_within_radius_fraction": float((d_final < radius).mean()),
+        "block_angle_gap_start_mean": float(np.abs(angle_gap(start[:, 4], goal[:, 4])).mean()),
+        "block_angle_gap_final_mean": float(turn_final.mean()),
+    }
 
 
 def evaluate(policy_model, weights: Tensor | None, cfg: RunConfig, episodes: int) -> dict:
     """Goal reaching on the run's evaluation seeds, the planner's cost weighted by `weights`."""
     seeds = [cfg.eval.seed + i for i in range(episodes)]
     env = evaluation_env(cfg.env, cfg.eval, episodes, cfg.data.policy)
-    policy = PlannerPolicy(policy_model, cfg.plan, seed=cfg.eval.seed)
+    policy = RecordingPolicy(policy_model, cfg.plan, seed=cfg.eval.seed)
     policy.planner.dim_weights = weights
     success, steps = run_episodes(env, seeds, policy, policy_model.frameskip, cfg.eval.max_steps)
-    return summarise(success, steps, policy.plan_times)
+    radius = env.task.cfg.success_distance
+    progress = block_progress(policy.start_states, env.state(), env.goal_state(), radius)
+    close_env(env)
+    return {**summarise(success, steps, policy.plan_times), **progress}
 
 
 def main() -> None:
@@ -122,11 +159,11 @@ def main() -> None:
     readout, probe_info = fit_readout(model, args.run, cfg)
     d = model.cfg.latent_dim
     results = {"latent": evaluate(model, None, cfg, args.episodes)}
-    print(f"latent: {results['latent']['success_rate']:.2f}")
+    print(f"latent: {results['latent']}")
     for name, target_weights in COSTS.items():
         weights = torch.cat([torch.zeros(d), torch.tensor(target_weights)])  # (D + K,)
         results[name] = evaluate(readout, weights, cfg, args.episodes)
-        print(f"{name}: {results[name]['success_rate']:.2f}")
+        print(f"{name}: {results[name]}")
     atomic_write_json(
         args.out,
         {
