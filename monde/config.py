@@ -266,7 +266,8 @@ class PlanConfig:
     """model steps down the graph's shortest path from the current latent to the subgoal"""
     proprio_weights: dict[str, float] = field(default_factory=dict)
     """weight in the planning cost of a proprioceptive column of the model (model.proprio; the
-    others weigh 1), e.g. {vx: 0, vy: 0}: plan on where the ball is, not on how fast it goes"""
+    others weigh 1), e.g. {vx: 0, vy: 0}: plan on where the ball is, not on how fast it goes;
+    the waypoint graph's distances stay unweighted"""
 
     def __post_init__(self) -> None:
         for name, weight in self.proprio_weights.items():

@@ -150,6 +150,7 @@ class MPCPlanner:
         """Cost of searched actions (b, S, H, A / repeat) → (b, S), in chunks of samples."""
         cfg = self.cfg
         device_type = z_ctx.device.type
+        weights = None if self.dim_weights is None else self.dim_weights.to(z_ctx.device)
 
         def chunk_cost(searched: Tensor) -> Tensor:  # (b, s', H, A / repeat) → (b, s')
             actions = self.expand(searched)  # (b, s', H, A)
@@ -158,7 +159,6 @@ class MPCPlanner:
                     pred = self._rollout(self.model, z_ctx, actions, a_ctx).float()
             else:
                 pred = self._rollout(self.model, z_ctx, actions, a_ctx)  # (b, s', H, D)
-            weights = None if self.dim_weights is None else self.dim_weights.to(pred.device)
             return goal_cost(pred, goal, cfg.metric, cfg.reduce, cfg.discount, weights)
 
         def cost_fn(searched: Tensor) -> Tensor:
