@@ -1,0 +1,63 @@
+"""Held-out probe R² by training step of several runs, side by side: compare training variants.
+
+Reads each run's `metrics.jsonl` (the `probe_r2/<state>` entries that `train.probe_every` logs)
+and the training settings of its `config.yaml`, and writes them into one JSON:
+
+    python benchmarks/probe_curves.py runs/exp2/no_idm runs/exp2/time_sim_4 \
+        --out benchmarks/results/experiments/push_t_quick_training_variants.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from monde.config import RunConfig
+from monde.config_io import load_config, to_dict
+from monde.io import atomic_write_json
+from monde.report import provenance
+
+PREFIX = "probe_r2/"
+
+
+def probe_curve(run: Path) -> list[dict]:
+    """[{step, <state>: R²}] from run/metrics.jsonl, one entry per probed step."""
+    path = run / "metrics.jsonl"
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no metrics.jsonl (is {run} a training run folder?)")
+    curve = []
+    for number, line in enumerate(path.read_text().splitlines(), 1):
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as err:
+            raise ValueError(f"{path}, line {number}: not JSON ({err})") from err
+        probes = {k[len(PREFIX) :]: v for k, v in row.items() if k.startswith(PREFIX)}
+        if probes and "step" in row:
+            curve.append({"step": row["step"], **probes})
+    return curve
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("runs", nargs="+", type=Path)
+    parser.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args()
+    runs = {}
+    for run in args.runs:
+        cfg = load_config(RunConfig, run / "config.yaml")
+        runs[run.name] = {
+            "train": to_dict(cfg.train),
+            "model": to_dict(cfg.model),
+            "probe_curve": probe_curve(run),
+        }
+    command = "python benchmarks/probe_curves.py " + " ".join(str(r) for r in args.runs)
+    atomic_write_json(
+        args.out,
+        {"command": f"{command} --out {args.out}", "runs": runs, "provenance": provenance()},
+    )
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,34 @@
+"""benchmarks/probe_curves.py: the probe entries of a run's metrics.jsonl, by step."""
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "probe_curves.py"
+spec = importlib.util.spec_from_file_location("probe_curves", SCRIPT)
+probe_curves = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(probe_curves)
+
+
+def test_probe_curve_keeps_only_probed_steps(tmp_path: Path) -> None:
+    rows = [
+        {"step": 50, "loss": 1.0},
+        {"step": 100, "loss": 0.5, "probe_r2/block_x": 0.25, "probe_r2/block_angle": -0.5},
+        {"step": 150, "loss": 0.4},
+        {"step": 200, "probe_r2/block_x": 0.75, "probe_r2/block_angle": 0.125},
+    ]
+    (tmp_path / "metrics.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    assert probe_curves.probe_curve(tmp_path) == [
+        {"step": 100, "block_x": 0.25, "block_angle": -0.5},
+        {"step": 200, "block_x": 0.75, "block_angle": 0.125},
+    ]
+
+
+def test_probe_curve_names_the_bad_line(tmp_path: Path) -> None:
+    (tmp_path / "metrics.jsonl").write_text('{"step": 1}\n{"step": 2, "probe_r2/x": \n')
+    with pytest.raises(ValueError, match=r"metrics.jsonl, line 2"):
+        probe_curves.probe_curve(tmp_path)
+    with pytest.raises(FileNotFoundError, match="no metrics.jsonl"):
+        probe_curves.probe_curve(tmp_path / "missing")
