@@ -13,7 +13,16 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-LOSS_KEYS = ("loss", "teacher_forcing", "rollout", "variance", "covariance", "inverse_dynamics")
+LOSS_KEYS = (
+    "loss",
+    "teacher_forcing",
+    "rollout",
+    "variance",
+    "covariance",
+    "sigreg",
+    "inverse_dynamics",
+    "time_similarity",
+)
 
 
 def _png(fig) -> bytes:
