@@ -46,6 +46,8 @@ def labelled_frames(
         states = torch.from_numpy(episode.states[::stride, cols]).double()
         y, groups = probe_targets(states, names)  # an angle → two targets (cos, sin)
         targets.append(y)
+    if not frames:
+        raise ValueError(f"{store.path}: no usable episodes among {len(ids)} asked for")
     target_names = [
         f"{n}_{part}" if len(g) == 2 else n
         for n, g in zip(names, groups, strict=True)
@@ -103,7 +105,8 @@ def main() -> None:
         args.out,
         {
             "command": f"python benchmarks/encoder_capacity.py --run {args.run} --steps "
-            f"{args.steps} --stride {args.stride}",
+            f"{args.steps} --stride {args.stride}"
+            + (f" --threads {args.threads}" if args.threads else ""),
             "run": str(args.run),
             "frames": {"train": len(x_train), "held_out": len(x_val)},
             "encoder": {
