@@ -25,7 +25,7 @@ from tqdm import tqdm
 from monde.config import RunConfig
 from monde.config_io import load_config
 from monde.data.store import EpisodeStore
-from monde.eval.probes import probe_targets, r2_score
+from monde.eval.probes import is_angle, probe_targets, r2_score
 from monde.io import atomic_write_json
 from monde.models.encoder import CNNEncoder
 from monde.models.preprocess import frames_to_input
@@ -44,14 +44,11 @@ def labelled_frames(
         episode = store[i]
         frames.append(episode.frames[::stride])  # (T', Hp, Wp, C)
         states = torch.from_numpy(episode.states[::stride, cols]).double()
-        y, groups = probe_targets(states, names)  # an angle → two targets (cos, sin)
-        targets.append(y)
+        targets.append(probe_targets(states, names)[0])  # an angle → two targets (cos, sin)
     if not frames:
         raise ValueError(f"{store.path}: no usable episodes among {len(ids)} asked for")
     target_names = [
-        f"{n}_{part}" if len(g) == 2 else n
-        for n, g in zip(names, groups, strict=True)
-        for part in (("cos", "sin") if len(g) == 2 else ("",))
+        part for n in names for part in ((f"{n}_cos", f"{n}_sin") if is_angle(n) else (n,))
     ]
     return torch.from_numpy(np.concatenate(frames)), torch.cat(targets).float(), target_names
 
