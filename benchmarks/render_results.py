@@ -41,10 +41,11 @@ def render_goal_reaching(name: str, data: dict) -> str:
         f"{plan['p95_ms']:.1f} ms p95 ({plan['calls']} calls).",
     ]
     novelty = data.get("scene_novelty")
-    if data["random_wall"] and novelty:
+    if data["random_wall"] and novelty and "columns" in novelty:
         lines += [
             "",
-            f"Evaluation walls vs the {cfg['data']['episodes']} training walls "
+            f"Evaluation walls vs the "
+            f"{novelty.get('training_scenes', cfg['data']['episodes'])} training walls "
             f"({', '.join(novelty['columns'])}): nearest training wall at median "
             f"{novelty['median_distance_to_training']:.4f}, minimum "
             f"{novelty['min_distance_to_training']:.4f} (arena units; one pixel is "

@@ -65,7 +65,8 @@ def cmd_train(args: argparse.Namespace) -> None:
 
 
 def _evaluate(cfg: RunConfig, model_dir: Path, out: Path | None, progress: bool, extra: dict):
-    from monde.eval.goal_reaching import evaluate_goal_reaching, scene_novelty, time_single_plan
+    from monde.eval.goal_reaching import evaluate_goal_reaching, time_single_plan
+    from monde.eval.novelty import scene_novelty
     from monde.models.checkpoint import load_model
     from monde.report import provenance, success_table
 
@@ -94,13 +95,11 @@ def _evaluate(cfg: RunConfig, model_dir: Path, out: Path | None, progress: bool,
         f"horizon {cfg.plan.horizon}: {timing['median_ms']:.1f} ms median, "
         f"{timing['p95_ms']:.1f} ms p95"
     )
-    novelty = scene_novelty(
-        cfg.env,
-        range(cfg.data.seed, cfg.data.seed + cfg.data.episodes),
-        range(cfg.eval.seed, cfg.eval.seed + cfg.eval.episodes),
-    )
+    # read from the store the model was trained on, never rebuilt from the config
+    eval_seeds = range(cfg.eval.seed, cfg.eval.seed + cfg.eval.episodes)
+    novelty = scene_novelty(model_dir, cfg.env, eval_seeds)
     if novelty is not None and cfg.env.random_wall:
-        print(f"evaluation scenes vs the {cfg.data.episodes} training scenes: {novelty}")
+        print(f"evaluation scenes vs the training scenes: {novelty}")
     if out is not None:
         payload = {
             "scene_novelty": novelty,

@@ -247,35 +247,3 @@ def time_single_plan(
         "threads": torch.get_num_threads(),
     }
 
-
-def scene_novelty(
-    env_cfg: EnvConfig, train_seeds: range, eval_seeds: range, names=("wall_x", "door_y")
-) -> dict | None:
-    """How far each evaluation scene (e.g. wall and door position) lies from every training one.
-
-    Resets the environment at the collection and evaluation seeds and returns the smallest and
-    median distance from an evaluation scene to its nearest training scene; None when the
-    environment has no such state columns.
-    """
-
-    probe = make_env(env_cfg.name, 1, **env_cfg.env_kwargs("eval"))
-    close_env(probe)
-    state_names = list(getattr(probe, "state_names", ()))
-    if not all(n in state_names for n in names):  # checked on one env: a batch of thousands of
-        return None  # MuJoCo envs would take tens of GB only to learn the columns are absent
-
-    def scenes(seeds: range, stage: str) -> np.ndarray:
-        env = make_env(env_cfg.name, len(seeds), **env_cfg.env_kwargs(stage))
-        env.reset(list(seeds))
-        chosen = env.state()[:, [state_names.index(n) for n in names]]  # (N, len(names))
-        close_env(env)
-        return chosen
-
-    train, test = scenes(train_seeds, "collect"), scenes(eval_seeds, "eval")
-    nearest = np.sqrt(((test[:, None] - train[None]) ** 2).sum(-1)).min(1)  # (N_eval,)
-    return {
-        "columns": list(names),
-        "min_distance_to_training": float(nearest.min()),
-        "median_distance_to_training": float(np.median(nearest)),
-        "identical_scenes": int((nearest == 0).sum()),
-    }

@@ -9,6 +9,7 @@ import torch
 
 from monde.config import RunConfig
 from monde.config_io import save_config, to_dict
+from monde.data.lineage import record_training_data
 from monde.data.sampler import WindowSampler
 from monde.data.store import EpisodeStore
 from monde.models.checkpoint import save_model
@@ -155,6 +156,7 @@ def _train_run(
         cfg.model.resolve_proprio(state_names, f"{store.path} (info.state_names)")
     if ctx.is_main:  # the resolved config: what model/config.json will hold too
         save_config(cfg, run_dir / "config.yaml")
+        record_training_data(run_dir, store, store.usable(train_ids))  # for novelty figures
     torch.manual_seed(cfg.train.seed)  # initial weights
     model = WorldModel(cfg.model)
     if cfg.model.proprio:  # normalise proprioception by training episodes' statistics
