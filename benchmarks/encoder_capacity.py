@@ -20,7 +20,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from monde.config import RunConfig
 from monde.config_io import load_config
@@ -29,6 +28,7 @@ from monde.eval.probes import is_angle, probe_targets, r2_score
 from monde.io import atomic_write_json
 from monde.models.encoder import CNNEncoder
 from monde.models.preprocess import frames_to_input
+from monde.progress import tqdm
 from monde.report import provenance
 from monde.train.run import split_episodes
 

@@ -18,12 +18,12 @@ from dataclasses import replace
 from pathlib import Path
 
 import torch
-from tqdm import tqdm
 
 from monde.config import EnvConfig, PlanConfig
 from monde.eval.goal_reaching import time_single_plan
 from monde.io import atomic_write_json
 from monde.models.checkpoint import load_model
+from monde.progress import tqdm
 from monde.report import provenance
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -6,7 +6,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
 from monde.config import DataConfig, EnvConfig
 from monde.config_io import to_dict
@@ -14,6 +13,7 @@ from monde.data.store import EpisodeStore
 from monde.envs import DoorExplorer, coverage, make_env
 from monde.envs.policies import PushTPusher, SmoothRandomPolicy
 from monde.envs.registry import close_env
+from monde.progress import tqdm
 from monde.types import Episode
 
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
 from monde.data.store import EpisodeStore, is_store
 from monde.io import read_json
+from monde.progress import tqdm
 from monde.types import Episode
 
 SOURCES = ("auto", "native", "lerobot", "minari", "video", "npz")

@@ -25,11 +25,11 @@ import json
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
 from monde.data.store import EpisodeStore
 from monde.data.video import VideoWriter, decode_at
 from monde.io import atomic_write_json, read_json
+from monde.progress import tqdm
 from monde.types import Episode
 
 CODEBASE_VERSION = "v3.0"

@@ -18,10 +18,10 @@ import json
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
 from monde.data.store import EpisodeStore
 from monde.io import read_json
+from monde.progress import tqdm
 from monde.types import Episode
 
 

@@ -12,10 +12,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
 from monde.data.chunks import ChunkError
 from monde.data.store import KEYS, EpisodeStore, StoreError, episode_hash
+from monde.progress import tqdm
 
 _ARRAYS = {"frames": "num_frames", "actions": "num_frames", "states": "num_frames"}
 _INDEX_ARRAYS = {"episodes": "num_episodes", "hashes": "num_episodes"}

@@ -11,7 +11,6 @@ import time
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from monde.config import EnvConfig, EvalConfig, PlanConfig
 from monde.data.collect import RandomPolicy
@@ -21,6 +20,7 @@ from monde.eval.protocols import evaluation_env
 from monde.models.world_model import WorldModel
 from monde.plan.mpc import MPCPlanner
 from monde.plan.waypoints import WaypointGraph
+from monde.progress import tqdm
 
 
 def wilson_interval(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:

@@ -17,10 +17,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from torch import Tensor
-from tqdm import tqdm
 
 from monde.eval.probes import is_angle
 from monde.models.world_model import WorldModelProtocol, encode_frames
+from monde.progress import tqdm
 from monde.types import Episode
 
 

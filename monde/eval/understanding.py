@@ -13,7 +13,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from monde.envs.violations import VIOLATION_KINDS, make_clip_pairs
 from monde.eval.probes import fit_state_probes, state_r2
@@ -26,6 +25,7 @@ from monde.eval.rollout_error import (
 )
 from monde.eval.surprise import summarise_pairs, surprise_curves, to_model_rate
 from monde.models.world_model import WorldModelProtocol, encode_frames
+from monde.progress import tqdm
 from monde.types import Episode
 
 

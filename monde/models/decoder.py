@@ -15,9 +15,9 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
-from tqdm import tqdm
 
 from monde.io import atomic_save_safetensors, atomic_write_json, load_safetensors, read_json
+from monde.progress import tqdm
 
 WEIGHTS_FILE = "decoder.safetensors"
 CONFIG_FILE = "decoder.json"

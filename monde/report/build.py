@@ -16,7 +16,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from monde.config import RunConfig
 from monde.config_io import ConfigError, load_config
@@ -36,6 +35,7 @@ from monde.models.decoder import (
 )
 from monde.models.world_model import WorldModel, encode_frames
 from monde.plan.mpc import MPCPlanner
+from monde.progress import tqdm
 from monde.report import plots
 from monde.report.media import gif_bytes, png_bytes, side_by_side, upscale
 from monde.report.page import Media, Section, write_report

@@ -20,13 +20,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from tqdm import tqdm
 
 from monde.config import TrainConfig
 from monde.data.sampler import WindowSampler
 from monde.eval.probes import named_probe_r2
 from monde.io import atomic_write_text
 from monde.models.world_model import WorldModel, encode_frames
+from monde.progress import tqdm
 from monde.train.distributed import DistContext, barrier, resolve_device
 from monde.train.state import list_checkpoints, load_checkpoint, save_checkpoint
 from monde.train.step import TrainStep
