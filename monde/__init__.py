@@ -3,15 +3,27 @@
 The common path, without importing deeper:
 
     from monde import RunConfig, WorldModel, load_model, MPCPlanner, make_env
+
+The names are re-exported lazily (PEP 562): `import monde` stays light (no torch), so the
+`monde` command starts fast; the first use of `monde.load_model` imports what it needs.
 """
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-from monde.config import RunConfig  # noqa: E402
-from monde.envs import make_env  # noqa: E402
-from monde.models.checkpoint import load_model, save_model  # noqa: E402
-from monde.models.world_model import WorldModel, WorldModelProtocol  # noqa: E402
-from monde.plan.mpc import MPCPlanner  # noqa: E402
+_EXPORTS = {  # public name → the module that defines it
+    "MPCPlanner": "monde.plan.mpc",
+    "RunConfig": "monde.config",
+    "WorldModel": "monde.models.world_model",
+    "WorldModelProtocol": "monde.models.world_model",
+    "load_model": "monde.models.checkpoint",
+    "make_env": "monde.envs",
+    "save_model": "monde.models.checkpoint",
+}
 
 __all__ = [
     "MPCPlanner",
@@ -22,3 +34,24 @@ __all__ = [
     "make_env",
     "save_model",
 ]
+
+if TYPE_CHECKING:  # what type checkers and IDEs see
+    from monde.config import RunConfig
+    from monde.envs import make_env
+    from monde.models.checkpoint import load_model, save_model
+    from monde.models.world_model import WorldModel, WorldModelProtocol
+    from monde.plan.mpc import MPCPlanner
+
+
+def __getattr__(name: str) -> Any:
+    """Import a re-exported name on first use and keep it in the module's namespace."""
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'monde' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_EXPORTS})

@@ -11,6 +11,15 @@ from dataclasses import replace
 from pathlib import Path
 
 
+def _run_folder(run: Path) -> Path:
+    """RUN; a model folder (RUN/model) given instead is refused with a hint."""
+    if not (run / "config.yaml").exists() and (run / "config.json").exists():
+        raise FileNotFoundError(
+            f"{run} is a model folder; did you mean its run folder {run.parent}?"
+        )
+    return run
+
+
 def _options(args: argparse.Namespace):
     from monde.eval.understanding import UnderstandingConfig
     from monde.report.build import ReportOptions
@@ -27,6 +36,7 @@ def _options(args: argparse.Namespace):
 def cmd_report(args: argparse.Namespace) -> None:
     from monde.report.build import build_report
 
+    _run_folder(args.run)
     opts = _options(args)
     if args.decoder_steps is not None:
         opts = replace(opts, decoder_steps=args.decoder_steps)
@@ -43,7 +53,7 @@ def cmd_understand(args: argparse.Namespace) -> None:
     from monde.report.build import load_run
 
     opts = _options(args)
-    run = load_run(args.run, args.data, opts.train_episodes, not args.quiet)
+    run = load_run(_run_folder(args.run), args.data, opts.train_episodes, not args.quiet)
     env_cfg = None
     if run.cfg.env.name == "two_room":
         from monde.envs import make_env

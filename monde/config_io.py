@@ -460,8 +460,28 @@ def load_config(cls: type[T], path: str | Path | None = None, overrides: Sequenc
         use_base = BASE_KEY not in _field_types(cls)
         data = _load_yaml_with_bases(path, use_base)
         source = str(path)
-    data = apply_overrides(data, overrides, cls, source="command line")
-    return from_dict(cls, data, source=source)
+    merged = apply_overrides(data, overrides, cls, source="command line")
+    try:
+        return from_dict(cls, merged, source=source)
+    except ConfigError as err:
+        raise _blame(cls, data, list(overrides), source, err) from None
+
+
+def _blame(cls: type, data: dict, overrides: list[str], source: str, err: ConfigError) -> Exception:
+    """The error of a config that fails only once checked as a whole (``__post_init__``), told
+    as coming from what made it fail: the file (or defaults) alone, else the first command-line
+    override after which the same error appears."""
+    reason = str(err).removeprefix(f"{source}: ")
+    for count in range(len(overrides) + 1):
+        try:
+            from_dict(cls, apply_overrides(data, overrides[:count], cls), source=source)
+        except ConfigError as failed:
+            if str(failed).removeprefix(f"{source}: ") != reason:
+                continue  # another problem, fixed by a later override
+            if count == 0:
+                return err
+            return ConfigError(f"command line override {overrides[count - 1]!r}: {reason}")
+    return err
 
 
 class _ConfigDumper(yaml.SafeDumper):

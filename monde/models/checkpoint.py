@@ -37,9 +37,23 @@ def save_model(model: WorldModel, directory: str | Path) -> None:
     os.replace(tmp, directory)
 
 
+def model_folder(directory: str | Path) -> Path:
+    """`directory` when it holds a saved model (config.json); a run folder given instead of its
+    `model/` is refused with a hint (FileNotFoundError)."""
+    directory = Path(directory)
+    if (directory / CONFIG_FILE).exists():
+        return directory
+    if (directory / "model" / CONFIG_FILE).exists():
+        raise FileNotFoundError(f"{directory} is a run folder; did you mean {directory / 'model'}?")
+    raise FileNotFoundError(
+        f"{directory / CONFIG_FILE} not found: {directory} is not a model folder "
+        "(RUN/model, written by monde train)"
+    )
+
+
 def load_model(directory: str | Path, device: str = "cpu") -> WorldModel:
     """Rebuild a WorldModel from `directory`; a mismatch names the file, the tensor and shapes."""
-    directory = Path(directory)
+    directory = model_folder(directory)
     config_path, weights_path = directory / CONFIG_FILE, directory / MODEL_FILE
     meta = read_json(config_path)
     if meta.get("format") != FORMAT or "model" not in meta:

@@ -26,9 +26,10 @@ from monde.data.sampler import WindowSampler
 from monde.eval.probes import named_probe_r2
 from monde.io import atomic_write_text
 from monde.models.world_model import WorldModel, encode_frames
+from monde.precision import resolve_precision
 from monde.progress import tqdm
 from monde.train.distributed import DistContext, barrier, resolve_device
-from monde.train.state import list_checkpoints, load_checkpoint, save_checkpoint
+from monde.train.state import resume_from_newest, save_checkpoint
 from monde.train.step import TrainStep
 
 
@@ -145,12 +146,15 @@ def fit(
     model.to(dev).train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     train_step = TrainStep(model, optimizer, cfg, dist)  # checks the batch split first
+    precision, why = resolve_precision(cfg.precision, dev)  # what the objective autocasts to
+    if main:
+        print(f"precision: {precision} ({why})")
     step, seconds_before = 0, 0.0  # training seconds of earlier processes of this run
     if resume:
-        if checkpoints := list_checkpoints(ckpt_root):
-            step = load_checkpoint(checkpoints[-1], model, optimizer)
-            if main:
-                print(f"resumed from {checkpoints[-1]} at step {step}")
+        # the newest intact checkpoint; rank 0 says which unreadable ones it skipped
+        step, _ = resume_from_newest(
+            ckpt_root, model, optimizer, set_aside=main, log=print if main else None
+        )
         if main:
             seconds_before = _truncate_metrics(metrics_path, step, cfg.batch_size)
     elif main:  # a fresh run: nothing of an earlier run in this folder may be mistaken for ours
@@ -209,6 +213,7 @@ def fit(
                 "samples_per_s": samples_seen / max(elapsed, 1e-9),
                 "train_seconds": seconds_before + elapsed,  # over every resume of the run
                 "processes": dist.world_size,
+                "precision": precision,
             }
             _append_jsonl(metrics_path, row)
             bar.set_postfix(loss=f"{metrics['loss']:.4f}")
