@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from monde.data.errors import ImportFormatError
 from monde.progress import tqdm
 
 VIDEO_SUFFIXES = (".mp4", ".webm", ".gif", ".mkv", ".mov", ".avi")
@@ -23,7 +24,8 @@ def _open(path: Path):
     try:
         return av.open(str(path))
     except (av.error.FFmpegError, OSError) as err:
-        raise ValueError(f"{path}: not a readable video file ({err})") from None
+        why = getattr(err, "strerror", None) or err  # without FFmpeg's repeat of the path
+        raise ImportFormatError(path, f"not a readable video file ({why})") from None
 
 
 def read_video(path: str | Path) -> tuple[np.ndarray, float]:
@@ -31,15 +33,15 @@ def read_video(path: str | Path) -> tuple[np.ndarray, float]:
     path = Path(path)
     with _open(path) as container:
         if not container.streams.video:
-            raise ValueError(f"{path}: no video stream")
+            raise ImportFormatError(path, "no video stream")
         stream = container.streams.video[0]
         fps = float(stream.average_rate or stream.guessed_rate or 0) or 0.0
         try:
             frames = [f.to_ndarray(format="rgb24") for f in container.decode(stream)]
         except Exception as err:  # av raises InvalidDataError and friends mid-stream
-            raise ValueError(f"{path}: video is truncated or corrupt ({err})") from None
+            raise ImportFormatError(path, f"video is truncated or corrupt ({err})") from None
     if not frames:
-        raise ValueError(f"{path}: the video stream holds no frames")
+        raise ImportFormatError(path, "the video stream holds no frames")
     return np.stack(frames), fps
 
 
@@ -51,33 +53,48 @@ def decode_at(path: str | Path, timestamps: Sequence[float], tolerance: float) -
     """
     path = Path(path)
     wanted = np.asarray(timestamps, np.float64)
-    out: list[np.ndarray] = []
     with _open(path) as container:
-        stream = container.streams.video[0]
-        base = stream.time_base
-        container.seek(max(0, int(wanted[0] / base) - 1), stream=stream, backward=True)
-        prev = None
-        k = 0
-        for frame in container.decode(stream):
-            t = float(frame.pts * base)
-            while k < len(wanted) and prev is not None and t > wanted[k]:
-                # the previous frame or this one, whichever is nearer to wanted[k]
-                pick = prev if abs(prev[0] - wanted[k]) <= abs(t - wanted[k]) else (t, frame)
-                if abs(pick[0] - wanted[k]) > tolerance:
-                    break
-                out.append(pick[1].to_ndarray(format="rgb24"))
-                k += 1
-            if k == len(wanted):
-                break
-            prev = (t, frame)
-        while k < len(wanted) and prev is not None and abs(prev[0] - wanted[k]) <= tolerance:
-            out.append(prev[1].to_ndarray(format="rgb24"))
-            k += 1
-    if k < len(wanted):
-        raise ValueError(
-            f"{path}: no frame within {tolerance:.4f} s of timestamp {wanted[k]:.4f} s"
+        if not container.streams.video:
+            raise ImportFormatError(path, "no video stream")
+        try:
+            out = _decode_at(container, wanted, tolerance)
+        except ImportFormatError:
+            raise
+        except Exception as err:  # av raises InvalidDataError and friends mid-stream
+            raise ImportFormatError(path, f"video is truncated or corrupt ({err})") from None
+    if len(out) < len(wanted):
+        raise ImportFormatError(
+            path,
+            f"no frame within {tolerance:.4f} s of timestamp {wanted[len(out)]:.4f} s "
+            "(the video is shorter than its table says, or truncated)",
         )
     return np.stack(out)
+
+
+def _decode_at(container, wanted: np.ndarray, tolerance: float) -> list[np.ndarray]:
+    """The frames nearest `wanted` (ascending seconds), as many as were found in order."""
+    out: list[np.ndarray] = []
+    stream = container.streams.video[0]
+    base = stream.time_base
+    container.seek(max(0, int(wanted[0] / base) - 1), stream=stream, backward=True)
+    prev = None
+    k = 0
+    for frame in container.decode(stream):
+        t = float(frame.pts * base)
+        while k < len(wanted) and prev is not None and t > wanted[k]:
+            # the previous frame or this one, whichever is nearer to wanted[k]
+            pick = prev if abs(prev[0] - wanted[k]) <= abs(t - wanted[k]) else (t, frame)
+            if abs(pick[0] - wanted[k]) > tolerance:
+                break
+            out.append(pick[1].to_ndarray(format="rgb24"))
+            k += 1
+        if k == len(wanted):
+            break
+        prev = (t, frame)
+    while k < len(wanted) and prev is not None and abs(prev[0] - wanted[k]) <= tolerance:
+        out.append(prev[1].to_ndarray(format="rgb24"))
+        k += 1
+    return out
 
 
 class VideoWriter:
@@ -175,15 +192,19 @@ def import_video_folder(
     if not files:
         raise ValueError(f"{src}: no video files ({', '.join(VIDEO_SUFFIXES)})")
     store = None
-    for file in tqdm(files, desc="import videos", unit="file", disable=not progress):
-        frames, fps = read_video(file)
+    for e, file in enumerate(tqdm(files, desc="import videos", unit="file", disable=not progress)):
+        try:
+            frames, fps = read_video(file)
+        except ImportFormatError as err:
+            raise err.at_episode(e) from None
         if image_size is not None:
             frames = resize_frames(frames, image_size)
         if len(frames) < 2:
-            raise ValueError(f"{file}: {len(frames)} frame; an episode needs at least 2")
+            raise ImportFormatError(file, f"{len(frames)} frame; an episode needs at least 2", e)
         if store is None:
             store = EpisodeStore.create(
                 out,
+                expected_episodes=len(files),
                 info={
                     "env": None,
                     "source": {"format": "video", "path": str(src)},
@@ -197,9 +218,11 @@ def import_video_folder(
             )
         expected = store.meta["features"].get("frames", {}).get("shape")
         if expected is not None and list(frames.shape[1:]) != expected:
-            raise ValueError(
-                f"{file}: frames are {list(frames.shape[1:])}, earlier videos {expected}; "
-                "pass --image-size to resize them all"
+            raise ImportFormatError(
+                file,
+                f"frames are {list(frames.shape[1:])}, earlier videos {expected}; "
+                "pass --image-size to resize them all",
+                e,
             )
         t = len(frames) - 1
         store.append(
