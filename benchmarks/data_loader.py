@@ -10,6 +10,10 @@
 2. Delivery: windows/s of `WindowSampler.batches` for 64×64 and 224×224 RGB, windows of
    history 3 + horizon 1 with frameskip 5, batch 64, with 0 and 2 DataLoader workers, reading
    lazily from the native Zarr store and from a LeRobot v3 folder (mp4 decoded by timestamp).
+   The native store hash-checks each episode on its first read in each process (the default,
+   `verify_reads`); one more row per size reads with the check off, for comparison.
+3. The check itself: seconds to hash-check every episode of a fresh store once (what each
+   process pays, spread over its first reads of each episode).
 The TwoRoom datasets are collected into runs/bench_data/ on first use and reused after.
 """
 
@@ -94,6 +98,21 @@ def consumption(native: Path, steps: int, threads: int, run: Path, repeats: int)
     }
 
 
+def verify_once(native: Path, repeats: int) -> dict:
+    """Seconds to hash-check every episode of the store once, in a fresh process's state (the
+    fastest of `repeats`, each on a newly opened store with cold chunk caches)."""
+    best = float("inf")
+    for _ in range(repeats):
+        store = EpisodeStore(native)
+        start = time.perf_counter()
+        for i in range(len(store)):
+            store.verify_episode(i)
+        best = min(best, time.perf_counter() - start)
+    frames = int(EpisodeStore(native).meta["num_frames"])
+    n = len(EpisodeStore(native))
+    return {"episodes": n, "frames": frames, "seconds": best, "ms_per_episode": 1000 * best / n}
+
+
 def delivery(sampler: WindowSampler, workers: int, seconds: float, min_batches: int) -> dict:
     """Windows/s of sampler.batches after a warm-up batch (workers started, caches cold)."""
     batches = sampler.batches(BATCH, seed=0, num_workers=workers, prefetch=4)
@@ -140,17 +159,33 @@ def main() -> None:
         1 if quick else 3,
     )
     print("training consumes", result["consumption"])
+    result["verify_once"] = []
     for size, (native, lerobot) in paths.items():
-        for name, make in (
-            ("native", lambda p=native: WindowSampler.from_store(p, HISTORY + HORIZON, FRAMESKIP)),
+        row = {"image_size": size, **verify_once(native, 1 if quick else 3)}
+        print("hash check of every episode", row)
+        result["verify_once"].append(row)
+        for name, verified, make in (
+            (
+                "native",
+                True,
+                lambda p=native: WindowSampler.from_store(p, HISTORY + HORIZON, FRAMESKIP),
+            ),
+            (
+                "native",
+                False,
+                lambda p=native: WindowSampler.from_store(
+                    EpisodeStore(p, verify_reads=False), HISTORY + HORIZON, FRAMESKIP
+                ),
+            ),
             (
                 "lerobot",
+                False,
                 lambda p=lerobot: WindowSampler(
                     None, HISTORY + HORIZON, FRAMESKIP, source=LeRobotSource(p)
                 ),
             ),
         ):
-            for workers in (0, 2):
+            for workers in (0, 2) if verified or name == "lerobot" else (0,):
                 sampler = make()
                 budget = (
                     (seconds, min_batches)
@@ -159,6 +194,7 @@ def main() -> None:
                 )
                 row = {
                     "source": name,
+                    "verify_reads": verified,
                     "image_size": size,
                     "workers": workers,
                     "episodes": sizes[size],
@@ -167,7 +203,11 @@ def main() -> None:
                 row["vs_training"] = row["windows_per_s"] / result["consumption"]["windows_per_s"]
                 print(row)
                 result["delivery"].append(row)
-    native64 = [r for r in result["delivery"] if r["source"] == "native" and r["image_size"] == 64]
+    native64 = [
+        r
+        for r in result["delivery"]
+        if r["source"] == "native" and r["image_size"] == 64 and r["verify_reads"]
+    ]
     result["native_64_best_vs_training"] = max(r["vs_training"] for r in native64)
     result["cpu_count"] = os.cpu_count()
     result["provenance"] = provenance()

@@ -16,6 +16,7 @@ Every verb takes --config PRESET.yaml and dotted overrides such as `train.steps=
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from dataclasses import replace
@@ -25,6 +26,7 @@ from monde import cli_bench, cli_data, cli_report
 from monde.config import RunConfig
 from monde.config_io import ConfigError, load_config, to_dict
 from monde.io import atomic_write_json, read_json
+from monde.runs import RunLockedError, locked_run
 
 
 def _load(args: argparse.Namespace, saved: Path | None = None) -> RunConfig:
@@ -46,7 +48,7 @@ def cmd_collect(args: argparse.Namespace) -> None:
     from monde.data.collect import collect
 
     cfg = _load(args)
-    stats = collect(cfg.env, cfg.data, args.out, progress=not args.quiet)
+    stats = collect(cfg.env, cfg.data, args.out, progress=not args.quiet, resume=args.resume)
     print(f"collected {cfg.data.episodes} episodes into {args.out}; coverage {stats}")
 
 
@@ -58,7 +60,14 @@ def cmd_train(args: argparse.Namespace) -> None:
     if args.device is not None:
         cfg.train.device = args.device
     resume = args.resume or restarted_by_torchrun()  # torchrun --max-restarts: pick up the run
-    _, metrics = train_run(cfg, args.data, args.run, resume=resume, progress=not args.quiet)
+    _, metrics = train_run(
+        cfg,
+        args.data,
+        args.run,
+        resume=resume,
+        progress=not args.quiet,
+        allow_incomplete_data=args.allow_incomplete_data,
+    )
     if is_main_process():
         print({k: round(v, 4) for k, v in metrics.items()})
         print(f"model saved to {Path(args.run) / 'model'}")
@@ -68,7 +77,9 @@ def _evaluate(cfg: RunConfig, model_dir: Path, out: Path | None, progress: bool,
     from monde.eval.goal_reaching import evaluate_goal_reaching, time_single_plan
     from monde.eval.novelty import scene_novelty
     from monde.models.checkpoint import load_model
+    from monde.precision import results_precision
     from monde.report import provenance, success_table
+    from monde.train.distributed import resolve_device
 
     model = load_model(model_dir)
     waypoints = None
@@ -108,6 +119,13 @@ def _evaluate(cfg: RunConfig, model_dir: Path, out: Path | None, progress: bool,
             "results": results,
             "single_episode_plan": timing,
             **extra,
+            "precision": results_precision(  # what `auto` chose on this machine, and why
+                cfg.train.precision,
+                resolve_device(cfg.train.device),
+                cfg.plan.precision,
+                next(model.parameters()).device,
+                Path(model_dir).parent,
+            ),
             "config": to_dict(cfg),
             "provenance": provenance(),
         }
@@ -117,11 +135,19 @@ def _evaluate(cfg: RunConfig, model_dir: Path, out: Path | None, progress: bool,
 
 
 def cmd_eval(args: argparse.Namespace) -> None:
+    from monde.models.checkpoint import model_folder
+
+    model_folder(args.model)  # RUN given for RUN/model: say so before reading any config
     cfg = _load(args, Path(args.model).parent / "config.yaml")
     _evaluate(cfg, args.model, args.out, not args.quiet, {})
 
 
 def cmd_demo(args: argparse.Namespace) -> None:
+    with locked_run(args.run):  # collect, train and eval write RUN: one process at a time
+        _demo(args)
+
+
+def _demo(args: argparse.Namespace) -> None:
     from monde.data.collect import collect
     from monde.data.store import EpisodeStore
     from monde.train.fit import recorded_train_seconds
@@ -141,6 +167,8 @@ def cmd_demo(args: argparse.Namespace) -> None:
     clock = time.perf_counter()
     if not (data_dir / "zarr.json").exists():
         collect(cfg.env, cfg.data, data_dir, progress=not args.quiet)
+    elif args.resume and EpisodeStore(data_dir).meta.get("complete") is False:
+        collect(cfg.env, cfg.data, data_dir, progress=not args.quiet, resume=True)  # interrupted
     else:
         store = EpisodeStore(data_dir)
         info = store.meta["info"]
@@ -150,7 +178,7 @@ def cmd_demo(args: argparse.Namespace) -> None:
         if not same or len(store) != cfg.data.episodes:
             raise ValueError(
                 f"{data_dir} holds a dataset collected with other settings or is incomplete; "
-                "delete it or use another --run"
+                "delete it, use another --run, or continue an interrupted collection with --resume"
             )
         print(f"reusing the {cfg.data.episodes} episodes in {data_dir}")
     stored = EpisodeStore(data_dir).meta["info"]  # a reused store keeps its collection time
@@ -185,6 +213,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = verbs.add_parser("collect", help="record episodes")
     _common(p)
     p.add_argument("--out", type=Path, required=True, help="new episode store folder")
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue an interrupted collection in --out (same config) where it stopped",
+    )
     p.set_defaults(func=cmd_collect)
     p = verbs.add_parser("train", help="train a world model")
     _common(p)
@@ -205,6 +238,11 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="overrides train.device; auto = the GPU of this LOCAL_RANK when CUDA is present",
     )
+    p.add_argument(
+        "--allow-incomplete-data",
+        action="store_true",
+        help="train on a store marked incomplete (interrupted collection, failed import)",
+    )
     p.set_defaults(func=cmd_train)
     p = verbs.add_parser("eval", help="goal-reaching evaluation")
     _common(p)
@@ -215,7 +253,7 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p)
     p.add_argument("--run", type=Path, default=Path("runs/demo"), help="run folder")
     p.add_argument("--out", type=Path, default=None, help="results JSON (default RUN/results.json)")
-    p.add_argument("--resume", action="store_true", help="continue training from a checkpoint")
+    p.add_argument("--resume", action="store_true", help="continue an interrupted run")
     p.set_defaults(func=cmd_demo)
     cli_report.register(verbs)
     cli_data.register(verbs)
@@ -224,10 +262,23 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> None:
+    try:
+        try:
+            _main(argv)
+        finally:
+            sys.stdout.flush()  # a reader that went away (`monde … | head`) shows here
+    except BrokenPipeError:
+        # the Python docs' recipe (signal module, "Note on SIGPIPE"): stop quietly, no traceback
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        sys.exit(1)
+
+
+def _main(argv: list[str] | None) -> None:
     args = build_parser().parse_args(argv)
     try:
         args.func(args)
-    except (ConfigError, ValueError, FileNotFoundError, FileExistsError) as err:
+    except (ConfigError, ValueError, FileNotFoundError, FileExistsError, RunLockedError) as err:
         sys.exit(f"monde {args.verb}: error: {err}")
 
 

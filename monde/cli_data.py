@@ -1,7 +1,7 @@
 """`monde data info | verify | repair | convert | view`: wiring from the command line to monde.data.
 
 monde data info    DATA                     format, features, episode count, size, info
-monde data verify  DATA                     re-hash every episode; exit 1 when any is corrupt
+monde data verify  DATA                     re-hash every episode; exit 1 corrupt, 3 incomplete
 monde data repair  DATA                     trim an interrupted append, quarantine corrupt ones
 monde data convert SRC OUT [--from F] [--to T]   lerobot / minari / video / npz ↔ native
 monde data view    DATA [--out DIR]         contact_sheet.png and episodes.gif
@@ -31,6 +31,7 @@ def cmd_info(args: argparse.Namespace) -> None:
     summary = {
         "path": str(store.path),
         "format": f"{meta['format']} v{meta['format_version']} (monde {meta['monde_version']})",
+        "completeness": store.completeness()["summary"],
         "episodes": len(store),
         "frames": meta["num_frames"],
         "steps per episode": [int(min(lengths)), int(max(lengths))] if len(lengths) else None,
@@ -44,7 +45,7 @@ def cmd_info(args: argparse.Namespace) -> None:
 
 
 def cmd_verify(args: argparse.Namespace) -> None:
-    from monde.data.verify import verify
+    from monde.data.verify import exit_code, verify
 
     report = verify(args.data, progress=not args.quiet)
     for p in report["problems"]:
@@ -53,9 +54,20 @@ def cmd_verify(args: argparse.Namespace) -> None:
     left = report["leftovers"]
     if left["uncommitted_rows"] or left["temporary_files"]:
         print(f"{args.data}: an interrupted write left {left}; run `monde data repair`")
-    print(f"{report['ok']}/{report['episodes']} episodes intact")
-    if report["problems"]:
-        sys.exit(1)
+    line = f"{report['ok']}/{report['checked']} episodes intact"
+    if report["quarantined"]:
+        ids = ", ".join(map(str, report["quarantined"]))
+        line += f", {len(report['quarantined'])} quarantined (episodes {ids}; not checked, "
+        line += "training skips them)"
+    state = report["completeness"]
+    if state["complete"] is None and report["episodes"]:
+        line += f"; {state['reason']}"
+    elif state["complete"] is not True or report["episodes"] == 0:
+        line += f"; {state['summary']}"
+    print(line)
+    code = exit_code(report)
+    if code:
+        sys.exit(code)
 
 
 def cmd_repair(args: argparse.Namespace) -> None:
@@ -68,8 +80,36 @@ def cmd_repair(args: argparse.Namespace) -> None:
 def cmd_convert(args: argparse.Namespace) -> None:
     from monde.data.convert import convert
 
-    out = convert(args.src, args.out, args.source, args.target, args.image_size, not args.quiet)
+    out = convert(
+        args.src,
+        args.out,
+        args.source,
+        args.target,
+        args.image_size,
+        not args.quiet,
+        cameras=args.camera,
+    )
     print(f"wrote {out}")
+    if args.target == "native":
+        _print_cameras(out, explicit=bool(args.camera))
+
+
+def _print_cameras(out: Path, explicit: bool) -> None:
+    """Say which camera became `frames` and what happened to the others (LeRobot imports)."""
+    from monde.data.store import EpisodeStore
+
+    source = EpisodeStore(out, verify_reads=False).meta["info"].get("source") or {}
+    kept, offered = source.get("cameras") or [], source.get("image_features") or []
+    if len(offered) < 2:
+        return
+    line = f"cameras: frames = {kept[0]}"
+    if kept[1:]:
+        line += "; also kept: " + ", ".join(f"frames.{k}" for k in kept[1:])
+    if skipped := [k for k in offered if k not in kept]:
+        line += "; not imported: " + ", ".join(skipped)
+    if not explicit:
+        line += " (choose with --camera KEY, repeatable; the first is trained on)"
+    print(line)
 
 
 def cmd_view(args: argparse.Namespace) -> None:
@@ -112,5 +152,13 @@ def register(verbs: argparse._SubParsersAction) -> None:
         help="lerobot = mp4 video, lerobot-images = lossless PNG frames",
     )
     p.add_argument("--image-size", type=int, default=None, help="resize videos to a square")
+    p.add_argument(
+        "--camera",
+        action="append",
+        default=None,
+        metavar="KEY",
+        help="LeRobot image feature to import (repeatable; the first becomes the trained "
+        "`frames`, the others are kept as frames.KEY); default: every camera",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_convert)

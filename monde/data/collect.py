@@ -9,7 +9,7 @@ import numpy as np
 
 from monde.config import DataConfig, EnvConfig
 from monde.config_io import to_dict
-from monde.data.store import EpisodeStore
+from monde.data.store import EpisodeStore, is_store
 from monde.envs import DoorExplorer, coverage, make_env
 from monde.envs.policies import PushTPusher, SmoothRandomPolicy
 from monde.envs.registry import close_env
@@ -46,69 +46,140 @@ def make_policy(name: str, env, env_cfg, seed: int):
     )
 
 
+_COLLECTION_KEYS = ("episodes", "steps_per_episode", "policy", "num_envs", "seed")
+"""The data settings that decide which episodes a collection writes (val_fraction does not)."""
+
+
+def _settings_differ(stored: dict, now: dict, section: str) -> list[str]:
+    """`section.key: stored → now` for each setting both record and that differs."""
+    return [
+        f"{section}.{k}: {stored[k]!r} → {now[k]!r}"
+        for k in sorted(stored.keys() & now.keys())
+        if stored[k] != now[k]
+    ]
+
+
+def _reopen(out: Path, env_cfg: EnvConfig, data_cfg: DataConfig, resume: bool) -> EpisodeStore:
+    """The store an earlier collection left at `out`, when --resume may continue it."""
+    store = EpisodeStore(out)
+    state = store.completeness()
+    if not resume:
+        hint = (
+            "continue it with `monde collect --resume` (same config), or delete it"
+            if state["complete"] is not True
+            else "delete it or pick another folder"
+        )
+        raise FileExistsError(f"{out} already holds a store ({state['summary']}); {hint}")
+    info = store.meta["info"]
+    stored_data = {k: info.get("data_config", {}).get(k) for k in _COLLECTION_KEYS}
+    now_data = {k: getattr(data_cfg, k) for k in _COLLECTION_KEYS}
+    differ = _settings_differ(info.get("env_config") or {}, to_dict(env_cfg), "env")
+    differ += _settings_differ(stored_data, now_data, "data")
+    if "env_config" not in info or "data_config" not in info:
+        differ.append("the store was not written by `monde collect`")
+    if differ:
+        raise ValueError(
+            f"{out}: cannot resume: it was collected with other settings ({'; '.join(differ)})"
+        )
+    return store
+
+
 def collect(
-    env_cfg: EnvConfig, data_cfg: DataConfig, out: str | Path, progress: bool = True
+    env_cfg: EnvConfig,
+    data_cfg: DataConfig,
+    out: str | Path,
+    progress: bool = True,
+    resume: bool = False,
 ) -> dict:
     """Collect `data_cfg.episodes` episodes into a new store at `out`; returns coverage stats.
 
     Episode i is reset with seed data_cfg.seed + i and the explorer of each batch of num_envs
     episodes is seeded by its first seed, so the same config re-creates the dataset exactly.
+    With `resume`, an interrupted collection at `out` (same settings) continues where it
+    stopped and ends holding exactly the episodes an uninterrupted run writes. The store is
+    marked complete as the last write; an error marks it failed.
     """
     clock = time.perf_counter()
+    out = Path(out)
+    store = _reopen(out, env_cfg, data_cfg, resume) if is_store(out) else None
+    if store is not None and store.meta.get("complete") is True:
+        print(f"{out} already holds the {len(store)} collected episodes; nothing to resume")
+        return store.meta["info"].get("coverage", {})
     env = make_env(env_cfg.name, data_cfg.num_envs, **env_cfg.env_kwargs("collect"))
-    store = EpisodeStore.create(
-        out,
-        info={
-            "env": env_cfg.name,
-            "image_size": env_cfg.image_size,
-            "random_wall": env_cfg.random_wall,
-            "policy": data_cfg.policy,
-            "fps": getattr(env, "fps", None),
-            "frameskip": 1,
-            "action_low": -1.0,
-            "action_high": 1.0,
-            "seed": data_cfg.seed,
-            "action_dim": env.action_dim,
-            "state_dim": env.state_dim,
-            "state_names": list(env.state_names),
-            "env_config": to_dict(env_cfg),
-            "data_config": to_dict(data_cfg),
-        },
-    )
-    all_states = []
-    bar = tqdm(total=data_cfg.episodes, desc="collect", unit="ep", disable=not progress)
-    for first in range(0, data_cfg.episodes, data_cfg.num_envs):
-        count = min(data_cfg.num_envs, data_cfg.episodes - first)
-        seeds = [data_cfg.seed + first + i for i in range(data_cfg.num_envs)]
-        policy = make_policy(data_cfg.policy, env, getattr(env, "cfg", None), seeds[0])
-        frames = [env.reset(seeds)]  # list of (B, Hp, Wp, C)
-        states = [env.state()]
-        policy.reset(states[0])
-        actions = []
-        for _ in range(data_cfg.steps_per_episode):
-            action = policy.act(states[-1])  # (B, A_env)
-            frames.append(env.step(action))
-            states.append(env.state())
-            actions.append(action)
-        frames_b = np.stack(frames, axis=1)  # (B, T+1, Hp, Wp, C)
-        actions_b = np.stack(actions, axis=1).astype(np.float32)  # (B, T, A_env)
-        states_b = np.stack(states, axis=1)  # (B, T+1, S)
-        store.extend(
-            [
-                Episode(frames_b[i], actions_b[i], states_b[i], {"seed": seeds[i]})
-                for i in range(count)
-            ]
+    done, spent = 0, 0.0
+    if store is None:
+        store = EpisodeStore.create(
+            out,
+            info={
+                "env": env_cfg.name,
+                "image_size": env_cfg.image_size,
+                "random_wall": env_cfg.random_wall,
+                "policy": data_cfg.policy,
+                "fps": getattr(env, "fps", None),
+                "frameskip": 1,
+                "action_low": -1.0,
+                "action_high": 1.0,
+                "seed": data_cfg.seed,
+                "action_dim": env.action_dim,
+                "state_dim": env.state_dim,
+                "state_names": list(env.state_names),
+                "env_config": to_dict(env_cfg),
+                "data_config": to_dict(data_cfg),
+            },
+            expected_episodes=data_cfg.episodes,
         )
-        all_states.extend(states_b[:count])
-        bar.update(count)
-    bar.close()
+    else:
+        done, spent = len(store), float(store.meta["info"].get("collect_seconds") or 0.0)
+        print(f"resuming {out}: {done} of {data_cfg.episodes} episodes already stored")
+        store.resume_writing(expected_episodes=data_cfg.episodes)
+    # the states of the episodes stored before an interruption count towards coverage
+    all_states = [store[i].states for i in range(done)]
+    bar = tqdm(
+        total=data_cfg.episodes, initial=done, desc="collect", unit="ep", disable=not progress
+    )
+    try:
+        # batches start at multiples of num_envs, as in an uninterrupted run
+        for first in range(done - done % data_cfg.num_envs, data_cfg.episodes, data_cfg.num_envs):
+            count = min(data_cfg.num_envs, data_cfg.episodes - first)
+            seeds = [data_cfg.seed + first + i for i in range(data_cfg.num_envs)]
+            policy = make_policy(data_cfg.policy, env, getattr(env, "cfg", None), seeds[0])
+            frames = [env.reset(seeds)]  # list of (B, Hp, Wp, C)
+            states = [env.state()]
+            policy.reset(states[0])
+            actions = []
+            for _ in range(data_cfg.steps_per_episode):
+                action = policy.act(states[-1])  # (B, A_env)
+                frames.append(env.step(action))
+                states.append(env.state())
+                actions.append(action)
+            frames_b = np.stack(frames, axis=1)  # (B, T+1, Hp, Wp, C)
+            actions_b = np.stack(actions, axis=1).astype(np.float32)  # (B, T, A_env)
+            states_b = np.stack(states, axis=1)  # (B, T+1, S)
+            keep = range(max(0, done - first), count)  # a resumed batch skips stored episodes
+            # collect_seconds (committed with the episodes) lets a later run that reuses this
+            # store report the collection time, across interruptions too
+            store.meta["info"]["collect_seconds"] = spent + time.perf_counter() - clock
+            store.extend(
+                [Episode(frames_b[i], actions_b[i], states_b[i], {"seed": seeds[i]}) for i in keep]
+            )
+            all_states.extend(states_b[i].astype(np.float32) for i in keep)  # as stored
+            bar.update(len(keep))
+    except KeyboardInterrupt:
+        store.mark_failed("interrupted")
+        raise
+    except Exception as err:
+        store.mark_failed(f"collection failed: {type(err).__name__}: {err}")
+        raise
+    finally:
+        bar.close()
     stats = coverage(np.stack(all_states), env.cfg) if hasattr(env, "cfg") else {}
     close_env(env)
-    # collect_seconds lets a later run that reuses this store report the collection time
-    store.set_info(coverage=stats, collect_seconds=time.perf_counter() - clock)
+    store.meta["info"].update(coverage=stats, collect_seconds=spent + time.perf_counter() - clock)
+    store.finish()  # the last write: the store is complete
     return stats
 
 
 def load_episodes(path: str | Path, progress: bool = True) -> list[Episode]:
+    """Every episode of the store at `path`, in RAM (hash-checked as it is read)."""
     store = EpisodeStore(path)
     return [store[i] for i in tqdm(range(len(store)), desc="load", unit="ep", disable=not progress)]

@@ -8,7 +8,9 @@ Episodes come from memory (a list of Episode) or lazily from an EpisodeStore
 (`WindowSampler.from_store`): then only the window index (two int64 per window) lives in RAM and
 frames are decoded chunk by chunk through a byte-bounded cache, so memory stays bounded whatever
 the dataset size. `batches(..., num_workers=n)` reads in n DataLoader worker processes; each
-worker has its own cache of `cache_bytes`.
+worker has its own cache of `cache_bytes`. Each process hash-checks an episode the first time it
+reads it (EpisodeStore's `verify_reads`), so changed data stops training with a StoreError
+naming the store, the episode and the key — raised as itself from worker processes too.
 
 The data order is a pure function of (seed, step): `step_indices` draws the global batch of
 a step from a generator seeded by both, so a resumed run draws the same windows without saved
@@ -23,7 +25,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from monde.data.store import EpisodeStore
+from monde.data.store import EpisodeStore, StoreError
 from monde.types import Episode
 
 Batch = tuple[Tensor, Tensor, Tensor]
@@ -67,6 +69,7 @@ class _StoreSource:
 
     def __init__(self, store: EpisodeStore, episodes: Sequence[int]):
         self.path, self.cache_bytes = store.path, store.cache_bytes
+        self.verify_reads = store.verify_reads
         self.store = store
         self.index = store.index[np.asarray(episodes, np.int64)] if len(episodes) else None
 
@@ -74,11 +77,18 @@ class _StoreSource:
         return self.store.read(key, rows)
 
     def __getstate__(self) -> dict:  # worker processes started by spawn reopen the store
-        return {"path": self.path, "cache_bytes": self.cache_bytes, "index": self.index}
+        return {
+            "path": self.path,
+            "cache_bytes": self.cache_bytes,
+            "verify_reads": self.verify_reads,
+            "index": self.index,
+        }
 
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
-        self.store = EpisodeStore(self.path, cache_bytes=self.cache_bytes)
+        self.store = EpisodeStore(
+            self.path, cache_bytes=self.cache_bytes, verify_reads=self.verify_reads
+        )
 
 
 class WindowSampler:
@@ -134,7 +144,9 @@ class WindowSampler:
         if not isinstance(store, EpisodeStore):
             store = EpisodeStore(store)
         if cache_bytes is not None:
-            store = EpisodeStore(store.path, cache_bytes=cache_bytes)
+            store = EpisodeStore(
+                store.path, cache_bytes=cache_bytes, verify_reads=store.verify_reads
+            )
         ids = store.usable(range(len(store)) if episodes is None else episodes)
         return cls(None, window, frameskip, source=_StoreSource(store, ids))
 
@@ -181,7 +193,7 @@ class WindowSampler:
             prefetch_factor=prefetch,
             worker_init_fn=_one_thread,
         )
-        return iter(loader)
+        return _raise_store_errors(iter(loader))
 
 
 def _one_thread(_: int) -> None:
@@ -202,6 +214,21 @@ class _StepIndices(torch.utils.data.Sampler):
             step += 1
 
 
+class _Failed:
+    """A StoreError met in a worker, carried back as a value to be raised as itself (one line,
+    not the DataLoader's wrapped traceback)."""
+
+    def __init__(self, message: str):
+        self.message = message
+
+
+def _raise_store_errors(batches: Iterator) -> Iterator[Batch]:
+    for batch in batches:
+        if isinstance(batch, _Failed):
+            raise StoreError(batch.message)
+        yield batch
+
+
 class _WindowDataset(torch.utils.data.Dataset):
     """Map-style view of a WindowSampler whose keys are arrays of window indices."""
 
@@ -211,5 +238,8 @@ class _WindowDataset(torch.utils.data.Dataset):
     def __len__(self) -> int:
         return len(self.sampler)
 
-    def __getitem__(self, indices: np.ndarray) -> Batch:
-        return self.sampler.get(indices)
+    def __getitem__(self, indices: np.ndarray) -> Batch | _Failed:
+        try:
+            return self.sampler.get(indices)
+        except StoreError as err:
+            return _Failed(str(err))

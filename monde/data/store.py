@@ -12,16 +12,29 @@ Layout (a plain Zarr v3 group; any Zarr v3 reader opens it):
     states/         (ΣT+1, S) float32
     episodes/       (N, 2) int64: first row and number of frames of each episode
     hashes/         (N, 16) uint8: blake2b-128 of the episode's frames, actions and states bytes
+    key_hashes/     (N, K, 16) uint8: blake2b-128 of each key of `hash_keys` on its own, so a
+                    read that finds changed data names the key (absent in stores before 0.2)
 
 Appending writes the data rows past the committed end, then the index and hash rows, and only
 then the group attributes (one atomic file replace). A crash at any point leaves the store
 readable with the episode either complete or absent; `repair` trims the uncommitted tail.
+
+Completeness: `create` records `complete: false` and `expected_episodes` (when the writer
+knows it); the writer's `finish()` sets `complete: true` as its very last write, and a writer
+that fails calls `mark_failed(reason)`. A store without the `complete` attribute was written
+before Monde recorded it ("completeness not recorded"): it reads and trains as before.
+
+Reads verify: the first read of an episode in a process recomputes its content hash and
+compares it with the stored one (`verify_reads=True`, the default), so changed data raises a
+StoreError naming the store, the episode and the key instead of training silently.
 The store knows nothing about models or training.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
+import socket
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -58,6 +71,37 @@ def episode_hash(frames: np.ndarray, actions: np.ndarray, states: np.ndarray) ->
     return h.digest()
 
 
+def key_hash(arr: np.ndarray) -> bytes:
+    """blake2b-128 of one array's bytes (one entry of the key_hashes rows)."""
+    return hashlib.blake2b(np.ascontiguousarray(arr).tobytes(), digest_size=16).digest()
+
+
+def episode_extras(episode: Episode) -> dict[str, np.ndarray]:
+    """The optional keys an importer attached in `episode.meta["extras"]` (one row per frame:
+    extra cameras, rewards, terminations, ...), by name. Stored beside frames, never trained on."""
+    return {k: np.asarray(v) for k, v in sorted(episode.meta.get("extras", {}).items())}
+
+
+def _writer() -> dict:
+    """Who writes the store now: lets `info` tell a running writer from an interrupted one."""
+    return {"pid": os.getpid(), "host": socket.gethostname()}
+
+
+def _writer_alive(writer: object) -> bool:
+    if not isinstance(writer, dict) or writer.get("host") != socket.gethostname():
+        return False
+    pid = writer.get("pid")
+    if not isinstance(pid, int) or pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, owned by another user
+        return True
+    return True
+
+
 def _monde_version() -> str:
     from monde import __version__
 
@@ -68,11 +112,15 @@ class EpisodeStore:
     """Append-only episodes on disk. `EpisodeStore.create(path, info)` or `EpisodeStore(path)`.
 
     `cache_bytes` bounds the decoded chunks each array keeps in memory while reading.
+    `verify_reads` checks each episode's content hash on its first read in this process.
+    A writer ends with `finish()`, or writes inside `with EpisodeStore.create(...) as store:`.
     """
 
-    def __init__(self, path: str | Path, cache_bytes: int = 64 << 20):
+    def __init__(self, path: str | Path, cache_bytes: int = 64 << 20, verify_reads: bool = True):
         self.path = Path(path)
         self.cache_bytes = cache_bytes
+        self.verify_reads = verify_reads
+        self._verified: set[int] = set()  # episodes whose hash this process has checked
         group_json = self.path / "zarr.json"
         if (self.path / "meta.json").exists() and not group_json.exists():
             raise StoreError(
@@ -111,12 +159,14 @@ class EpisodeStore:
         overwrite: bool = False,
         chunk_frames: int | None = None,
         shard_frames: int = 256,
+        expected_episodes: int | None = None,
     ) -> EpisodeStore:
         """A new, empty store at `path` with dataset-level `info` (env, fps, policy, ...).
 
         Frames are compressed in chunks of `chunk_frames` (default: the power of two that keeps
         a decoded chunk near 192 KiB, 16 for 64×64 RGB, 1 for 224×224) packed into shard files
-        of `shard_frames` frames.
+        of `shard_frames` frames. The store is marked incomplete (of `expected_episodes`, when
+        known) until `finish()`.
         """
         import zarr
 
@@ -144,6 +194,9 @@ class EpisodeStore:
             "features": {},
             "info": dict(info),
             "quarantined": [],
+            "complete": False,
+            "expected_episodes": expected_episodes,
+            "writer": _writer(),
         }
         zarr.open_group(str(path), mode="w", zarr_format=3, attributes={"monde": meta})
         return cls(path)
@@ -165,6 +218,92 @@ class EpisodeStore:
         self.meta["info"].update(info)
         self._commit()
 
+    # ------------------------------------------------------------------ completeness
+    def finish(self) -> None:
+        """Mark the store complete: the writer's very last write (one atomic attribute replace).
+
+        Raises StoreError when the store holds fewer or more episodes than it expected.
+        """
+        expected = self.meta.get("expected_episodes")
+        if expected is not None and expected != len(self):
+            raise StoreError(
+                f"{self.path}: holds {len(self)} episodes, {expected} expected; not marking it "
+                "complete"
+            )
+        self.meta.update(complete=True, expected_episodes=len(self))
+        self.meta.pop("failed", None)
+        self.meta.pop("writer", None)
+        self._commit()
+
+    def mark_failed(self, reason: str) -> None:
+        """Record why the writer stopped ("import failed: …"): the store stays incomplete."""
+        self.meta.update(complete=False, failed=reason)
+        self.meta.pop("writer", None)
+        self._commit()
+
+    def resume_writing(self, expected_episodes: int | None = None) -> None:
+        """Take over an incomplete store to append its remaining episodes (`collect --resume`)."""
+        self.meta.update(complete=False, expected_episodes=expected_episodes, writer=_writer())
+        self.meta.pop("failed", None)
+        self._commit()
+
+    def __enter__(self) -> EpisodeStore:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        """Leaving a `with` block finishes the store, or marks it failed on an exception."""
+        if exc_type is None:
+            self.finish()
+        elif issubclass(exc_type, KeyboardInterrupt):
+            self.mark_failed("interrupted")
+        else:
+            self.mark_failed(f"writer failed: {exc_type.__name__}: {exc}")
+
+    def completeness(self) -> dict:
+        """{"complete": True | False | None (not recorded), "episodes", "expected", "reason",
+        "summary"}: the summary is the one line `info` and `verify` print, e.g.
+        "incomplete: 70 of 300 episodes (interrupted)"."""
+        n, expected = len(self), self.meta.get("expected_episodes")
+        complete = self.meta.get("complete")
+        reason = None
+        if complete is None:
+            reason = "completeness not recorded: written before Monde recorded it"
+            summary = f"{'empty: ' if n == 0 else ''}{n} episodes ({reason})"
+        elif complete:
+            summary = f"{'empty' if n == 0 else 'complete'}: {n} episodes"
+        else:
+            if self.meta.get("failed"):
+                reason = str(self.meta["failed"])
+            elif _writer_alive(self.meta.get("writer")):
+                reason = f"still being written by process {self.meta['writer']['pid']}"
+            else:
+                reason = "interrupted"
+            count = f"{n} of {expected}" if expected is not None else f"{n}"
+            summary = f"{'empty' if n == 0 else 'incomplete'}: {count} episodes ({reason})"
+        return {
+            "complete": complete,
+            "episodes": n,
+            "expected": expected,
+            "reason": reason,
+            "summary": summary,
+        }
+
+    def require_trainable(self, allow_incomplete: bool = False) -> None:
+        """Raise StoreError (one line naming the store) unless training may read this store.
+
+        An empty store (no usable episode) is always refused; an incomplete one unless
+        `allow_incomplete`. A store whose completeness was not recorded is accepted.
+        """
+        state = self.completeness()
+        if not self.usable(range(len(self))):
+            what = state["summary"] if len(self) == 0 else "every episode is quarantined"
+            raise StoreError(f"{self.path}: no episodes to train on ({what})")
+        if state["complete"] is False and not allow_incomplete:
+            raise StoreError(
+                f"{self.path}: {state['summary']}; continue it (`monde collect --resume`, or "
+                "import again), or train on what it holds with --allow-incomplete-data"
+            )
+
     def _create_arrays(self, episode: Episode) -> None:
         from zarr.codecs import ZstdCodec
 
@@ -180,7 +319,12 @@ class EpisodeStore:
             "states": (episode.states.shape[1:], "float32", _INDEX_ROWS),
             "episodes": ((2,), "int64", _INDEX_ROWS),
             "hashes": ((16,), "uint8", _INDEX_ROWS),
+            "key_hashes": ((len(KEYS) + len(episode_extras(episode)), 16), "uint8", _INDEX_ROWS),
         }
+        extras = episode_extras(episode)
+        images = {k for k, v in extras.items() if v.dtype == np.uint8 and v.ndim == 4}
+        for name, arr in extras.items():  # optional keys: frame-like chunks for extra cameras
+            specs[name] = (arr.shape[1:], arr.dtype.name, ch if name in images else _INDEX_ROWS)
         for name, (row, dtype, rows) in specs.items():
             if 0 in row:  # e.g. action-free video episodes: nothing to store
                 continue
@@ -189,13 +333,14 @@ class EpisodeStore:
                 shape=(0, *row),
                 dtype=dtype,
                 chunks=(rows, *row),
-                shards=(shard, *row) if name == "frames" else None,
+                shards=(shard, *row) if name == "frames" or name in images else None,
                 chunk_key_encoding={"name": "default", "separator": "."},
                 compressors=ZstdCodec(level=3),
                 fill_value=0,
                 overwrite=True,
                 config={"write_empty_chunks": True},  # a missing chunk file means corruption
             )
+        self.meta["hash_keys"] = [*KEYS, *extras]
         info = self.meta["info"]
         low, high = info.get("action_low"), info.get("action_high")
         self.meta["features"] = {
@@ -217,6 +362,13 @@ class EpisodeStore:
                 "names": info.get("state_names"),
             },
         }
+        for name, arr in extras.items():
+            self.meta["features"][name] = {
+                "kind": "rgb" if name in images else "extra",
+                "shape": list(arr.shape[1:]),
+                "dtype": arr.dtype.name,
+                "extra": True,
+            }
 
     def check_episode(self, episode: Episode, index: int | None = None) -> None:
         """Raise StoreError naming the episode and key when `episode` does not fit this store."""
@@ -232,6 +384,17 @@ class EpisodeStore:
         for key in ("actions", "states"):
             if not np.isfinite(getattr(episode, key)).all():
                 raise StoreError(f"{where}: key {key!r} contains NaN or inf")
+        extras, wanted = episode_extras(episode), self.extra_keys()
+        if feats and sorted(extras) != wanted:
+            raise StoreError(f"{where}: optional keys {sorted(extras)}, the store holds {wanted}")
+        for key, arr in extras.items():
+            if len(arr) != len(episode.frames) or (
+                key in feats and list(arr.shape[1:]) != feats[key]["shape"]
+            ):
+                raise StoreError(
+                    f"{where}: key {key!r} is {list(arr.shape)}; the store holds one row of "
+                    f"{feats.get(key, {}).get('shape')} per frame ({len(episode.frames)} frames)"
+                )
         low, high = self.meta["info"].get("action_low"), self.meta["info"].get("action_high")
         if episode.actions.size and low is not None and high is not None:
             bad = (episode.actions < np.asarray(low)) | (episode.actions > np.asarray(high))
@@ -258,8 +421,9 @@ class EpisodeStore:
         lengths = [len(e.frames) for e in episodes]
         total = sum(lengths)
         starts = start + np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
-        rows: dict[str, list[np.ndarray]] = {k: [] for k in KEYS}
-        digests = []
+        rows: dict[str, list[np.ndarray]] = {k: [] for k in [*KEYS, *self.extra_keys()]}
+        digests, key_digests = [], []
+        hash_keys = self.meta.get("hash_keys")  # None: a store from before key_hashes
         for e in episodes:
             actions = np.zeros((len(e.frames), *e.actions.shape[1:]), np.float32)
             actions[:-1] = e.actions  # the last row of an episode is padding
@@ -267,21 +431,35 @@ class EpisodeStore:
             rows["frames"].append(e.frames)
             rows["actions"].append(actions)
             rows["states"].append(states)
+            extras = episode_extras(e)
+            for key, arr in extras.items():
+                rows[key].append(arr)
             digests.append(np.frombuffer(episode_hash(e.frames, actions[:-1], states), np.uint8))
+            if hash_keys is not None:
+                parts = {"frames": e.frames, "actions": actions[:-1], "states": states, **extras}
+                key_digests.append(  # (K, 16)
+                    np.stack([np.frombuffer(key_hash(parts[k]), np.uint8) for k in hash_keys])
+                )
         group = self._zgroup()
         for key, parts in rows.items():
             if self._empty(key) is not None:
                 continue
-            arr = group[key]
+            # all-zero chunks too (all-False truncations): a missing chunk file means corruption
+            arr = group[key].with_config({"write_empty_chunks": True})
             arr.resize((start + total, *arr.shape[1:]))
             arr[start : start + total] = np.concatenate(parts)
         index_rows = np.stack([starts, np.asarray(lengths, np.int64)], axis=1)  # (n, 2)
-        for key, data in (("episodes", index_rows), ("hashes", np.stack(digests))):
+        index_arrays = [("episodes", index_rows), ("hashes", np.stack(digests))]
+        if hash_keys is not None:
+            index_arrays.append(("key_hashes", np.stack(key_digests)))  # (n, K, 16)
+        for key, data in index_arrays:
             arr = group[key]
             arr.resize((first + len(episodes), *arr.shape[1:]))
             arr[first:] = data
         self.meta["num_episodes"] = first + len(episodes)
         self.meta["num_frames"] = start + total
+        if self.meta.get("complete"):  # appended to a finished store: complete episodes still
+            self.meta["expected_episodes"] = first + len(episodes)
         self._commit()
         return list(range(first, first + len(episodes)))
 
@@ -322,7 +500,13 @@ class EpisodeStore:
         return tuple(shape) if shape is not None and 0 in shape else None
 
     def read(self, key: str, rows: np.ndarray) -> np.ndarray:
-        """Rows (global frame indices, any shape) of array `key`, decoded lazily."""
+        """Rows (global frame indices, any shape) of array `key`, decoded lazily.
+
+        With `verify_reads`, the episodes these rows belong to are hash-checked first (once each
+        per process): a StoreError names the store, the episode and the key that changed.
+        """
+        if self.verify_reads and key in KEYS and len(self):
+            self._verify_rows(rows)
         if (row := self._empty(key)) is not None:
             return np.zeros((*np.shape(rows), *row), np.float32)
         try:
@@ -334,8 +518,8 @@ class EpisodeStore:
         if not 0 <= index < len(self):
             raise IndexError(f"episode {index} out of range for {self.path} ({len(self)} episodes)")
 
-    def __getitem__(self, index: int) -> Episode:
-        self._check_index(index)
+    def _episode_arrays(self, index: int) -> dict[str, np.ndarray]:
+        """Frames, actions (without the padding row) and states of episode `index`, unchecked."""
         start, n = map(int, self.index[index])
         arrays = {}
         for key in KEYS:
@@ -347,6 +531,57 @@ class EpisodeStore:
             except ChunkError as err:
                 raise StoreError(f"{self.path}: episode {index}: key {key!r}: {err}") from None
         arrays["actions"] = arrays["actions"][:-1]
+        return arrays
+
+    def hash_problem(self, index: int, arrays: dict[str, np.ndarray]) -> tuple[str, str] | None:
+        """(key, message) when episode `index`'s `arrays` (as `_episode_arrays` returns them) do
+        not hash to what was stored, else None. Per-key hashes name the key; a store without
+        them (older than key_hashes) can only say the episode changed."""
+        hash_keys = self.meta.get("hash_keys")
+        if hash_keys is not None and (self.path / "key_hashes" / "zarr.json").exists():
+            try:
+                stored = self.reader("key_hashes").take(np.array([index]))[0]  # (K, 16)
+            except ChunkError as err:
+                return "key_hashes", str(err)
+            for key, want in zip(hash_keys, stored, strict=True):
+                if key in arrays and key_hash(arrays[key]) != want.tobytes():
+                    return key, "content hash mismatch (data changed since it was written)"
+            return None
+        digest = episode_hash(arrays["frames"], arrays["actions"], arrays["states"])
+        if digest != self.stored_hash(index):
+            return "frames/actions/states", "content hash mismatch (data changed)"
+        return None
+
+    def verify_episode(self, index: int) -> None:
+        """Raise StoreError naming the store, episode and key unless episode `index` reads back
+        exactly as written. Checked once per episode in this process, then remembered."""
+        if index not in self._verified:
+            self._check_index(index)
+            self._checked(index, self._episode_arrays(index))
+
+    def _checked(self, index: int, arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        if index not in self._verified:
+            if (problem := self.hash_problem(index, arrays)) is not None:
+                key, message = problem
+                raise StoreError(
+                    f"{self.path}: episode {index}: key {key!r}: {message}; `monde data verify` "
+                    "lists every corrupt episode and `monde data repair` quarantines them"
+                )
+            self._verified.add(index)
+        return arrays
+
+    def _verify_rows(self, rows: np.ndarray) -> None:
+        """Hash-check (once) every episode holding one of `rows` (global frame indices)."""
+        flat = np.unique(np.asarray(rows, np.int64).ravel())
+        for i in np.unique(np.searchsorted(self.index[:, 0], flat, side="right") - 1):
+            if int(i) not in self._verified:
+                self.verify_episode(int(i))
+
+    def __getitem__(self, index: int) -> Episode:
+        self._check_index(index)
+        arrays = self._episode_arrays(index)
+        if self.verify_reads:
+            self._checked(index, arrays)
         try:
             return Episode(**arrays, meta={"index": index})
         except ValueError as err:
@@ -358,6 +593,23 @@ class EpisodeStore:
     def stored_hash(self, index: int) -> bytes:
         self._check_index(index)
         return self.read("hashes", np.array([index]))[0].tobytes()
+
+    def extra_keys(self) -> list[str]:
+        """Names of the optional keys this store holds (extra cameras, rewards, ...), sorted."""
+        return sorted(k for k, f in self.meta["features"].items() if f.get("extra"))
+
+    def extras(self, index: int) -> dict[str, np.ndarray]:
+        """The optional keys of episode `index`, one row per frame (the last row of per-step
+        values such as rewards is padding, like actions'). Training never reads them."""
+        self._check_index(index)
+        start, n = map(int, self.index[index])
+        out = {}
+        for key in self.extra_keys():
+            try:
+                out[key] = self.reader(key).range(start, start + n)
+            except ChunkError as err:
+                raise StoreError(f"{self.path}: episode {index}: key {key!r}: {err}") from None
+        return out
 
     def usable(self, ids: Sequence[int]) -> list[int]:
         """`ids` without the episodes `monde data repair` quarantined as corrupt."""

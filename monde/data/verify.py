@@ -1,10 +1,12 @@
 """`verify` and `repair` of an episode store: find corruption, name it, fix what can be fixed.
 
-verify re-reads every committed episode, recomputes its content hash and compares it with the
-stored one, and checks actions are finite and inside the declared bounds; it also reports what
-a crash mid-append leaves behind (rows past the committed end, temporary files). repair removes
-those leftovers and quarantines corrupt episodes (readers and samplers skip them); it never
-deletes a committed, intact episode.
+verify re-reads every committed episode that is not quarantined, recomputes its content hashes
+(per key where the store has them, then the whole episode) and compares them with the stored
+ones, and checks actions and states are finite; it also reports whether the store is complete
+and what a crash mid-append leaves behind (rows past the committed end, temporary files).
+repair removes those leftovers and quarantines corrupt episodes (readers and samplers skip
+them; later verifies list them as quarantined, not as failures); it never deletes a committed,
+intact episode.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ from monde.data.store import KEYS, EpisodeStore, StoreError, episode_hash
 from monde.progress import tqdm
 
 _ARRAYS = {"frames": "num_frames", "actions": "num_frames", "states": "num_frames"}
-_INDEX_ARRAYS = {"episodes": "num_episodes", "hashes": "num_episodes"}
+_INDEX_ARRAYS = {"episodes": "num_episodes", "hashes": "num_episodes", "key_hashes": "num_episodes"}
+_OPTIONAL = {"key_hashes"}  # absent in stores written before Monde kept per-key hashes
 
 
 def _array_rows(store: EpisodeStore, key: str) -> int | None:
@@ -32,7 +35,7 @@ def check_episode(store: EpisodeStore, i: int) -> dict | None:
     """None when episode i is intact, else {"episode", "key", "error"} naming what is wrong."""
     start, n = map(int, store.index[i])
     arrays = {}
-    for key in KEYS:
+    for key in [*KEYS, *store.extra_keys()]:  # extras (cameras, rewards) are hashed per key
         if store._empty(key) is not None:
             arrays[key] = np.zeros((n, *store._empty(key)), np.float32)
             continue
@@ -41,6 +44,9 @@ def check_episode(store: EpisodeStore, i: int) -> dict | None:
         except ChunkError as err:
             return {"episode": i, "key": key, "error": str(err)}
     actions = arrays["actions"][:-1]
+    problem = store.hash_problem(i, {**arrays, "actions": actions})
+    if problem is not None:
+        return {"episode": i, "key": problem[0], "error": problem[1]}
     if episode_hash(arrays["frames"], actions, arrays["states"]) != store.stored_hash(i):
         return {"episode": i, "key": "hash", "error": "content hash mismatch (data changed)"}
     for key in ("actions", "states"):
@@ -52,7 +58,8 @@ def check_episode(store: EpisodeStore, i: int) -> dict | None:
 def leftovers(store: EpisodeStore) -> dict:
     """What an interrupted append leaves: rows past the committed end, temporary files."""
     tail = {}
-    for key, count in {**_ARRAYS, **_INDEX_ARRAYS}.items():
+    extras = {key: "num_frames" for key in store.extra_keys()}  # one row per frame, like states
+    for key, count in {**_ARRAYS, **extras, **_INDEX_ARRAYS}.items():
         rows = _array_rows(store, key)
         if rows is not None and rows > int(store.meta[count]):
             tail[key] = rows - int(store.meta[count])
@@ -61,15 +68,20 @@ def leftovers(store: EpisodeStore) -> dict:
 
 
 def verify(store: EpisodeStore | str | Path, progress: bool = True) -> dict:
-    """Check every committed episode; returns {"episodes", "ok", "problems", "leftovers", ...}.
+    """Check every committed episode but the quarantined ones; returns {"episodes", "ok",
+    "problems", "quarantined", "completeness", "leftovers", ...}.
 
-    A problem names the episode, the key and (for unreadable data) the chunk file.
+    A problem names the episode, the key and (for unreadable data) the chunk file. "ok" counts
+    the intact episodes among the checked (not quarantined) ones.
     """
     if not isinstance(store, EpisodeStore):
         store = EpisodeStore(store)
     problems: list[dict] = []
-    for key, count in {**_ARRAYS, **_INDEX_ARRAYS}.items():
+    extras = {key: "num_frames" for key in store.extra_keys()}
+    for key, count in {**_ARRAYS, **extras, **_INDEX_ARRAYS}.items():
         if store._empty(key) is not None or not len(store):
+            continue
+        if key in _OPTIONAL and "hash_keys" not in store.meta:
             continue
         rows = _array_rows(store, key)
         if rows is None:
@@ -88,7 +100,8 @@ def verify(store: EpisodeStore | str | Path, progress: bool = True) -> dict:
         store.index  # noqa: B018 — reads the episode index, raising if it is unreadable
     except StoreError as err:
         return _report(store, [{"episode": None, "key": "episodes", "error": str(err)}])
-    for i in tqdm(range(len(store)), desc="verify", unit="ep", disable=not progress):
+    checked = store.usable(range(len(store)))
+    for i in tqdm(checked, desc="verify", unit="ep", disable=not progress):
         if (problem := check_episode(store, i)) is not None:
             problems.append(problem)
     return _report(store, problems)
@@ -96,14 +109,30 @@ def verify(store: EpisodeStore | str | Path, progress: bool = True) -> dict:
 
 def _report(store: EpisodeStore, problems: list[dict]) -> dict:
     bad = {p["episode"] for p in problems}
+    quarantined = sorted(int(i) for i in store.meta.get("quarantined", []))
+    checked = len(store) - len(quarantined)
     return {
         "path": str(store.path),
         "episodes": len(store),
-        "ok": len(store) - len(bad - {None}) if None not in bad else 0,
+        "checked": checked,
+        "ok": checked - len(bad - {None}) if None not in bad else 0,
         "problems": problems,
-        "quarantined": list(store.meta.get("quarantined", [])),
+        "quarantined": quarantined,
+        "completeness": store.completeness(),
         "leftovers": leftovers(store),
     }
+
+
+def exit_code(report: dict) -> int:
+    """`monde data verify`'s exit status: 0 every checked episode intact and the store complete
+    (or its completeness not recorded), 1 a corrupt episode or store, 3 intact but empty or
+    incomplete. Quarantined episodes do not count as failures."""
+    if report["problems"]:
+        return 1
+    state = report["completeness"]
+    if report["checked"] == 0 or state["complete"] is False:
+        return 3
+    return 0
 
 
 def repair(store: EpisodeStore | str | Path, progress: bool = True) -> dict:

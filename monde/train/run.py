@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +15,13 @@ from monde.data.sampler import WindowSampler
 from monde.data.store import EpisodeStore
 from monde.models.checkpoint import save_model
 from monde.models.world_model import WorldModel
-from monde.train.distributed import DistContext, setup_distributed, teardown_distributed
+from monde.runs import locked_run
+from monde.train.distributed import (
+    DistContext,
+    is_main_process,
+    setup_distributed,
+    teardown_distributed,
+)
 from monde.train.fit import ProbeData, fit
 from monde.types import Episode
 
@@ -88,19 +95,26 @@ def train_run(
     resume: bool = False,
     progress: bool = True,
     stop_after: int | None = None,
+    allow_incomplete_data: bool = False,
 ) -> tuple[WorldModel, dict]:
     """Train on the store at data_dir; writes run_dir/{config.yaml, metrics.jsonl, model/}.
 
+    An empty store stops with a StoreError naming it, and so does an incomplete one (an
+    interrupted collection or a failed import) unless `allow_incomplete_data`.
+
     Under torchrun every process calls this; they join one process group (cfg.train.device
-    picks the device) and rank 0 writes the files.
+    picks the device) and rank 0 writes the files. The writing process holds run_dir's lock
+    (monde.runs): a second run on the same folder stops with RunLockedError naming the holder.
     """
-    ctx = setup_distributed(cfg.train.device)
-    try:
-        out = _train_run(cfg, data_dir, run_dir, ctx, resume, progress, stop_after)
-    except BaseException:
-        teardown_distributed(ctx, wait=False)
-        raise
-    teardown_distributed(ctx)
+    EpisodeStore(data_dir, verify_reads=False).require_trainable(allow_incomplete_data)
+    with locked_run(run_dir) if is_main_process() else contextlib.nullcontext():
+        ctx = setup_distributed(cfg.train.device)
+        try:
+            out = _train_run(cfg, data_dir, run_dir, ctx, resume, progress, stop_after)
+        except BaseException:
+            teardown_distributed(ctx, wait=False)
+            raise
+        teardown_distributed(ctx)
     return out
 
 

@@ -7,7 +7,7 @@ import torch
 from monde.config import RunConfig
 from monde.config_io import from_dict
 from monde.data.sampler import WindowSampler
-from monde.data.store import EpisodeStore
+from monde.data.store import EpisodeStore, StoreError
 from monde.models.world_model import WorldModel
 from monde.train.fit import fit
 from monde.types import Episode
@@ -64,6 +64,17 @@ def test_workers_deliver_the_same_batches(store):
     halves = [next(sampler.batches(8, 4, 3, rank=r, world_size=2, num_workers=1)) for r in (0, 1)]
     whole = next(sampler.batches(8, seed=4, start_step=3))
     assert torch.equal(torch.cat([h[0] for h in halves]), whole[0])
+
+
+def test_changed_episode_stops_workers_with_one_line(store):
+    import zarr
+
+    zarr.open_group(str(store.path), mode="r+")["states"][40] = np.zeros(2, np.float32)  # ep. 1
+    sampler = WindowSampler.from_store(store.path, window=3, frameskip=2, episodes=[1])
+    with pytest.raises(StoreError) as err:
+        next(sampler.batches(4, seed=0, num_workers=1))
+    assert str(err.value).startswith(f"{store.path}: episode 1: key 'states': content hash")
+    assert "\n" not in str(err.value)  # the store's one line, not the worker's traceback
 
 
 def test_trains_on_a_dataset_larger_than_the_cache(tmp_path):

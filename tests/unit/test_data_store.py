@@ -87,13 +87,26 @@ def test_truncated_chunk_is_named_then_quarantined(store):
     assert_same(reopened[2], episode(12, 200))
 
 
-def test_changed_data_fails_the_hash(store):
+def test_changed_data_fails_the_hash_in_verify_and_on_read(store):
     group = zarr.open_group(str(store.path), mode="r+")
     group["actions"][13] = np.array([0.5, 0.5], np.float32)  # episode 1, step 2
     problems = verify(store.path, progress=False)["problems"]
     assert problems == [
-        {"episode": 1, "key": "hash", "error": "content hash mismatch (data changed)"}
+        {
+            "episode": 1,
+            "key": "actions",
+            "error": "content hash mismatch (data changed since it was written)",
+        }
     ]
+    reopened = EpisodeStore(store.path)
+    assert_same(reopened[0], episode(10, 0))  # the intact episodes still read
+    with pytest.raises(StoreError, match=r"d: episode 1: key 'actions': content hash mismatch"):
+        reopened[1]
+    sampler = WindowSampler.from_store(store.path, window=2, frameskip=1, episodes=[1])
+    with pytest.raises(StoreError, match=r"episode 1: key 'actions'"):
+        sampler.get(np.array([0]))  # a training read of one window of episode 1
+    unchecked = EpisodeStore(store.path, verify_reads=False)
+    assert unchecked[1].actions[2].tolist() == [0.5, 0.5]  # what an unchecked read returns
 
 
 def test_bad_input_is_refused_and_nothing_is_lost(store):
