@@ -294,11 +294,11 @@ def _export(store: EpisodeStore, out: Path, video: bool, fps: float | None, prog
             "index": np.arange(start, start + n, dtype=np.int64),
             "task_index": task_index,
         }
-        columns = {
+        columns = {  # fixed-size lists; of size 0 pyarrow cannot read back: a plain list then
             "observation.state": pa.array(
-                list(numeric["observation.state"]), pa.list_(pa.float32(), s_dim)
+                list(numeric["observation.state"]), pa.list_(pa.float32(), s_dim or -1)
             ),
-            "action": pa.array(list(actions), pa.list_(pa.float32(), a_dim)),
+            "action": pa.array(list(actions), pa.list_(pa.float32(), a_dim or -1)),
             **{k: pa.array(numeric[k]) for k in list(numeric)[2:]},
         }
         if not video:

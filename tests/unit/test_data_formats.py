@@ -341,6 +341,11 @@ def test_import_a_folder_of_videos(tmp_path):
     gif_frames, _ = read_video(folder / "b.gif")
     np.testing.assert_array_equal(store[1].frames, gif_frames)  # gif is lossless, same size
     assert store.meta["info"]["action_dim"] == 0
+    # action-free episodes go out to LeRobot and back (zero-width columns read back)
+    export_lerobot(store, tmp_path / "lr", video=False, progress=False)
+    back = import_lerobot(tmp_path / "lr", tmp_path / "back", progress=False)
+    np.testing.assert_array_equal(back[2].frames, store[2].frames)
+    assert back[2].actions.shape == (5, 0)
 
 
 def test_old_npz_folder_converts(tmp_path):
