@@ -120,7 +120,7 @@ class EpisodeStore:
         self.path = Path(path)
         self.cache_bytes = cache_bytes
         self.verify_reads = verify_reads
-        self._verified: set[int] = set()  # episodes whose hash this process has checked
+        self._verified: set[tuple[int, str]] = set()  # (episode, key) checked in this process
         group_json = self.path / "zarr.json"
         if (self.path / "meta.json").exists() and not group_json.exists():
             raise StoreError(
@@ -502,11 +502,12 @@ class EpisodeStore:
     def read(self, key: str, rows: np.ndarray) -> np.ndarray:
         """Rows (global frame indices, any shape) of array `key`, decoded lazily.
 
-        With `verify_reads`, the episodes these rows belong to are hash-checked first (once each
-        per process): a StoreError names the store, the episode and the key that changed.
+        With `verify_reads`, this key of the episodes these rows belong to is hash-checked first
+        (once per episode and key in a process): a StoreError names the store, the episode and
+        the key that changed.
         """
         if self.verify_reads and key in KEYS and len(self):
-            self._verify_rows(rows)
+            self._verify_rows(rows, key)
         if (row := self._empty(key)) is not None:
             return np.zeros((*np.shape(rows), *row), np.float32)
         try:
@@ -518,11 +519,11 @@ class EpisodeStore:
         if not 0 <= index < len(self):
             raise IndexError(f"episode {index} out of range for {self.path} ({len(self)} episodes)")
 
-    def _episode_arrays(self, index: int) -> dict[str, np.ndarray]:
-        """Frames, actions (without the padding row) and states of episode `index`, unchecked."""
+    def _episode_arrays(self, index: int, keys: Sequence[str] = KEYS) -> dict[str, np.ndarray]:
+        """`keys` of episode `index` (actions without the padding row), unchecked."""
         start, n = map(int, self.index[index])
         arrays = {}
-        for key in KEYS:
+        for key in keys:
             if (row := self._empty(key)) is not None:
                 arrays[key] = np.zeros((n, *row), np.float32)
                 continue
@@ -530,15 +531,19 @@ class EpisodeStore:
                 arrays[key] = self.reader(key).range(start, start + n)
             except ChunkError as err:
                 raise StoreError(f"{self.path}: episode {index}: key {key!r}: {err}") from None
-        arrays["actions"] = arrays["actions"][:-1]
+        if "actions" in arrays:
+            arrays["actions"] = arrays["actions"][:-1]
         return arrays
+
+    def _has_key_hashes(self) -> bool:
+        return "hash_keys" in self.meta and (self.path / "key_hashes" / "zarr.json").exists()
 
     def hash_problem(self, index: int, arrays: dict[str, np.ndarray]) -> tuple[str, str] | None:
         """(key, message) when episode `index`'s `arrays` (as `_episode_arrays` returns them) do
         not hash to what was stored, else None. Per-key hashes name the key; a store without
         them (older than key_hashes) can only say the episode changed."""
         hash_keys = self.meta.get("hash_keys")
-        if hash_keys is not None and (self.path / "key_hashes" / "zarr.json").exists():
+        if self._has_key_hashes():
             try:
                 stored = self.reader("key_hashes").take(np.array([index]))[0]  # (K, 16)
             except ChunkError as err:
@@ -552,35 +557,38 @@ class EpisodeStore:
             return "frames/actions/states", "content hash mismatch (data changed)"
         return None
 
-    def verify_episode(self, index: int) -> None:
-        """Raise StoreError naming the store, episode and key unless episode `index` reads back
-        exactly as written. Checked once per episode in this process, then remembered."""
-        if index not in self._verified:
+    def verify_episode(self, index: int, keys: Sequence[str] = KEYS) -> None:
+        """Raise StoreError naming the store, episode and key unless `keys` of episode `index`
+        read back exactly as written. Each (episode, key) is checked once in this process, then
+        remembered; a store without per-key hashes checks the whole episode at once."""
+        todo = [k for k in keys if (index, k) not in self._verified]
+        if todo:
             self._check_index(index)
-            self._checked(index, self._episode_arrays(index))
+            self._checked(
+                index, self._episode_arrays(index, todo if self._has_key_hashes() else KEYS)
+            )
 
     def _checked(self, index: int, arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        if index not in self._verified:
-            if (problem := self.hash_problem(index, arrays)) is not None:
-                key, message = problem
-                raise StoreError(
-                    f"{self.path}: episode {index}: key {key!r}: {message}; `monde data verify` "
-                    "lists every corrupt episode and `monde data repair` quarantines them"
-                )
-            self._verified.add(index)
+        if (problem := self.hash_problem(index, arrays)) is not None:
+            key, message = problem
+            raise StoreError(
+                f"{self.path}: episode {index}: key {key!r}: {message}; `monde data verify` "
+                "lists every corrupt episode and `monde data repair` quarantines them"
+            )
+        self._verified.update((index, key) for key in arrays)
         return arrays
 
-    def _verify_rows(self, rows: np.ndarray) -> None:
-        """Hash-check (once) every episode holding one of `rows` (global frame indices)."""
+    def _verify_rows(self, rows: np.ndarray, key: str) -> None:
+        """Hash-check (once) `key` of every episode holding one of `rows` (frame indices)."""
         flat = np.unique(np.asarray(rows, np.int64).ravel())
         for i in np.unique(np.searchsorted(self.index[:, 0], flat, side="right") - 1):
-            if int(i) not in self._verified:
-                self.verify_episode(int(i))
+            if (int(i), key) not in self._verified:
+                self.verify_episode(int(i), (key,))
 
     def __getitem__(self, index: int) -> Episode:
         self._check_index(index)
         arrays = self._episode_arrays(index)
-        if self.verify_reads:
+        if self.verify_reads and any((index, k) not in self._verified for k in KEYS):
             self._checked(index, arrays)
         try:
             return Episode(**arrays, meta={"index": index})

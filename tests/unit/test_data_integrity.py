@@ -85,6 +85,27 @@ def test_interrupted_store_says_so_and_trains_only_when_told(tmp_path, capsys):
     assert EpisodeStore(data).completeness()["summary"] == "complete: 5 episodes"
 
 
+def test_train_flag_lets_an_incomplete_store_through(tmp_path, capsys):
+    data, run = tmp_path / "data", tmp_path / "run"
+    partial_store(data, 3, 5)
+    code, out = cli(capsys, "train", "--data", str(data), "--run", str(run))
+    assert code == 1 and "incomplete: 3 of 5 episodes (interrupted)" in out
+    assert "--allow-incomplete-data" in out
+    code, out = cli(
+        capsys, "train", "--data", str(data), "--run", str(run), "--allow-incomplete-data"
+    )
+    assert code == 1 and "incomplete" not in out and "model.image_size" in out  # past the gate
+
+
+def test_a_store_being_written_is_not_called_interrupted(tmp_path):
+    store = partial_store(tmp_path / "d", 1, 4)
+    store.meta["writer"]["pid"] = os.getppid()  # a live process other than this one
+    store._commit()
+    assert EpisodeStore(tmp_path / "d").completeness()["reason"] == (
+        f"still being written by process {os.getppid()}"
+    )
+
+
 def test_a_writer_that_fails_inside_with_marks_the_store(tmp_path):
     with pytest.raises(RuntimeError), EpisodeStore.create(tmp_path / "d", info={}) as store:
         store.append(episode(4))
