@@ -471,7 +471,7 @@ def write_minari_hdf5(root, episodes, jpeg_encoding=True):
     return root
 
 
-def test_minari_default_jpeg_hdf5_imports_with_rewards(tmp_path):
+def test_minari_default_jpeg_hdf5_imports_with_rewards(tmp_path, capsys):
     episodes = minari_episodes()
     root = write_minari_hdf5(tmp_path / "m", episodes)
     store = EpisodeStore(convert(root, tmp_path / "imported", progress=False))
@@ -491,6 +491,14 @@ def test_minari_default_jpeg_hdf5_imports_with_rewards(tmp_path):
     assert store.meta["info"]["observation_space"]["subspaces"]["pixels"]["low"] == 0
     # all-False truncations are stored (not skipped as an "empty" chunk): verify is clean
     main(["data", "verify", str(store.path), "--quiet"])
+    # and a changed reward is caught by the per-key hashes, named by its key
+    import zarr
+
+    zarr.open_array(str(store.path / "rewards"), mode="r+")[1] = 99.0
+    with pytest.raises(SystemExit) as stop:
+        main(["data", "verify", str(store.path), "--quiet"])
+    assert stop.value.code == 1
+    assert "episode 0: key 'rewards'" in capsys.readouterr().out
     # the raw-array variant (jpeg_encoding=False) imports the frames exactly
     raw = write_minari_hdf5(tmp_path / "raw", episodes, jpeg_encoding=False)
     np.testing.assert_array_equal(
