@@ -444,6 +444,8 @@ class LeRobotReader:
                 info_file, f"codebase_version {version!r}; only LeRobot v3 folders are read"
             )
         feats = self.info.get("features", {})
+        if not isinstance(feats, dict) or not all(isinstance(f, dict) for f in feats.values()):
+            raise LeRobotError(info_file, "key 'features' is not a mapping of feature specs")
         self.image_features = [k for k, f in feats.items() if f.get("dtype") in ("video", "image")]
         chosen = list(cameras) if cameras else [image_key] if image_key else self.image_features
         if not chosen:
@@ -463,7 +465,13 @@ class LeRobotReader:
         self.is_video = feats[self.image_key]["dtype"] == "video"
         self.state_key = state_key if state_key in feats else None
         self.action_key = action_key
-        self.fps = float(self.info["fps"])
+        needed = ["fps", "data_path"] + (["video_path"] if self.is_video else [])
+        if missing := [k for k in needed if not self.info.get(k)]:
+            raise LeRobotError(info_file, f"missing key(s) {missing}")
+        try:
+            self.fps = float(self.info["fps"])
+        except (TypeError, ValueError):
+            raise LeRobotError(info_file, f"key 'fps' is {self.info['fps']!r}") from None
         self.tasks = read_tasks(self.path)
         ep_files = sorted((self.path / "meta" / "episodes").rglob("*.parquet"))
         if not ep_files:
@@ -553,13 +561,20 @@ class LeRobotReader:
 
     def __getitem__(self, i: int) -> Episode:
         row = self.episodes[i]
-        file, table = self._table(row)
+        episode = row.get("episode_index", i)
+        try:
+            file, table = self._table(row)
+        except KeyError as err:
+            where = self.path / "meta" / "episodes"
+            raise LeRobotError(where, f"missing key {err}", episode) from None
         try:
             return self._episode(i, row, table)
         except ImportFormatError:
             raise
-        except (ValueError, TypeError, KeyError) as err:
-            raise LeRobotError(file, err, row["episode_index"]) from None
+        except KeyError as err:
+            raise LeRobotError(file, f"missing key {err}", episode) from None
+        except (ValueError, TypeError) as err:
+            raise LeRobotError(file, err, episode) from None
 
     def _episode(self, i: int, row: dict, table) -> Episode:
         lo, hi = row["dataset_from_index"], row["dataset_to_index"]
@@ -645,14 +660,10 @@ def import_lerobot(
 
 
 def is_lerobot(path: str | Path) -> bool:
-    try:
-        return (
-            json.loads((Path(path) / "meta" / "info.json").read_text())
-            .get("codebase_version", "")
-            .startswith("v")
-        )
-    except (OSError, ValueError, AttributeError):
-        return False
+    """True for a folder holding meta/info.json, readable or not: a LeRobot folder whose
+    info.json is corrupt is refused by the reader with the file named, never taken for another
+    format (its mp4 files would pass for a folder of videos)."""
+    return (Path(path) / "meta" / "info.json").is_file()
 
 
 class LeRobotSource:

@@ -244,7 +244,7 @@ class MinariReader:
                 actions = np.asarray(group["actions"])
         except MinariError:
             raise
-        except (OSError, KeyError, ValueError, TypeError) as err:  # h5py: truncated, corrupt
+        except (OSError, KeyError, ValueError, TypeError, RuntimeError) as err:  # truncated, corrupt
             raise MinariError(file, f"unreadable hdf5 data ({err})", episode_id) from None
         try:
             if obs is None:

@@ -607,6 +607,14 @@ def test_truncated_or_corrupt_inputs_give_one_line_naming_file_and_episode(tmp_p
     data.unlink()
     message = one_line_error(["data", "convert", str(lr), str(tmp_path / "o5"), "--quiet"], capsys)
     assert f"{data}: episode 0: data file missing" in message
+    # a cut info.json: refused naming it (its mp4 files used to pass for a folder of videos)
+    info = lr / "meta/info.json"
+    info.write_text(info.read_text()[:100])
+    message = one_line_error(["data", "convert", str(lr), str(tmp_path / "o7"), "--quiet"], capsys)
+    assert f"not valid JSON: {info}" in message
+    info.write_text(json.dumps({"codebase_version": "v3.0", "features": {CAM: {"dtype": "video"}}}))
+    message = one_line_error(["data", "convert", str(lr), str(tmp_path / "o8"), "--quiet"], capsys)
+    assert f"{info}: missing key 'action'" in message
     # a video folder holding a truncated file names the file and its episode
     folder = tmp_path / "videos"
     folder.mkdir()
