@@ -152,12 +152,17 @@ class MinariReader:
         self.format = self.meta.get("data_format", "hdf5")
         self.obs_space = _space(self.meta, "observation_space", self.meta_file)
         self.act_space = _space(self.meta, "action_space", self.meta_file)
-        if self.act_space["type"] not in ("Box", "Discrete"):
-            raise MinariError(
-                self.meta_file,
-                f"key 'action_space' {self.act_space['type']} is not supported (Box or Discrete)",
-            )
-        self.image_key, self.state_keys = _split_obs(self.obs_space, self.meta_file)
+        try:
+            if self.act_space["type"] not in ("Box", "Discrete"):
+                raise MinariError(
+                    self.meta_file,
+                    f"key 'action_space' {self.act_space['type']} is not supported "
+                    "(Box or Discrete)",
+                )
+            self.image_key, self.state_keys = _split_obs(self.obs_space, self.meta_file)
+            self._image_space()
+        except (KeyError, TypeError, AttributeError, IndexError) as err:
+            raise MinariError(self.meta_file, f"malformed space ({err!r})") from None
         if self.format in ("arrow", "parquet"):
             self.ids = sorted(
                 int(p.name) for p in self.data.iterdir() if p.is_dir() and p.name.isdigit()
@@ -244,7 +249,7 @@ class MinariReader:
                 actions = np.asarray(group["actions"])
         except MinariError:
             raise
-        except (OSError, KeyError, ValueError, TypeError, RuntimeError) as err:  # truncated, corrupt
+        except (OSError, KeyError, ValueError, TypeError, RuntimeError) as err:  # cut, corrupt
             raise MinariError(file, f"unreadable hdf5 data ({err})", episode_id) from None
         try:
             if obs is None:
