@@ -141,6 +141,18 @@ class ModelConfig:
         self.proprio_indices = [list(state_names).index(n) for n in self.proprio]
 
 
+def _legacy_bf16(precision: str, bf16: bool | None, section: str) -> tuple[str, None]:
+    """A config's `precision` after the deprecated `bf16` flag of older configs: the flag
+    decides only while precision is 'auto'; it is then cleared (saved configs hold precision)."""
+    if precision not in ("auto", "fp32", "bf16"):
+        raise ValueError(
+            f"{section}.precision must be 'auto', 'fp32' or 'bf16', got {precision!r}"
+        )
+    if bf16 is not None and precision == "auto":
+        return ("bf16" if bf16 else "fp32"), None
+    return precision, None
+
+
 @dataclass
 class TrainConfig:
     steps: int = 2000
@@ -175,8 +187,12 @@ class TrainConfig:
     """weight of the inverse-dynamics loss (needs model.inverse_dynamics)"""
     time_similarity_weight: float = 0.0
     """weight of ‖z_{t+1} − z_t‖² smoothing along trajectories"""
-    bf16: bool = False
-    """bfloat16 autocast for the forward pass: only on CPUs with AMX/AVX512-BF16, or CUDA"""
+    precision: Literal["auto", "fp32", "bf16"] = "auto"
+    """'auto': bf16 autocast of the forward pass where the device runs bf16 natively (CUDA
+    with bf16, a CPU with AMX-BF16), fp32 elsewhere (monde.precision); or 'fp32' / 'bf16'"""
+    bf16: bool | None = None
+    """deprecated, read from older configs: true/false = precision bf16/fp32 (if precision is
+    auto)"""
     device: Literal["auto", "cpu", "cuda"] = "auto"
     """where to train: 'auto' picks the GPU of this process's LOCAL_RANK when CUDA is present"""
     compile: bool = False
@@ -198,6 +214,7 @@ class TrainConfig:
     """steps between held-out probes of the agent state (0 disables)"""
 
     def __post_init__(self) -> None:
+        self.precision, self.bf16 = _legacy_bf16(self.precision, self.bf16, "train")
         if self.steps < 1 or self.batch_size < 2:
             raise ValueError("train.steps must be ≥ 1 and train.batch_size ≥ 2")
         if self.rollout_steps < 1:
@@ -253,8 +270,12 @@ class PlanConfig:
     """cem_gradient: Adam steps after CEM"""
     refine_starts: int = 8
     """cem_gradient: sequences refined by gradient (CEM's best and elites), ≤ topk + 1"""
-    bf16: bool = False
-    """bfloat16 autocast of the rollout: only fast on CPUs with AMX/AVX512-BF16, or CUDA"""
+    precision: Literal["auto", "fp32", "bf16"] = "auto"
+    """'auto': bf16 autocast of the rollout on a GPU with native bf16, fp32 elsewhere (on a
+    CPU, even with AMX, small rollouts ran slower in bf16: monde.precision); or 'fp32' / 'bf16'"""
+    bf16: bool | None = None
+    """deprecated, read from older configs: true/false = precision bf16/fp32 (if precision is
+    auto)"""
     compile: bool = False
     """torch.compile the rollout (tens of seconds of compilation on the first call)"""
     chunk: int = 0
@@ -270,6 +291,7 @@ class PlanConfig:
     the waypoint graph's distances stay unweighted"""
 
     def __post_init__(self) -> None:
+        self.precision, self.bf16 = _legacy_bf16(self.precision, self.bf16, "plan")
         for name, weight in self.proprio_weights.items():
             if not math.isfinite(weight) or weight < 0:
                 raise ValueError(

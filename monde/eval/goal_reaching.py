@@ -20,6 +20,7 @@ from monde.eval.protocols import evaluation_env
 from monde.models.world_model import WorldModel
 from monde.plan.mpc import MPCPlanner
 from monde.plan.waypoints import WaypointGraph
+from monde.precision import resolve_precision
 from monde.progress import tqdm
 
 
@@ -232,6 +233,7 @@ def time_single_plan(
         times.append(time.perf_counter() - start)
     close_env(env)
     first, times = times[0], times[warmup:]  # warm-up calls excluded
+    precision = resolve_precision(plan_cfg.precision, planner.z_goal.device, "plan")[0]
     return {
         "calls": calls,
         "episodes": episodes,
@@ -242,7 +244,8 @@ def time_single_plan(
         "samples": plan_cfg.samples,
         "iterations": plan_cfg.iterations,
         "horizon": plan_cfg.horizon,
-        "bf16": plan_cfg.bf16,
+        "precision": precision,  # plan.precision as resolved on this device
+        "bf16": precision == "bf16",
         "compile": plan_cfg.compile,
         "threads": torch.get_num_threads(),
     }

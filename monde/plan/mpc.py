@@ -8,7 +8,8 @@ next call's warm start (iCEM also shifts its elites).
 
 Speed: sampling solvers plan under `torch.inference_mode`; the context's work is done once per
 episode by the model's `rollout_samples` (KV cache for the transformer); `plan.chunk` bounds
-memory by rolling out samples in chunks; `plan.bf16` and `plan.compile` are optional.
+memory by rolling out samples in chunks; `plan.compile` is optional; `plan.precision` 'auto'
+rolls out in bf16 on a GPU with native bf16, in fp32 on a CPU (monde.precision).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from monde.plan.cost import goal_cost
 from monde.plan.registry import GRADIENT_SOLVERS, solver_from_config
 from monde.plan.solvers import CostFn, PlanResult
 from monde.plan.waypoints import SubgoalSelector, WaypointGraph
+from monde.precision import resolve_precision
 
 
 def rollout_samples(
@@ -150,11 +152,12 @@ class MPCPlanner:
         """Cost of searched actions (b, S, H, A / repeat) → (b, S), in chunks of samples."""
         cfg = self.cfg
         device_type = z_ctx.device.type
+        bf16 = resolve_precision(cfg.precision, z_ctx.device, "plan")[0] == "bf16"
         weights = None if self.dim_weights is None else self.dim_weights.to(z_ctx.device)
 
         def chunk_cost(searched: Tensor) -> Tensor:  # (b, s', H, A / repeat) → (b, s')
             actions = self.expand(searched)  # (b, s', H, A)
-            if cfg.bf16:
+            if bf16:
                 with torch.autocast(device_type, dtype=torch.bfloat16):
                     pred = self._rollout(self.model, z_ctx, actions, a_ctx).float()
             else:

@@ -20,6 +20,7 @@ from torch import Tensor, nn
 from monde.config import TrainConfig
 from monde.models.regularizers import sigreg, vicreg_covariance, vicreg_variance
 from monde.models.world_model import WorldModel
+from monde.precision import resolve_precision
 from monde.train.distributed import all_gather_with_grad
 
 
@@ -53,7 +54,8 @@ def jepa_terms(
     """
     tc = model.history
     b, length = frames.shape[:2]
-    with torch.autocast(frames.device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
+    bf16 = resolve_precision(cfg.precision, frames.device)[0] == "bf16"  # probed once
+    with torch.autocast(frames.device.type, dtype=torch.bfloat16, enabled=bf16):
         z = model.encode(frames, states)  # (B, L, D)
         z_teacher = model.predict(z[:, :-1], actions)  # (B, L−1, D)
         z_rollout = model.rollout(z[:, :tc], actions[:, tc - 1 :], a_ctx=actions[:, : tc - 1])

@@ -22,8 +22,9 @@ TINY = {
         "checkpoint_every": 2,
         "probe_every": 3,
         "threads": 1,
+        "precision": "fp32",  # as "auto" is on a CPU without AMX: the same numbers on every CPU
     },
-    "plan": {"horizon": 2, "samples": 16, "iterations": 2, "topk": 4},
+    "plan": {"horizon": 2, "samples": 16, "iterations": 2, "topk": 4, "precision": "fp32"},
     "eval": {"episodes": 3, "max_steps": 8, "batch": 2},
 }
 

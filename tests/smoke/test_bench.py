@@ -27,6 +27,8 @@ def test_bench_runs_each_env_and_renders_the_table(tiny_cfg, tmp_path, protocol)
     assert data["config"]["eval"]["protocol"] == protocol
     assert data["results"]["planner"]["episodes"] == 2  # --set comes after the protocol's 50
     assert data["bench"]["wall_seconds"] > 0
+    assert data["precision"]["train"]["logged"] == ["fp32"]  # the preset asks for fp32
+    assert data["precision"]["plan"]["resolved"] == "fp32"
     assert [r["step"] for r in data["learning_curve"]][-1] == tiny_cfg.train.steps
     name = name.removesuffix(".json").removesuffix("_swm")  # one figure per trained run
     assert (tmp_path / "bench" / f"{name}_training.png").stat().st_size > 1000
