@@ -86,7 +86,10 @@ def consumption(native: Path, steps: int, threads: int, run: Path, repeats: int)
             fit(model, sampler, cfg.train, run, progress=False)
             times[n] = time.perf_counter() - start
         per_step = min(per_step, (times[long] - times[short]) / (long - short))
+    from monde.precision import precision_record
+
     return {
+        "precision": precision_record(cfg.train.precision, "cpu"),  # what fit computed in
         "windows_per_s": cfg.train.batch_size / per_step,
         "step_ms": per_step * 1000,
         "batch_size": cfg.train.batch_size,

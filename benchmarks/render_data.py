@@ -33,8 +33,9 @@ def render_loader(data: dict) -> list[str]:
         "",
         f"Training consumes **{c['windows_per_s']:,.0f} windows/s**: the core TwoRoom step "
         f"(configs/two_room.yaml, batch {c['batch_size']}, windows of {c['window_frames']} "
-        f"frames, frameskip {c['frameskip']}, {c['threads']} threads) takes "
-        f"{c['step_ms']:.0f} ms.",
+        f"frames, frameskip {c['frameskip']}, {c['threads']} threads"
+        + (f", {c['precision']['resolved']}" if "precision" in c else "")
+        + f") takes {c['step_ms']:.0f} ms.",
         "",
         f"Delivery, windows of history {w['history']} + horizon {w['horizon']} frames with "
         f"frameskip {w['frameskip']}, batch {data['batch_size']}, uint8 frames:",
