@@ -246,3 +246,21 @@ def test_info_into_a_closed_pipe_ends_quietly(tmp_path, monkeypatch):
         monkeypatch.undo()
         pipe.close()
     assert stop.value.code == 1
+
+
+def test_verify_checks_optional_keys_too(tmp_path):
+    data = tmp_path / "d"
+    with EpisodeStore.create(data, info={}) as store:
+        for i in range(2):
+            e = episode(5, i)
+            e.meta["extras"] = {"rewards": np.arange(6, dtype=np.float64) + i}
+            store.append(e)
+    assert verify(data, progress=False)["problems"] == []
+    zarr.open_group(str(data), mode="r+")["rewards"][8] = 99.0  # episode 1 (rows 6..11)
+    assert verify(data, progress=False)["problems"] == [
+        {
+            "episode": 1,
+            "key": "rewards",
+            "error": "content hash mismatch (data changed since it was written)",
+        }
+    ]
