@@ -9,14 +9,15 @@ Each candidate is a minimal adapter written below that gives Monde's config API
 (`ConfigError`, `from_dict`, `to_dict`, `apply_overrides`, `load_config`, `save_config`) on top
 of a library: pydantic v2 (`TypeAdapter` over the existing dataclasses, in lax mode; a failing
 check is blamed on the file or on the first override after which it fails, as config_io does),
-pydantic plus the suggestion that pydantic lacks (difflib), OmegaConf structured configs, and
-tyro (the command line only; files stay with config_io, since tyro reads none). Every adapter
-runs the same cases on Monde's real `RunConfig` and real presets from configs/ (copied to a
-temporary folder, some with one typo made): a preset with a two-level `base:` chain, every
-preset, an unknown key (is the close key suggested?), wrong types (is the file named, the dotted
-key?), a Literal violation, a `__post_init__` check, dotted overrides from the command line
-(good, unknown, of the wrong type, failing a check), and saving the resolved config and loading
-it back. A result counts as working when it equals what config_io gives.
+pydantic plus the suggestion that pydantic lacks (difflib), the same in strict JSON mode (types
+as strict as config_io's), OmegaConf structured configs, and tyro (the command line only; files
+stay with config_io, since tyro reads none). Every adapter runs the same cases on Monde's real
+`RunConfig` and real presets from configs/ (copied to a temporary folder, some with one typo
+made): a preset with a two-level `base:` chain, every preset, an unknown key (is the close key
+suggested?), wrong types (is the file named, the dotted key?), a Literal violation, a
+`__post_init__` check, dotted overrides from the command line (good, unknown, of the wrong type,
+failing a check), and saving the resolved config and loading it back. A result counts as
+working when it equals what config_io gives.
 
 Lines of code are counted as logical source lines (no blank lines, comments or docstrings) of
 config_io.py and of each adapter with the shared helpers it uses; the tyro total is config_io
@@ -78,7 +79,9 @@ class ConfigError(ValueError):
     """A config file, dict or override does not match the config dataclasses."""
 
 
-def read_yaml_with_bases(path: Path, chain: tuple[Path, ...] = ()) -> dict:
+def read_yaml_with_bases(
+    path: Path, chain: tuple[Path, ...] = (), loader: type = yaml.SafeLoader
+) -> dict:
     """The YAML mapping of `path`, merged over its `base:` chain (relative to the file)."""
     path = Path(path)
     if path.resolve() in chain:
@@ -86,7 +89,7 @@ def read_yaml_with_bases(path: Path, chain: tuple[Path, ...] = ()) -> dict:
     if not path.is_file():
         raise ConfigError(f"config file not found: {path}")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=loader) or {}
     except yaml.YAMLError as err:
         raise ConfigError(f"config file {path} is not valid YAML: {err}") from None
     if not isinstance(data, dict):
@@ -94,7 +97,8 @@ def read_yaml_with_bases(path: Path, chain: tuple[Path, ...] = ()) -> dict:
     base = data.pop("base", None)
     if base is None:
         return data
-    return deep_merge(read_yaml_with_bases(path.parent / base, (*chain, path.resolve())), data)
+    chain = (*chain, path.resolve())
+    return deep_merge(read_yaml_with_bases(path.parent / base, chain, loader), data)
 
 
 def deep_merge(base: Mapping, child: Mapping) -> dict:
@@ -107,7 +111,7 @@ def deep_merge(base: Mapping, child: Mapping) -> dict:
     return merged
 
 
-def dotted_to_nested(overrides: Sequence[str], source: str) -> dict:
+def dotted_to_nested(overrides: Sequence[str], source: str, loader: type = yaml.SafeLoader) -> dict:
     """`["a.b=1"]` → `{"a": {"b": 1}}`, values parsed as YAML."""
     nested: dict = {}
     for item in [overrides] if isinstance(overrides, str) else overrides:
@@ -118,7 +122,7 @@ def dotted_to_nested(overrides: Sequence[str], source: str) -> dict:
         node = nested
         for part in parents:
             node = node.setdefault(part, {})
-        node[leaf] = yaml.safe_load(raw) if raw.strip() else ""
+        node[leaf] = yaml.load(raw, Loader=loader) if raw.strip() else ""
     return nested
 
 
@@ -136,6 +140,7 @@ class PydanticAdapter:
 
     requires = ("pydantic",)
     helpers = (ConfigError, read_yaml_with_bases, deep_merge, dotted_to_nested, save_yaml)
+    loader: type = yaml.SafeLoader
 
     @staticmethod
     @functools.cache
@@ -186,13 +191,13 @@ class PydanticAdapter:
     def apply_overrides(
         cls, data: dict, overrides: Sequence[str], schema: type, *, source: str = "command line"
     ) -> dict:
-        merged = deep_merge(data, dotted_to_nested(overrides, source))
+        merged = deep_merge(data, dotted_to_nested(overrides, source, cls.loader))
         cls.from_dict(schema, merged, source=source)  # check now, name the command line
         return merged
 
     @classmethod
     def load_config(cls, schema: type, path: Any = None, overrides: Sequence[str] = ()) -> Any:
-        data = read_yaml_with_bases(Path(path)) if path is not None else {}
+        data = read_yaml_with_bases(Path(path), loader=cls.loader) if path is not None else {}
         source = str(path) if path is not None else "<defaults>"
         try:
             return cls.from_dict(schema, cls._merge(data, overrides), source=source)
@@ -206,9 +211,9 @@ class PydanticAdapter:
                     raise ConfigError(blame + str(err).removeprefix(source)) from None
             raise
 
-    @staticmethod
-    def _merge(data: dict, overrides: Sequence[str]) -> dict:
-        return deep_merge(data, dotted_to_nested(overrides, "command line"))
+    @classmethod
+    def _merge(cls, data: dict, overrides: Sequence[str]) -> dict:
+        return deep_merge(data, dotted_to_nested(overrides, "command line", cls.loader))
 
     @classmethod
     def save_config(cls, obj: Any, path: str | Path) -> None:
@@ -229,6 +234,37 @@ class PydanticSuggestAdapter(PydanticAdapter):
         valid = [f.name for f in dataclasses.fields(section)]
         close = difflib.get_close_matches(str(error["loc"][-1]), valid, n=1)
         return f"; did you mean '{close[0]}'?" if close else ""
+
+
+def float_loader() -> type:
+    """PyYAML's safe loader that also reads 1e-3 and 1.0e3 as floats (YAML 1.2 does; PyYAML's
+    YAML 1.1 rules read them as strings, which config_io converts for float fields)."""
+
+    class FloatLoader(yaml.SafeLoader):
+        pass
+
+    FloatLoader.add_implicit_resolver(
+        "tag:yaml.org,2002:float",
+        re.compile(r"^[-+]?[0-9][0-9_]*(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+        list("-+0123456789"),
+    )
+    return FloatLoader
+
+
+class PydanticStrictAdapter(PydanticSuggestAdapter):
+    """pydantic with the difflib hint, validating in strict JSON mode: no quoted numbers for ints,
+    no 0/1 or strings for bools, as config_io (strict Python mode refuses a dict for a dataclass;
+    JSON mode takes lists for tuples and ints for floats); YAML is read by float_loader()."""
+
+    helpers = (*PydanticAdapter.helpers, float_loader)
+    loader = float_loader()
+
+    @classmethod
+    def from_dict(cls, schema: type, data: Mapping, *, source: str = "<dict>") -> Any:
+        try:
+            return cls._adapter(schema).validate_json(json.dumps(data), strict=True)
+        except ValueError as err:
+            raise cls._error(err, source, schema) from None
 
 
 class OmegaConfAdapter:
@@ -388,6 +424,7 @@ CANDIDATES: dict[str, type] = {
     "config_io": ConfigIOAdapter,
     "pydantic": PydanticAdapter,
     "pydantic+difflib": PydanticSuggestAdapter,
+    "pydantic strict": PydanticStrictAdapter,
     "omegaconf": OmegaConfAdapter,
     "tyro": TyroAdapter,
 }
