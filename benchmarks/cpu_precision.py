@@ -1,6 +1,9 @@
-"""Is bf16 worth it on this CPU? Matmul GFLOP/s and training samples/s, fp32 vs bf16 autocast.
+"""Is bf16 worth it on this CPU? Matmul GFLOP/s and training samples/s, fp32 vs bf16 autocast,
+beside what `train.precision=auto` resolves to here (monde.precision) and why.
 
 python benchmarks/cpu_precision.py     → benchmarks/results/cpu_precision.json
+
+A quick look; benchmarks/train_throughput.py measures the same choice in more settings.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import torch
 from monde.config import ModelConfig, TrainConfig
 from monde.io import atomic_write_json
 from monde.models.world_model import WorldModel
+from monde.precision import resolve_precision
 from monde.report import provenance
 from monde.train.objective import jepa_loss
 
@@ -40,7 +44,7 @@ def matmul_gflops(dtype: torch.dtype, n: int = 1024, repeats: int = 3) -> float:
 def train_samples_per_s(bf16: bool, steps: int = 5, batch: int = 64) -> float:
     torch.manual_seed(0)
     model = WorldModel(ModelConfig())
-    cfg = TrainConfig(bf16=bf16)
+    cfg = TrainConfig(precision="bf16" if bf16 else "fp32")
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
     frames = torch.randint(0, 255, (batch, 5, 64, 64, 3), dtype=torch.uint8)
     actions = torch.randn(batch, 4, model.action_dim)
@@ -56,8 +60,10 @@ def train_samples_per_s(bf16: bool, steps: int = 5, batch: int = 64) -> float:
 
 
 def main() -> None:
+    auto, why = resolve_precision("auto", "cpu")
     result = {
         "cpu_flags": cpu_flags(),
+        "auto_precision": {"resolved": auto, "reason": why},
         "matmul_gflops": {
             "fp32": matmul_gflops(torch.float32),
             "bf16": matmul_gflops(torch.bfloat16),
