@@ -1,7 +1,8 @@
 """The benchmark table: collect → train → evaluate per environment from presets, one command.
 
 `run_bench` runs the demo pipeline (monde.cli's `demo` verb) on configs/bench/<env>_<budget>.yaml
-for each environment and input set (`rgb`, `rgb+proprio`, `rgb+depth`, `rgb+proprio+depth`:
+for each environment (a built-in env, or any name with such a preset, e.g. a Gymnasium env
+through the generic adapter) and input set (`rgb`, `rgb+proprio`, `rgb+depth`, `rgb+proprio+depth`:
 the image alone, or fused with the env's proprioceptive state columns and/or a depth channel)
 and writes benchmarks/results/bench/<env>_<budget>[_proprio][_depth][_swm].json, then
 `render_table` turns every such JSON into the Markdown table of docs/benchmarks.md. Two
@@ -40,11 +41,23 @@ def canonical_env(env: str) -> str:
     return ENV_ALIASES.get(env.lower(), env)
 
 
+def preset_envs(presets: Path) -> list[str]:
+    """Benchmark names with a preset under `presets` that are not built-in envs: any
+    `<name>_<budget>.yaml` (e.g. a Gymnasium env through the generic adapter, `env.name: gym`)."""
+    names = {
+        path.stem.rsplit("_", 1)[0]
+        for budget in BUDGETS
+        for path in Path(presets).glob(f"*_{budget}.yaml")
+    }
+    return sorted(names - set(BENCH_ENVS))
+
+
 def preset(presets: Path, env: str, budget: str) -> Path:
     """The preset of `env` at `budget`, with a clear error when it does not exist."""
     env = canonical_env(env)
-    if env not in BENCH_ENVS:
-        raise ValueError(f"unknown benchmark env {env!r}; known: {', '.join(BENCH_ENVS)}")
+    if env not in BENCH_ENVS and env not in preset_envs(presets):
+        known = [*BENCH_ENVS, *preset_envs(presets)]
+        raise ValueError(f"unknown benchmark env {env!r}; known: {', '.join(known)}")
     if budget not in BUDGETS:
         raise ValueError(f"unknown budget {budget!r}; known: {', '.join(BUDGETS)}")
     path = presets / f"{env}_{budget}.yaml"
@@ -125,8 +138,13 @@ def run_bench(
     if success_curve_episodes < 0 or (curve and protocol != "monde"):
         raise ValueError("a success curve takes episodes ≥ 1 and the monde protocol")
     envs = [canonical_env(env) for env in envs]
+    paths = {env: preset(presets, env, budget) for env in envs}
+    registered = {  # a preset env (monde bench swimmer) runs the env its preset names
+        env: env if env in BENCH_ENVS else load_config(RunConfig, path, []).env.name
+        for env, path in paths.items()
+    }
     jobs = [  # every preset and input set checked before any work
-        (env, preset(presets, env, budget), kind, input_overrides(env, kind))
+        (env, paths[env], kind, input_overrides(registered[env], kind))
         for env in envs
         for kind in inputs
     ]

@@ -100,6 +100,9 @@ def _evaluate(cfg: RunConfig, model_dir: Path, out: Path | None, progress: bool,
     )
     timing = time_single_plan(model, cfg.env, cfg.plan, waypoints=waypoints)
     print(success_table(results))
+    at_start = results["planner"].get("solved_at_start", 0)
+    if at_start:
+        print(f"{at_start} episodes were at their goal before any action: left out of the rates")
     print(
         f"one replanning call, 1 episode, {cfg.plan.solver} "
         f"{cfg.plan.samples}×{cfg.plan.iterations}, "

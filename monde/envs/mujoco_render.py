@@ -1,7 +1,8 @@
 """Headless, fast MuJoCo rendering for the Gymnasium MuJoCo environments.
 
 `prepare_headless()` must run before `mujoco` is first imported (importing monde.envs runs it):
-it selects EGL (no display needed) and one llvmpipe thread unless the user chose otherwise.
+it selects EGL (no display needed) and one llvmpipe thread unless the user chose otherwise, and
+on a machine without a display SDL's dummy video driver for pygame (classic control).
 `fast_render(model)` turns off shadows and multisampling, which roughly triples Reacher's
 frames/s on a CPU. `render_rgbd(env, camera_distance, height)` renders colour and depth in one
 pass and returns an RGB-D frame whose fourth channel is the height above the floor.
@@ -15,7 +16,11 @@ from typing import Any
 
 
 def prepare_headless() -> None:
-    """Set MUJOCO_GL=egl and LP_NUM_THREADS=1 (unless set) before mujoco is imported."""
+    """Set MUJOCO_GL=egl and LP_NUM_THREADS=1 (unless set) before mujoco is imported; without a
+    display, SDL_VIDEODRIVER=dummy (unless set) for pygame's classic-control renderers, which
+    otherwise print "error: XDG_RUNTIME_DIR is invalid or not set" at every pygame.init()."""
+    if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
+        os.environ.setdefault("SDL_VIDEODRIVER", "dummy")  # read by pygame.init(), not at import
     if "mujoco" in sys.modules:
         return  # too late to choose the GL backend; keep whatever was chosen
     os.environ.setdefault("MUJOCO_GL", "egl")

@@ -36,15 +36,22 @@ def wilson_interval(successes: int, n: int, z: float = 1.96) -> tuple[float, flo
 
 
 def summarise(success: np.ndarray, steps: np.ndarray, plan_times: list[float]) -> dict:
-    """success (N,) bool, steps (N,) env steps to success → the reported row."""
+    """success (N,) bool, steps (N,) env steps to success → the reported row.
+
+    Episodes at their goal before any action (steps 0, `run_episodes`) are no test of a policy:
+    they are counted as `solved_at_start` and left out of `episodes` and the success rate."""
+    success, steps = np.asarray(success, bool), np.asarray(steps)
+    at_start = success & (steps == 0)
+    success, steps = success[~at_start], steps[~at_start]
     n, k = len(success), int(success.sum())
     low, high = wilson_interval(k, n)
     row = {
         "episodes": n,
         "successes": k,
-        "success_rate": k / n,
+        "success_rate": k / n if n else 0.0,
         "ci95": [low, high],
         "mean_steps_to_goal": float(steps[success].mean()) if k else None,
+        "solved_at_start": int(at_start.sum()),
     }
     if plan_times:
         row["plan_ms_median"] = 1000 * float(np.median(plan_times))
@@ -112,12 +119,15 @@ class RandomActions:
 def run_episodes(env, seeds, policy, frameskip: int, max_steps: int):
     """Roll out one batch of episodes; success is reaching the goal within max_steps env steps.
 
-    → success (B,) bool, steps (B,) environment steps to the first success (max_steps if never).
+    → success (B,) bool, steps (B,) environment steps to the first success (max_steps if never;
+    0 for an episode already at its goal after the reset, which is not planned for).
     """
     policy.start(env, env.reset(seeds))
     b = env.num_envs
-    success = np.zeros(b, bool)
-    steps = np.full(b, max_steps, dtype=np.int64)
+    success = env.is_success().astype(bool)  # at the goal before any action: solved at t = 0
+    steps = np.where(success, 0, max_steps).astype(np.int64)
+    if success.all():
+        return success, steps
     t = 0
     for m in range(math.ceil(max_steps / frameskip)):
         block = policy.choose(m, ~success)  # (B, fs·A_env); finished episodes are not planned

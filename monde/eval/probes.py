@@ -63,6 +63,25 @@ def probe_targets(states: Tensor, names: Sequence[str]) -> tuple[Tensor, list[li
     return torch.stack(targets, dim=1), groups
 
 
+def near_constant(states_train: Tensor, states_test: Tensor | None = None) -> Tensor:
+    """(S,) bool: state columns whose R² would say nothing, because they (almost) do not vary.
+
+    A column is near-constant where its std is within float32 noise of its magnitude
+    (≤ 1e-6 · max(1, |mean|)) in the training or the held-out states, or where the held-out
+    std is below 1e-3 of the training std (R² divides by the held-out variance: an object that
+    rests in the few held-out episodes would score R² in the hundreds below zero)."""
+
+    def flat(states: Tensor) -> Tensor:
+        states = states.double()
+        return states.std(0, correction=0) <= 1e-6 * states.mean(0).abs().clamp_min(1.0)
+
+    out = flat(states_train)
+    if states_test is not None:
+        train_std = states_train.double().std(0, correction=0)
+        out |= flat(states_test) | (states_test.double().std(0, correction=0) < 1e-3 * train_std)
+    return out
+
+
 def named_probe_r2(
     x_train: Tensor,
     states_train: Tensor,
@@ -71,11 +90,13 @@ def named_probe_r2(
     names: Sequence[str],
 ) -> dict[str, float]:
     """Held-out linear-probe R² per named state column; an angle's is the mean of its cos and
-    sin R² (probe_targets)."""
+    sin R² (probe_targets). Near-constant columns (`near_constant`) are left out."""
+    keep = [i for i, flat in enumerate(near_constant(states_train, states_test)) if not flat]
+    names = [names[i] for i in keep]
     if not names:
         return {}
-    y_train, groups = probe_targets(states_train, names)
-    y_test, _ = probe_targets(states_test, names)
+    y_train, groups = probe_targets(states_train[:, keep], names)
+    y_test, _ = probe_targets(states_test[:, keep], names)
     r2 = probe_r2(x_train, y_train, x_test, y_test)
     return {name: float(r2[g].mean()) for name, g in zip(names, groups, strict=True)}
 
@@ -234,10 +255,11 @@ def state_r2(
     states: Tensor, probe: StateProbe, x: Tensor, names: Sequence[str]
 ) -> dict[str, float | None]:
     """Held-out R² of `probe` on latents x (N, D) against states (N, S), per named column: an
-    angle's is the mean R² of its cos and sin; None for a column constant in `states`."""
+    angle's is the mean R² of its cos and sin; None for a column (near-)constant in `states`
+    (`near_constant`)."""
     y, groups = probe_targets(states.double(), names)
     r2 = r2_score(y, probe.targets(x).double())
-    constant = states.double().var(0) < 1e-12
+    constant = near_constant(states)
     return {
         name: None if bool(constant[i]) else float(r2[g].mean())
         for i, (name, g) in enumerate(zip(names, groups, strict=True))

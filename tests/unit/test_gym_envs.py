@@ -187,3 +187,130 @@ def test_pusht_goal_pusher_stands_behind_the_pushed_block():
     behind = goal[:, 2:4] - 100.0 * push / np.linalg.norm(push, axis=1, keepdims=True)
     expected = np.clip(behind, 20, 492)  # pusher_standoff 100 px, kept in the arena
     np.testing.assert_allclose(goal[:, :2], expected, atol=1e-3)
+
+
+def _generic(num_envs: int = 2, **options):
+    pytest.importorskip("pygame", reason="classic-control rendering needs pygame")
+    return make_env("gym", num_envs, image_size=32, **options)
+
+
+def test_generic_goals_keep_the_minimum_distance_from_the_start():
+    # five random steps barely move a pendulum at rest: without a minimum distance, seed 6
+    # starts at its goal (the premise); by default goals lie at least success_distance away
+    options = {"goal_steps": 5, "success_dims": [0, 1], "success_distance": 0.05}
+    unchecked = _generic(8, min_goal_distance=0.0, **options)
+    unchecked.reset(range(8))
+    assert unchecked.is_success().any()
+    env = _generic(8, **options)
+    env.reset(range(8))
+    gap = np.linalg.norm(env.state()[:, :2] - env.goal_state()[:, :2], axis=1)
+    assert (gap >= 0.05).all() and not env.is_success().any()
+    far = _generic(2, goal_steps=5, success_dims=[0, 1], min_goal_distance=0.3)
+    far.reset([0, 4])  # their first draws lie 0.25 and 0.26 away: both drawn again
+    assert (np.linalg.norm(far.state()[:, :2] - far.goal_state()[:, :2], axis=1) >= 0.3).all()
+    again = _generic(2, goal_steps=5, success_dims=[0, 1], min_goal_distance=0.3)
+    again.reset([0, 4])
+    np.testing.assert_array_equal(again.goal_rgb(), far.goal_rgb())  # resampling is seeded
+
+
+def test_generic_goal_distance_that_cannot_be_met_is_named():
+    env = _generic(1, goal_steps=1, min_goal_distance=50.0, goal_tries=3)
+    with pytest.raises(ValueError, match=r"seed 7: no goal at least env\.options\.min_goal_dist"):
+        env.reset([7])
+
+
+def test_generic_random_state_goals_of_a_classic_control_env():
+    env = _generic(
+        3,
+        env_id="MountainCarContinuous-v0",
+        goal_sampler="random_state",
+        goal_state_low=[-0.9, 0.0],
+        goal_state_high=[-0.25, 0.0],
+        success_dims=[0],
+        success_distance=0.05,
+        min_goal_distance=0.15,
+    )
+    frames = env.reset([0, 1, 2])
+    goal, start = env.goal_state(), env.state()
+    assert ((goal[:, 0] >= -0.9) & (goal[:, 0] <= -0.25)).all() and (goal[:, 1] == 0).all()
+    assert (np.abs(goal[:, 0] - start[:, 0]) >= 0.15).all()
+    assert ((start[:, 0] >= -0.6) & (start[:, 0] <= -0.4)).all()  # the env's own start
+    plain = _generic(3, env_id="MountainCarContinuous-v0", min_goal_distance=0.0)
+    np.testing.assert_array_equal(frames, plain.reset([0, 1, 2]))
+    assert not np.array_equal(env.goal_rgb(), frames)
+    with pytest.raises(ValueError, match="goal_state_low/high"):
+        _generic(1, env_id="MountainCarContinuous-v0", goal_sampler="random_state")
+
+
+def test_generic_random_state_goals_of_a_mujoco_env():
+    pytest.importorskip("mujoco")
+    env = make_env(
+        "gym",
+        2,
+        image_size=32,
+        env_id="InvertedPendulum-v5",
+        goal_sampler="random_state",
+        goal_joints=["slider"],
+        success_dims=[0],
+        min_goal_distance=0.3,
+    )
+    env.reset([0, 1])
+    goal, start = env.goal_state(), env.state()
+    assert (np.abs(goal[:, 0]) <= 1.0).all() and (np.abs(goal[:, 0] - start[:, 0]) >= 0.3).all()
+    np.testing.assert_array_equal(goal[:, 1], start[:, 1])  # the hinge keeps its reset angle
+    np.testing.assert_array_equal(goal[:, 2:], 0.0)  # at rest
+    with pytest.raises(ValueError, match="goal_joints"):
+        make_env("gym", 1, env_id="InvertedPendulum-v5", goal_sampler="random_state",
+                 goal_joints=["elbow"])  # fmt: skip
+
+
+GOALS_MODULE = """
+import numpy as np
+
+def upright(env, rng):
+    env.unwrapped.state = np.array([rng.uniform(-0.5, 0.5), 0.0])
+    return env.unwrapped._get_obs()
+"""
+
+
+def test_generic_goal_sampler_from_a_file_or_a_module(tmp_path, monkeypatch):
+    (tmp_path / "my_goals.py").write_text(GOALS_MODULE)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    by_file = _generic(2, goal_sampler=f"{tmp_path / 'my_goals.py'}:upright", success_dims=[0, 1])
+    by_module = _generic(2, goal_sampler="my_goals:upright", success_dims=[0, 1])
+    by_file.reset([3, 4])
+    by_module.reset([3, 4])
+    goal = by_file.goal_state()
+    np.testing.assert_array_equal(goal, by_module.goal_state())
+    assert (goal[:, 0] > np.cos(0.5) - 1e-6).all() and (goal[:, 2] == 0).all()  # near upright
+    for spec in ("my_goals:nothing", "no_such_module_x:fn", f"{tmp_path / 'none.py'}:fn"):
+        with pytest.raises(ValueError, match="env.options.goal_sampler"):
+            _generic(1, goal_sampler=spec)
+
+
+def test_generic_unknown_env_id_is_one_line_with_suggestions():
+    with pytest.raises(ValueError, match="env.options.env_id") as err:
+        make_env("gym", 1, env_id="Pendulm-v1")
+    assert "Pendulum-v1" in str(err.value) and "\n" not in str(err.value)
+    with pytest.raises(ValueError, match="success_dims"):
+        _generic(1, success_dims=[7])
+
+
+def test_classic_control_rendering_prints_nothing_without_a_display():
+    pytest.importorskip("pygame")
+    import os
+    import subprocess
+    import sys
+
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("DISPLAY", "WAYLAND_DISPLAY", "XDG_RUNTIME_DIR", "SDL_VIDEODRIVER")
+    }
+    code = (
+        "from monde.envs import make_env; "
+        "make_env('gym', 1, env_id='Pendulum-v1', image_size=16).reset([0])"
+    )
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert "XDG_RUNTIME_DIR" not in out.stderr + out.stdout

@@ -114,3 +114,22 @@ def test_state_probes_read_angles_back_and_score_them_through_cos_and_sin():
     assert probe.targets(z[300:]).shape == (100, 4)  # x, cos, sin, const
     r2 = state_r2(states[300:], probe, z[300:], names)
     assert r2["x"] > 0.999 and r2["block_angle"] > 0.999 and r2["const"] is None
+
+
+def test_near_constant_columns_are_not_probed():
+    from monde.eval.probes import named_probe_r2, near_constant
+
+    g = torch.Generator().manual_seed(2)
+    x = torch.randn(300, 6, generator=g, dtype=torch.float64)
+    varying = x[:, :1] * 2.0 + 0.1 * torch.randn(300, 1, generator=g, dtype=torch.float64)
+    # an object at rest: it differs between training episodes, but in the held-out ones it
+    # only jitters by 1e-7 (before, its "R²" was about −1e9)
+    resting = torch.cat([torch.rand(200, 1, generator=g), torch.full((100, 1), 0.3)]).double()
+    resting[200:] += 1e-7 * torch.randn(100, 1, generator=g, dtype=torch.float64)
+    fixed = torch.full((300, 1), -0.275, dtype=torch.float64)  # never changes at all
+    states = torch.cat([varying, resting, fixed], 1)
+    train, test = slice(0, 200), slice(200, 300)
+    assert near_constant(states[train], states[test]).tolist() == [False, True, True]
+    assert near_constant(states[train]).tolist() == [False, False, True]
+    r2 = named_probe_r2(x[train], states[train], x[test], states[test], ["v", "rest", "fixed"])
+    assert list(r2) == ["v"] and r2["v"] > 0.9
