@@ -184,6 +184,7 @@ def test_two_processes_match_one_process(tiny_cfg, dataset, tmp_path):
         _torchrun(cfg_path, dataset, tmp_path / "two", args), check=True, env=_env(), timeout=300
     )
     tiny_cfg.train.steps, tiny_cfg.train.probe_every, tiny_cfg.train.checkpoint_every = 4, 0, 0
+    tiny_cfg.train.device = "cpu"  # as the gloo processes, also where CUDA is present
     train_run(tiny_cfg, dataset, tmp_path / "one", progress=False)
     one, two = _losses(tmp_path / "one"), _losses(tmp_path / "two")
     assert [r["step"] for r in two] == [1, 2, 3, 4] and {r["processes"] for r in two} == {2}
@@ -284,6 +285,7 @@ def test_elastic_restart_after_a_killed_worker(tiny_cfg, dataset, tmp_path):
     assert proc.wait(timeout=300) == 0
     assert len(_losses(run)) == 30
     tiny_cfg.train.steps, tiny_cfg.train.checkpoint_every, tiny_cfg.train.probe_every = 30, 3, 0
+    tiny_cfg.train.device = "cpu"  # as the gloo processes, also where CUDA is present
     train_run(tiny_cfg, dataset, tmp_path / "unbroken", progress=False)
     start = _initial_weights(tiny_cfg)
     assert_trained_alike(_weights(tmp_path / "unbroken"), _weights(run), start)
