@@ -147,6 +147,7 @@ def main() -> None:
     seconds, min_batches = (1.0, 2) if quick else (8.0, 10)
     lerobot_seconds, lerobot_batches = (1.0, 1) if quick else (15.0, 3)
     sizes = {64: 20 if quick else 200, 224: 6 if quick else 40}
+    load_before = os.getloadavg()  # a shared machine: how busy it was says how far to trust this
     result: dict = {
         "window": {"history": HISTORY, "horizon": HORIZON, "frameskip": FRAMESKIP},
         "batch_size": BATCH,
@@ -213,6 +214,7 @@ def main() -> None:
     ]
     result["native_64_best_vs_training"] = max(r["vs_training"] for r in native64)
     result["cpu_count"] = os.cpu_count()
+    result["load_average_1min"] = {"start": load_before[0], "end": os.getloadavg()[0]}
     result["provenance"] = provenance()
     atomic_write_json(args.out, result)
     print(f"wrote {args.out}")

@@ -64,6 +64,14 @@ def render_loader(data: dict) -> list[str]:
         f"{data['cpu_count']} CPUs"
         + (" — quick run, not a measurement." if data["quick"] else "."),
     ]
+    if "load_average_1min" in data:
+        load = data["load_average_1min"]
+        lines += [
+            "",
+            f"The machine was shared: 1-minute load average {load['start']:.1f} at the start and "
+            f"{load['end']:.1f} at the end on {data['cpu_count']} CPUs, so these figures, the "
+            "× training ratios most of all, are not those of a quiet machine.",
+        ]
     return lines
 
 
