@@ -65,7 +65,12 @@ def import_npz(src: str | Path, out: str | Path, progress: bool = True) -> Episo
                 missing = [k for k in ("frames", "actions", "states") if k not in data.files]
                 if missing:
                     raise ValueError(f"{file}: episode {i}: missing key(s) {missing}")
-                episode = Episode(data["frames"], data["actions"], data["states"])
+                arrays = data["frames"], data["actions"], data["states"]
+            episode = Episode(*arrays)
+        except ValueError as err:  # arrays that do not make an episode (shapes, dtype, NaN)
+            if str(err).startswith(str(file)):
+                raise
+            raise ValueError(f"{file}: episode {i}: {err}") from None
         except (OSError, EOFError, zipfile.BadZipFile, zlib.error) as err:  # missing, corrupt
             raise ValueError(f"{file}: episode {i}: unreadable ({err})") from None
         store.append(episode)

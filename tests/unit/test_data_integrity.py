@@ -264,3 +264,12 @@ def test_verify_checks_optional_keys_too(tmp_path):
             "error": "content hash mismatch (data changed since it was written)",
         }
     ]
+
+
+def test_an_npz_episode_that_is_not_an_episode_names_its_file(tmp_path):
+    src = tmp_path / "old"
+    npz_folder(src, 2)
+    e = episode(4, 1)
+    np.savez(src / "episodes/000001.npz", frames=e.frames, actions=e.actions[:-1], states=e.states)
+    with pytest.raises(ValueError, match=r"000001\.npz: episode 1: Episode\.actions must be"):
+        convert(src, tmp_path / "new", progress=False)
