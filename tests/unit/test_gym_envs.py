@@ -314,3 +314,25 @@ def test_classic_control_rendering_prints_nothing_without_a_display():
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert "XDG_RUNTIME_DIR" not in out.stderr + out.stdout
+
+
+def test_the_documented_gym_example_is_not_solved_by_standing_still_or_random_actions():
+    import re
+    from pathlib import Path
+
+    import yaml
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "environments.md").read_text()
+    section = doc[doc.index("**Any Gymnasium environment, no code**") :]
+    example = yaml.safe_load(re.search(r"```yaml\n(.*?)```", section, re.S).group(1))
+    options = example["env"]["options"]
+    env = _generic(6, **options)
+    env.reset(range(1_000_000, 1_000_006))  # evaluation seeds
+    assert not env.is_success().any()  # the docs' old example started inside half its goals
+    policy = SmoothRandomPolicy(env.action_dim, 6, seed=0)
+    policy.reset(env.state())
+    reached = np.zeros(6, bool)
+    for _ in range(30):
+        env.step(policy.act(env.state()))
+        reached |= env.is_success()
+    assert reached.mean() <= 0.5
