@@ -29,7 +29,7 @@ def _options(args: argparse.Namespace):
         und = replace(und, mlp_steps=200, surprise_pairs=min(args.pairs, 20))
     opts = ReportOptions(train_episodes=args.train_episodes, understanding=und)
     if args.quick:
-        opts = replace(opts, decoder_steps=200, decoder_frames=4000, gif_episodes=1)
+        opts = replace(opts, decoder_steps=150, decoder_frames=4000, gif_episodes=1)
     return opts
 
 

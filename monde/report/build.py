@@ -26,10 +26,12 @@ from monde.eval.understanding import UnderstandingConfig, evaluate_understanding
 from monde.io import atomic_write_json, read_json
 from monde.models.checkpoint import MODEL_FILE, load_model
 from monde.models.decoder import (
+    DECODER_FORMAT,
     DecoderConfig,
     LatentDecoder,
     file_digest,
     load_decoder,
+    reconstruction_quality,
     save_decoder,
     train_decoder,
 )
@@ -52,7 +54,7 @@ class ReportOptions:
     """held-out episodes shown as true vs imagined rollouts"""
     planned_episodes: int = 2
     """evaluation episodes planned with MPC and shown with their goal images"""
-    decoder_steps: int = 3000
+    decoder_steps: int = 800
     """training steps of the visualisation decoder (when none is saved for this model)"""
     decoder_frames: int = 20000
     """at most this many training frames for the decoder"""
@@ -139,39 +141,71 @@ def load_run(
 def ensure_decoder(
     run: Run, opts: ReportOptions, progress: bool = True
 ) -> tuple[LatentDecoder, dict]:
-    """RUN_DIR/decoder if trained on these model weights for ≥ decoder_steps, else a new one."""
+    """RUN_DIR/decoder if trained on these model weights for ≥ decoder_steps, else a new one.
+
+    The encoder runs once over the (at most decoder_frames) training frames; the decoder then
+    trains on those cached latents. → (decoder, info); info["held_out"] is its reconstruction
+    quality on every frame of the held-out episodes (`reconstruction_quality`).
+    """
     directory = run.run_dir / "decoder"
     digest = file_digest(run.run_dir / "model" / MODEL_FILE)
+    decoder = None
     if (directory / "decoder.json").exists():
-        decoder, info = load_decoder(directory)
-        if info.get("model_sha256") == digest and info.get("steps", 0) >= opts.decoder_steps:
-            return decoder, info
-        print(f"{directory} is for other model weights or fewer steps; training a new decoder")
-    frames = np.concatenate([e.frames for e in run.train])  # (N, Hp, Wp, C)
-    states = np.concatenate([e.states for e in run.train])  # (N, S)
-    if len(frames) > opts.decoder_frames:
-        pick = np.sort(
-            np.random.default_rng(0).choice(len(frames), opts.decoder_frames, replace=False)
+        meta = read_json(directory / "decoder.json")
+        info = meta.get("info") or {}
+        if meta.get("format") != DECODER_FORMAT:
+            print(f"{directory} holds a decoder of format {meta.get('format')!r}, not "
+                  f"{DECODER_FORMAT!r}; training a new decoder")  # fmt: skip
+        elif info.get("model_sha256") != digest or info.get("steps", 0) < opts.decoder_steps:
+            print(f"{directory} is for other model weights or fewer steps; training a new decoder")
+        else:
+            decoder, info = load_decoder(directory)
+    if decoder is None:
+        frames = np.concatenate([e.frames for e in run.train])  # (N, Hp, Wp, C)
+        states = np.concatenate([e.states for e in run.train])  # (N, S)
+        if len(frames) > opts.decoder_frames:
+            pick = np.sort(
+                np.random.default_rng(0).choice(len(frames), opts.decoder_frames, replace=False)
+            )
+            frames, states = frames[pick], states[pick]
+        latents = encode_frames(run.model, frames, states)  # (N, D), once
+        cfg = DecoderConfig(latent_dim=latents.shape[1], image_size=frames.shape[1])
+        decoder, losses = train_decoder(  # decodes colour only; a depth channel is not shown
+            latents,
+            np.ascontiguousarray(frames[..., :3]),
+            cfg,
+            steps=opts.decoder_steps,
+            progress=progress,
         )
-        frames, states = frames[pick], states[pick]
-    latents = encode_frames(run.model, frames, states)  # (N, D)
-    cfg = DecoderConfig(latent_dim=latents.shape[1], image_size=frames.shape[1])
-    decoder, losses = train_decoder(  # decodes colour only; a depth channel is not shown
-        latents,
-        np.ascontiguousarray(frames[..., :3]),
-        cfg,
-        steps=opts.decoder_steps,
-        progress=progress,
+        tail = losses[-min(100, len(losses)) :]
+        info = {
+            "model_sha256": digest,
+            "steps": opts.decoder_steps,
+            "frames": len(frames),
+            "final_loss": float(np.mean(tail)) if tail else None,
+        }
+    test_frames = np.concatenate([e.frames for e in run.test])  # (M, Hp, Wp, C)
+    test_states = np.concatenate([e.states for e in run.test])  # (M, S)
+    z_test = encode_frames(run.model, test_frames, test_states)  # (M, D)
+    info["held_out"] = reconstruction_quality(
+        decoder, z_test, np.ascontiguousarray(test_frames[..., :3])
     )
-    tail = losses[-min(100, len(losses)) :]
-    info = {
-        "model_sha256": digest,
-        "steps": opts.decoder_steps,
-        "frames": len(frames),
-        "final_loss": float(np.mean(tail)),
-    }
     save_decoder(decoder, directory, info)
     return decoder, info
+
+
+def decoder_table(quality: dict) -> str:
+    """Held-out PSNR of the decoder beside an all-black image and the mean training frame."""
+    rows = (("decoder(encoded true frame)", ""), ("mean training frame", "_mean_frame"),
+            ("all-black image", "_black"))  # fmt: skip
+    lines = ["| image | PSNR, all pixels | PSNR, moving pixels |", "|---|---|---|"]
+    for name, key in rows:
+        moving = quality.get(f"moving_psnr_db{key}")
+        lines.append(
+            f"| {name} | {_fmt(quality[f'psnr_db{key}'], 1)} dB | "
+            f"{_fmt(moving, 1) + ' dB' if moving is not None else '–'} |"
+        )
+    return "\n".join(lines)
 
 
 @torch.no_grad()
@@ -393,6 +427,24 @@ def build_report(
             media=[Media("probes.png", plots.probe_plot(probes, fs), "probe R² by rollout step")],
         )
     )
+    quality = dec_info["held_out"]
+    sections.append(
+        Section(
+            "Visualisation decoder",
+            text=(
+                f"The GIFs below are drawn by a decoder trained on {dec_info.get('frames')} "
+                f"frozen latents of training frames for {dec_info.get('steps')} steps (final "
+                f"weighted MSE {_fmt(dec_info.get('final_loss'), 4)}); it is never part of the "
+                f"JEPA loss. Saved in {run_dir / 'decoder'}. Its reconstruction quality on the "
+                f"{quality['frames']} frames of the held-out episodes, decoder(encoder(frame)) "
+                f"against the frame: PSNR {_fmt(quality['psnr_db'], 1)} dB over all pixels. "
+                "Moving pixels are those where the true frame differs from the mean training "
+                f"frame ({100 * quality['moving_pixel_fraction']:.2f} % of them): an image that "
+                "shows only the static scene scores as low there as the baselines."
+            ),
+            table=decoder_table(quality),
+        )
+    )
     err = und["rollout_error"]
     sections.append(
         Section(
@@ -437,17 +489,7 @@ def build_report(
             media=planned_media(run, decoder, opts, progress),
         )
     )
-    sections.append(
-        Section(
-            "Visualisation decoder",
-            text=(
-                f"Trained on {dec_info.get('frames')} frozen latents of training frames for "
-                f"{dec_info.get('steps')} steps (final weighted MSE "
-                f"{_fmt(dec_info.get('final_loss'), 4)}); it is never part of the JEPA loss. "
-                f"Saved in {run_dir / 'decoder'}."
-            ),
-        )
-    )
+    und["decoder"] = dec_info
     paths = write_report(out_dir, title, sections)
     atomic_write_json(out_dir / "understanding.json", und)
     return {**paths, "understanding": out_dir / "understanding.json"}

@@ -1,12 +1,15 @@
 """`monde report` on a tiny run, and the page in headless Chromium (skipped without Chromium)."""
 
+import base64
+import io
 import re
 import subprocess
 from pathlib import Path
 
+import numpy as np
 import pytest
 from conftest import TINY  # tests/smoke/conftest.py: the tiny budgets of the smoke tests
-from PIL import Image
+from PIL import Image, ImageSequence
 
 from monde.config import RunConfig
 from monde.config_io import from_dict
@@ -51,6 +54,48 @@ def load_page(page: Path, tmp: Path) -> tuple[int, int, list[str]]:
     return int(found[1]), int(found[2]), console
 
 
+def gif_panels(data: bytes, n: int = 3, gap: int = 2) -> np.ndarray:
+    """A GIF of n side-by-side panels → (T, n, Hp, Wp, 3) uint8 (`monde.report.media`)."""
+    frames = [
+        np.asarray(f.convert("RGB")) for f in ImageSequence.Iterator(Image.open(io.BytesIO(data)))
+    ]
+    video = np.stack(frames)  # (T, Hp, n·Wp + (n−1)·gap, 3)
+    w = (video.shape[2] - (n - 1) * gap) // n
+    return np.stack([video[:, :, i * (w + gap) : i * (w + gap) + w] for i in range(n)], 1)
+
+
+def assert_drawn_like(decoded: np.ndarray, true: np.ndarray, what: str) -> None:
+    """Decoded panels (T, Hp, Wp, 3) are not blank and resemble the true panels: the bright
+    content (the grey wall, the red agent) is drawn, the image has structure, and the overall
+    brightness is that of the true frames. An all-black or uniform-grey panel fails."""
+    d, t = decoded.astype(float), true.astype(float)
+    assert d.max() >= 0.6 * t.max(), f"{what}: brightest decoded pixel {d.max()} of {t.max()}"
+    assert d.std() >= 0.4 * t.std(), f"{what}: decoded std {d.std():.1f}, true {t.std():.1f}"
+    assert abs(d.mean() - t.mean()) <= 0.5 * t.mean() + 2, (
+        f"{what}: means {d.mean():.1f}, {t.mean():.1f}"
+    )
+
+
+def assert_gifs_show_decoded_frames(gifs: dict[str, bytes]) -> None:
+    """Rollout GIFs: true | decoded encoded | decoded imagined; planned: real | imagined | goal."""
+    assert any(k.startswith("rollout_") for k in gifs) and any(
+        k.startswith("planned_") for k in gifs
+    )
+    for name, data in gifs.items():
+        panels = gif_panels(data)  # (T, 3, Hp, Wp, 3)
+        decoded = panels[:, 1:3] if name.startswith("rollout_") else panels[:, 1:2]
+        for j in range(decoded.shape[1]):
+            assert_drawn_like(decoded[:, j], panels[:, 0], f"{name} panel {j + 1}")
+
+
+def html_gifs(page: str) -> dict[str, bytes]:
+    """The GIFs inlined in a report page (its source, or the DOM a browser dumps), named
+    rollout_i / planned_i by their captions."""
+    found = re.findall(r'<img src="data:image/gif;base64,([^"]+)" alt="([^"]*)"', page)
+    kind = lambda alt: "rollout" if alt.startswith("held-out episode") else "planned"  # noqa: E731
+    return {f"{kind(alt)}_{i}": base64.b64decode(uri) for i, (uri, alt) in enumerate(found)}
+
+
 @pytest.fixture(scope="module")
 def report(tmp_path_factory):
     cfg = from_dict(RunConfig, TINY)
@@ -82,6 +127,22 @@ def test_report_files(report):
         assert (paths["markdown"].parent / name).stat().st_size > 0
     assert (run / "decoder" / "decoder.safetensors").exists()
     assert '"surprise"' in paths["understanding"].read_text()
+    gifs = {p.name: p.read_bytes() for p in (paths["markdown"].parent / "media").glob("*.gif")}
+    assert_gifs_show_decoded_frames(gifs)
+    assert sorted(html_gifs(html)) == ["planned_1", "rollout_0"]
+
+
+def test_report_records_held_out_psnr(report):
+    """The decoder's held-out reconstruction PSNR is in the JSON, the HTML and the Markdown."""
+    from monde.io import read_json
+
+    _, paths = report
+    held_out = read_json(paths["understanding"])["decoder"]["held_out"]
+    assert held_out["frames"] == 3 * 31  # every frame (30 steps + 1) of the 3 held-out episodes
+    assert held_out["psnr_db"] > held_out["psnr_db_black"]
+    psnr = f"{held_out['psnr_db']:.1f} dB"
+    for text in (paths["html"].read_text(), paths["markdown"].read_text()):
+        assert "PSNR" in text and psnr in text and "mean training frame" in text
 
 
 @needs_chromium
@@ -90,6 +151,8 @@ def test_page_renders_in_headless_chromium(report, tmp_path):
     loaded, total, console = load_page(paths["html"], tmp_path)
     assert total == 7 and loaded == total
     assert console == []
+    dom = chromium(paths["html"], tmp_path, "--dump-dom").stdout  # the GIFs the browser shows
+    assert_gifs_show_decoded_frames(html_gifs(dom))
     shot = tmp_path / "shot.png"
     run = chromium(paths["html"], tmp_path, f"--screenshot={shot}", "--window-size=1200,2400")
     assert shot.exists(), run.stderr[-2000:]
