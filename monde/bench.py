@@ -198,6 +198,12 @@ def _planner(plan: dict) -> str:
     return text
 
 
+def _at_start(row: dict) -> str:
+    """' (3 at the goal at t = 0, left out)' where evaluation episodes started at their goal."""
+    k = row.get("solved_at_start", 0)
+    return f" ({k} at the goal at t = 0, left out)" if k else ""
+
+
 def render_table(results: Path) -> str:
     """Markdown table of every bench JSON under `results` (sorted by env, budget, protocol)."""
     rows = []
@@ -219,7 +225,7 @@ def render_table(results: Path) -> str:
             f"| {data['train_seconds'] / 60:.0f} "
             f"| {samples / data['train_seconds']:.0f} "
             f"| {bench.get('total_seconds', bench['wall_seconds']) / 60:.0f} "
-            f"| {cfg['eval']['episodes']} | {data['provenance']['commit']} |"
+            f"| {cfg['eval']['episodes']}{_at_start(planner)} | {data['provenance']['commit']} |"
         )
     header = [
         "| env | inputs | budget | protocol | success (95 % CI) | random actions | planner "

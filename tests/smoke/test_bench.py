@@ -25,7 +25,8 @@ def test_bench_runs_each_env_and_renders_the_table(tiny_cfg, tmp_path, protocol)
     data = read_json(results / name)
     assert data["bench"]["env"] == "two_room" and data["bench"]["protocol"] == protocol
     assert data["config"]["eval"]["protocol"] == protocol
-    assert data["results"]["planner"]["episodes"] == 2  # --set comes after the protocol's 50
+    planner = data["results"]["planner"]  # episodes at their goal at t = 0 are left out
+    assert planner["episodes"] + planner["solved_at_start"] == 2  # --set after the protocol's 50
     assert data["bench"]["wall_seconds"] > 0
     assert data["precision"]["train"]["logged"] == ["fp32"]  # the preset asks for fp32
     assert data["precision"]["plan"]["resolved"] == "fp32"
