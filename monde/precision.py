@@ -10,9 +10,10 @@ The rule for "auto" (measured by benchmarks/train_throughput.py, shown in docs/s
 - CUDA: bf16 when the GPU computes bf16 natively (compute capability ≥ 8.0), else fp32; for
   training and planning alike.
 - CPU, training: bf16 when oneDNN (PyTorch's CPU library for convolutions and matrix products)
-  reports bf16 support *and* the CPU has AMX-BF16 tiles; fp32 elsewhere. Without AVX-512, bf16
-  convolutions fall back to generic kernels and training is about 10× slower than fp32; with
-  AVX512-BF16 but no AMX the gain is unmeasured here, so "auto" stays fp32 (ask for bf16).
+  reports bf16 support *and* the CPU has AMX-BF16 tiles, where a training step took less CPU
+  time in bf16; fp32 elsewhere. Without AVX-512, bf16 convolutions fall back to generic
+  kernels and training is several times slower than fp32; with AVX512-BF16 but no AMX the
+  gain is unmeasured here, so "auto" stays fp32 (ask for bf16).
 - CPU, planning: fp32. A planner's rollouts are small matrix products (latents of 32–64
   dims), where casting to bf16 costs more than AMX saves: one episode's replanning call was
   slower in bf16 even on the AMX CPU (the planning rows of the same page).
