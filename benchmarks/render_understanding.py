@@ -76,6 +76,10 @@ def render(data: dict) -> str:
         "",
         rollout_table(data["rollout_error"], fs),
         "",
+        "`monde report RUN` shows these rollouts as GIFs through a visualisation decoder; its "
+        "held-out reconstruction quality and why its first version drew black frames: "
+        "[report.md](report.md).",
+        "",
         "## Surprise at impossible events",
         "",
         f"{s['surprise_pairs']} pairs of clips per kind ({s['clip_steps']} env steps, event at "
