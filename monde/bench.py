@@ -160,7 +160,7 @@ def run_bench(
         run = runs / name.removesuffix(".json").removesuffix("_swm")
         argv = ["demo", "--config", str(path), "--run", str(run), "--out"]
         argv += [str(out), *feed, *extra, *overrides] + ([] if progress else ["--quiet"])
-        argv += ["--resume"] if resume and (run / "config.yaml").exists() else []
+        argv += ["--resume"] if resume and run.exists() else []  # also an interrupted collection
         print(f"== {env} ({budget}, {kind}, protocol {protocol}): monde {' '.join(argv)}")
         clock = time.perf_counter()
         main(argv)

@@ -656,6 +656,7 @@ def import_lerobot(
         store.append(ep)
     if store is None:
         raise LeRobotError(src, "no episodes")
+    store.finish()  # the last write: the store is complete
     return store
 
 

@@ -359,6 +359,7 @@ def import_minari(src: str | Path, out: str | Path, progress: bool = True) -> Ep
                 },
             )
         store.append(ep)
+    store.finish()  # the last write: the store is complete
     return store
 
 

@@ -228,4 +228,5 @@ def import_video_folder(
         store.append(
             Episode(frames, np.zeros((t, 0), np.float32), np.zeros((t + 1, 0), np.float32))
         )
+    store.finish()  # the last write: the store is complete
     return store

@@ -186,6 +186,7 @@ def test_import_a_lerobot_v3_folder(tmp_path):
     assert detect(root) == "lerobot"
     store = import_lerobot(root, tmp_path / "imported", progress=False)
     assert len(store) == 2 and store.meta["info"]["fps"] == 10
+    assert store.completeness()["complete"] is True  # called from Python, not through convert
     for (frames, actions, states), ep in zip(source, store, strict=True):
         assert ep.frames.shape == frames.shape
         np.testing.assert_array_equal(ep.actions, actions[:-1])  # the last action is never taken
@@ -297,6 +298,7 @@ def test_import_minari_arrow(tmp_path):
     assert detect(root) == "minari"
     store = import_minari(root, tmp_path / "imported", progress=False)
     assert len(store) == 2 and store.meta["info"]["env_spec"] == {"id": "Toy-v0"}
+    assert store.completeness()["complete"] is True
     assert store.meta["info"]["action_high"] == [1, 1]
     for (frames, actions), ep in zip(episodes, store, strict=True):
         np.testing.assert_array_equal(ep.frames, frames)
