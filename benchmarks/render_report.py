@@ -37,6 +37,11 @@ def _load(avg: list[float]) -> str:
     return " / ".join(f"{x:.1f}" for x in avg)
 
 
+def _nice(d: dict) -> str:
+    n = d.get("niceness")
+    return f", the report running at niceness {n} (behind other work)" if n else ""
+
+
 def demo_section(d: dict) -> list[str]:
     q, dec = d["decoder"]["held_out"], d["decoder"]
     prov = d["provenance"]
@@ -46,12 +51,12 @@ def demo_section(d: dict) -> list[str]:
         f"Written by `python benchmarks/report_demo.py` (commit {prov['commit']}, torch "
         f"{prov['torch']}): `{d['command']}` in a fresh process, with the decoder trained anew "
         f"({dec['steps']} steps on {dec['frames']} frozen latents). It took "
-        f"**{d['report_wall_s']:.0f} s** wall time and {d['report_cpu_s']:.0f} s of CPU time "
-        f"(user + system, all threads) on a {d['cpus']}-core machine whose load average "
+        f"**{d['report_wall_s']:.0f} s** wall time and **{d['report_cpu_s']:.0f} s of CPU "
+        f"time** (user + system, all threads) on a {d['cpus']}-core machine whose load average "
         f"(1 / 5 / 15 min) was {_load(d['load_average_before'])} before and "
-        f"{_load(d['load_average_after'])} after: the machine was shared, so the wall time is "
-        "an upper bound of what a quiet machine takes; the CPU time is what the report needs "
-        "at one core.",
+        f"{_load(d['load_average_after'])} after{_nice(d)}. The machine was shared, so the wall "
+        "time is an upper bound; the report computes without waiting on I/O, on one or two "
+        "threads, so on a quiet machine its wall time is about its CPU time or less.",
         "",
         "| check | value | target | passed |",
         "|---|---|---|---|",

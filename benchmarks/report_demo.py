@@ -68,6 +68,7 @@ def main(argv: list[str] | None = None) -> int:
         "load_average_before": list(load_before),
         "load_average_after": list(os.getloadavg()),
         "cpus": os.cpu_count(),
+        "niceness": os.nice(0),  # the report ran at this priority (nice: behind other work)
         "decoder": decoder,
         "checks": [
             {

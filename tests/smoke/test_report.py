@@ -145,6 +145,29 @@ def test_report_records_held_out_psnr(report):
         assert "PSNR" in text and psnr in text and "mean training frame" in text
 
 
+def test_decoder_is_reused_and_a_first_version_decoder_retrained(report, capsys):
+    """A saved decoder of these weights is reused; one of the sigmoid format (v1) is not."""
+    import json
+
+    from monde.report.build import ensure_decoder, load_run
+
+    run_dir, _ = report
+    run = load_run(run_dir, progress=False)
+    opts = ReportOptions(decoder_steps=20, decoder_frames=200)
+    saved = (run_dir / "decoder" / "decoder.safetensors").read_bytes()
+    _, info = ensure_decoder(run, opts, progress=False)
+    assert (run_dir / "decoder" / "decoder.safetensors").read_bytes() == saved
+    assert capsys.readouterr().out == ""  # reused: nothing trained
+    meta_path = run_dir / "decoder" / "decoder.json"
+    meta = json.loads(meta_path.read_text())
+    meta["format"] = "monde.LatentDecoder/1"
+    meta_path.write_text(json.dumps(meta))
+    _, again = ensure_decoder(run, opts, progress=False)
+    assert "'monde.LatentDecoder/1'" in capsys.readouterr().out
+    assert json.loads(meta_path.read_text())["format"] == "monde.LatentDecoder/2"
+    assert again["held_out"] == info["held_out"]  # same seed, same data: the same decoder
+
+
 @needs_chromium
 def test_page_renders_in_headless_chromium(report, tmp_path):
     _, paths = report
