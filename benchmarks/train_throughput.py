@@ -409,14 +409,16 @@ def run(
     counts = list(processes) if device.type == "cpu" else [(1, None)]
     runs = []
     for count, threads in counts:
+        team = threads or (max(1, cores // count) if device.type == "cpu" else None)
+        picked = resolve_precision("auto", device, "train", team)[0]  # with these threads
         for mode in modes:
             args = (mode, count, batch, steps, warmup, threads)
             tries: dict[str, list[dict]] = {default: [], alternative: []}
             for _ in range(repeats):  # alternating, so drift in others' load hits both
                 for precision, rows in tries.items():
                     rows.append(measure(device, precision, *args))
-            for rows in tries.values():
-                row = _best(rows)
+            for precision, rows in tries.items():
+                row = {**_best(rows), "auto": precision == picked}
                 if "samples_per_s" in row:
                     achieved = flops * row["samples_per_s"] / batch / 1e9
                     row["achieved_gflops"] = achieved
@@ -495,24 +497,34 @@ def _why_bf16(entry: dict) -> list[str]:
     ]
 
 
+def _picked(entry: dict, processes: int, threads: int, mode: str) -> str:
+    """The precision `auto` picks for one setting (its thread count can change the choice)."""
+    for r in entry["runs"]:
+        if (r["processes"], r["threads"], r["mode"]) == (processes, threads, mode) and r.get(
+            "auto"
+        ):
+            return r["precision"]
+    return auto_precision(entry)["resolved"]
+
+
 def _side_by_side(entry: dict) -> list[str]:
-    """The default precision (what `auto` resolved to) beside the alternative, per setting, and
-    whether the measurements bear the choice out."""
+    """The default precision (what `auto` picks, setting by setting) beside the alternative,
+    and whether the measurements bear the choice out."""
     auto = auto_precision(entry)
-    default = auto["resolved"]
-    other = "fp32" if default == "bf16" else "bf16"
     lines = [
         "",
-        f"Default precision on this machine: **{default}** ({auto['reason']}); the alternative "
-        f"is {other}.",
+        f"`train.precision=auto` here, in the benchmark's own process: **{auto['resolved']}** "
+        f"({auto['reason']}). Setting by setting:",
         "",
-        f"| processes × threads | mode | default: {default}, windows/s | {other}, windows/s "
+        "| processes × threads | mode | auto picks | its windows/s | the other's windows/s "
         "| default / alternative | the same per CPU-second |",
-        "|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|",
     ]
     ratios, cpu_ratios = [], []
     settings = dict.fromkeys((r["processes"], r["threads"], r["mode"]) for r in entry["runs"])
     for processes, threads, mode in settings:
+        default = _picked(entry, processes, threads, mode)
+        other = "fp32" if default == "bf16" else "bf16"
         a, b = (_speed(entry, p, mode, processes, threads=threads) for p in (default, other))
         ratio = a / b if a and b else None
         if ratio is not None:
@@ -523,7 +535,7 @@ def _side_by_side(entry: dict) -> list[str]:
             cpu_ratios.append(a_cpu / b_cpu)
         shown = [f"{x:.0f}" if x else "failed" for x in (a, b)]
         lines.append(
-            f"| {processes} × {threads} | {mode} | {shown[0]} | {shown[1]} | "
+            f"| {processes} × {threads} | {mode} | {default} | {shown[0]} | {shown[1]} | "
             + (f"{ratio:.2f}× |" if ratio is not None else "— |")
             + (f" {a_cpu / b_cpu:.2f}× |" if a_cpu and b_cpu else " — |")
         )

@@ -188,8 +188,9 @@ class TrainConfig:
     time_similarity_weight: float = 0.0
     """weight of ‖z_{t+1} − z_t‖² smoothing along trajectories"""
     precision: Literal["auto", "fp32", "bf16"] = "auto"
-    """'auto': bf16 autocast of the forward pass where the device runs bf16 natively (CUDA
-    with bf16, a CPU with AMX-BF16), fp32 elsewhere (monde.precision); or 'fp32' / 'bf16'"""
+    """'auto': bf16 autocast of the forward pass where it was measured faster (CUDA with bf16;
+    a CPU with AMX-BF16 at one thread per process), fp32 elsewhere (monde.precision); or
+    'fp32' / 'bf16'"""
     bf16: bool | None = None
     """deprecated, read from older configs: true/false = precision bf16/fp32 (if precision is
     auto)"""

@@ -10,10 +10,13 @@ The rule for "auto" (measured by benchmarks/train_throughput.py, shown in docs/s
 - CUDA: bf16 when the GPU computes bf16 natively (compute capability ≥ 8.0), else fp32; for
   training and planning alike.
 - CPU, training: bf16 when oneDNN (PyTorch's CPU library for convolutions and matrix products)
-  reports bf16 support *and* the CPU has AMX-BF16 tiles, where a training step took less CPU
-  time in bf16; fp32 elsewhere. Without AVX-512, bf16 convolutions fall back to generic
-  kernels and training is several times slower than fp32; with AVX512-BF16 but no AMX the
-  gain is unmeasured here, so "auto" stays fp32 (ask for bf16).
+  reports bf16 support, the CPU has AMX-BF16 tiles *and* each process computes with one
+  thread (torchrun sets OMP_NUM_THREADS=1; or train.threads=1): there a bf16 step was faster.
+  With a team of threads in one process (`monde train`'s default on a multi-core CPU) the
+  bf16 convolution backward ran several times slower than fp32 on the AMX machine, so fp32.
+  Without AVX-512, bf16 convolutions fall back to generic kernels and training is several
+  times slower than fp32; with AVX512-BF16 but no AMX the gain is unmeasured, so fp32 (ask
+  for bf16).
 - CPU, planning: fp32. A planner's rollouts are small matrix products (latents of 32–64
   dims), where casting to bf16 costs more than AMX saves: one episode's replanning call was
   slower in bf16 even on the AMX CPU (the planning rows of the same page).
@@ -103,11 +106,20 @@ def bf16_support(device: torch.device | str) -> Bf16Support:
     return Bf16Support(False, f"no bf16 rule for {device.type} devices")
 
 
+def _threads() -> int:
+    """Threads this process computes with (torch's intra-op pool)."""
+    return torch.get_num_threads()
+
+
 def resolve_precision(
-    requested: str, device: torch.device | str, workload: Workload = "train"
+    requested: str,
+    device: torch.device | str,
+    workload: Workload = "train",
+    threads: int | None = None,
 ) -> tuple[Literal["fp32", "bf16"], str]:
     """The precision to compute in for `requested` ("auto", "fp32", "bf16") on `device` for a
-    `workload` ("train" or "plan"), and why."""
+    `workload` ("train" or "plan") with `threads` CPU threads (default: this process's), and
+    why."""
     if requested not in PRECISIONS:
         raise ValueError(f"precision must be one of {list(PRECISIONS)}, got {requested!r}")
     if workload not in ("train", "plan"):
@@ -126,6 +138,13 @@ def resolve_precision(
         return "fp32", (
             f"auto: planning on a CPU stays fp32, native bf16 or not ({support.detail}): its "
             "small rollouts ran slower in bf16"
+        )
+    threads = _threads() if threads is None else threads
+    if support.native and device.type == "cpu" and threads > 1:
+        return "fp32", (
+            f"auto: CPU computes bf16 natively ({support.detail}), but with {threads} threads "
+            "in one process bf16 training ran slower than fp32; bf16 is picked at one thread "
+            "per process (torchrun, train.threads=1)"
         )
     if support.native:
         return "bf16", f"auto: {where} computes bf16 natively ({support.detail})"

@@ -24,10 +24,14 @@ AVX2 = {"avx2": True}
 
 @pytest.fixture
 def machine(monkeypatch):
-    """machine(cpu_caps, onednn_bf16, cuda=(native, name)): mock every probe of the hardware."""
+    """machine(cpu_caps, onednn_bf16, cuda=(native, name), threads=1): mock every probe of the
+    hardware, and the threads this process computes with."""
 
-    def mock(caps: dict, onednn: bool, cuda: tuple[bool, str] = (False, "no GPU")) -> None:
+    def mock(
+        caps: dict, onednn: bool, cuda: tuple[bool, str] = (False, "no GPU"), threads: int = 1
+    ) -> None:
         monkeypatch.setattr(precision, "bf16_support", REAL_BF16_SUPPORT)
+        monkeypatch.setattr(precision, "_threads", lambda: threads)
         monkeypatch.setattr(precision, "_cpu_capabilities", lambda: dict(caps))
         monkeypatch.setattr(precision, "_onednn_bf16", lambda: onednn)
         monkeypatch.setattr(precision, "_cuda_bf16", lambda index: cuda)
@@ -40,7 +44,7 @@ def machine(monkeypatch):
 
 
 def test_auto_is_bf16_on_an_amx_cpu_and_fp32_elsewhere(machine):
-    machine(AMX, onednn=True)
+    machine(AMX, onednn=True)  # one thread per process, as under torchrun
     assert resolve_precision("auto", "cpu") == (
         "bf16",
         "auto: CPU computes bf16 natively (oneDNN bf16: yes, AMX-BF16: yes, AVX512-BF16: yes)",
@@ -54,6 +58,17 @@ def test_auto_is_bf16_on_an_amx_cpu_and_fp32_elsewhere(machine):
     assert resolve_precision("auto", "cpu")[0] == "fp32"
     machine(AMX, onednn=False)  # oneDNN would not run it: generic kernels
     assert resolve_precision("auto", "cpu")[0] == "fp32"
+
+
+def test_training_on_an_amx_cpu_with_a_thread_team_stays_fp32(machine):
+    """bf16 training ran slower than fp32 with two threads in one process on the AMX CPU."""
+    machine(AMX, onednn=True, threads=2)
+    got, why = resolve_precision("auto", "cpu")
+    assert got == "fp32" and "with 2 threads in one process bf16 training ran slower" in why
+    assert resolve_precision("auto", "cpu", threads=1)[0] == "bf16"  # as asked, not probed
+    assert resolve_precision("bf16", "cpu")[0] == "bf16"
+    machine(AMX, onednn=True, cuda=(True, "NVIDIA H200, compute capability 9.0"), threads=16)
+    assert resolve_precision("auto", "cuda:0")[0] == "bf16"  # CPU threads: no matter on a GPU
 
 
 def test_planning_on_a_cpu_stays_fp32(machine):
@@ -132,6 +147,7 @@ def test_training_and_planning_autocast_as_resolved(monkeypatch):
     plan_cfg = PlanConfig(horizon=2, samples=4, iterations=1, topk=2)
     rolled: list[torch.dtype] = []
     model.predictor.output.register_forward_hook(lambda mod, args, out: rolled.append(out.dtype))
+    monkeypatch.setattr(precision, "_threads", lambda: 1)  # one thread per process
     for native, dtype in ((False, torch.float32), (True, torch.bfloat16)):
         support = Bf16Support(native, "mocked")
         monkeypatch.setattr(precision, "bf16_support", lambda device, s=support: s)
