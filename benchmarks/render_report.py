@@ -78,6 +78,18 @@ def demo_section(d: dict) -> list[str]:
         decoder_table(q),
         "",
     ]
+    if d.get("phases"):
+        lines += [
+            "Where the report's time went (wall and CPU seconds per phase; the decoder phase "
+            "encodes the training and held-out frames once, then trains the decoder for "
+            f"{dec.get('train_wall_s', 0):.0f} s wall, {dec.get('train_cpu_s', 0):.0f} s CPU):",
+            "",
+            "| phase | wall s | CPU s |",
+            "|---|---|---|",
+        ]
+        for name, t in d["phases"].items():
+            lines.append(f"| {name} | {t['wall_s']:.1f} | {t['cpu_s']:.1f} |")
+        lines.append("")
     return lines
 
 

@@ -70,6 +70,7 @@ def main(argv: list[str] | None = None) -> int:
         "cpus": os.cpu_count(),
         "niceness": os.nice(0),  # the report ran at this priority (nice: behind other work)
         "decoder": decoder,
+        "phases": und.get("report_phases"),
         "checks": [
             {
                 "check": "held-out PSNR of decoder(encoder(frame)), dB",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -72,6 +73,20 @@ class Run:
     state_names: list[str]
     metrics: list[dict]
     run_dir: Path
+
+
+class PhaseClock:
+    """Wall and CPU seconds (this process, all threads) of consecutive phases."""
+
+    def __init__(self) -> None:
+        self.laps: dict[str, dict[str, float]] = {}
+        self._wall, self._cpu = time.perf_counter(), time.process_time()
+
+    def lap(self, name: str) -> None:
+        """Close the phase `name` (time since the previous lap)."""
+        wall, cpu = time.perf_counter(), time.process_time()
+        self.laps[name] = {"wall_s": wall - self._wall, "cpu_s": cpu - self._cpu}
+        self._wall, self._cpu = wall, cpu
 
 
 def held_out_split(n: int, val_fraction: float) -> int:
@@ -170,6 +185,7 @@ def ensure_decoder(
             frames, states = frames[pick], states[pick]
         latents = encode_frames(run.model, frames, states)  # (N, D), once
         cfg = DecoderConfig(latent_dim=latents.shape[1], image_size=frames.shape[1])
+        started = time.perf_counter(), time.process_time()
         decoder, losses = train_decoder(  # decodes colour only; a depth channel is not shown
             latents,
             np.ascontiguousarray(frames[..., :3]),
@@ -183,6 +199,8 @@ def ensure_decoder(
             "steps": opts.decoder_steps,
             "frames": len(frames),
             "final_loss": float(np.mean(tail)) if tail else None,
+            "train_wall_s": time.perf_counter() - started[0],
+            "train_cpu_s": time.process_time() - started[1],
         }
     test_frames = np.concatenate([e.frames for e in run.test])  # (M, Hp, Wp, C)
     test_states = np.concatenate([e.states for e in run.test])  # (M, S)
@@ -365,9 +383,11 @@ def build_report(
 ) -> dict:
     """Measure and write the report; → {"html", "markdown", "understanding"} paths."""
     opts = opts or ReportOptions()
+    clock = PhaseClock()
     run_dir = Path(run_dir)
     out_dir = Path(out_dir) if out_dir is not None else run_dir / "report"
     run = load_run(run_dir, data_dir, opts.train_episodes, progress)
+    clock.lap("load")
     model, fs = run.model, run.model.frameskip
     env_cfg = getattr(make_env(run.cfg.env.name, 1, **run.cfg.env.env_kwargs("eval")), "cfg", None)
     surprise_ok = run.cfg.env.name == "two_room"
@@ -376,7 +396,9 @@ def build_report(
         opts.understanding, progress,
     )  # fmt: skip
     und["provenance"] = provenance()
+    clock.lap("understanding")
     decoder, dec_info = ensure_decoder(run, opts, progress)
+    clock.lap("decoder")
     goal_results = find_results(run_dir, results)
 
     title = f"Monde report: {run_dir.name}"
@@ -481,6 +503,7 @@ def build_report(
                 ],
             )  # fmt: skip
         )
+    clock.lap("figures and rollout GIFs")
     sections.append(
         Section(
             "Planned episodes",
@@ -489,7 +512,10 @@ def build_report(
             media=planned_media(run, decoder, opts, progress),
         )
     )
+    clock.lap("planned episodes")
     und["decoder"] = dec_info
     paths = write_report(out_dir, title, sections)
+    clock.lap("write")
+    und["report_phases"] = clock.laps  # wall and CPU seconds of each phase of this report
     atomic_write_json(out_dir / "understanding.json", und)
     return {**paths, "understanding": out_dir / "understanding.json"}

@@ -137,7 +137,11 @@ def test_report_records_held_out_psnr(report):
     from monde.io import read_json
 
     _, paths = report
-    held_out = read_json(paths["understanding"])["decoder"]["held_out"]
+    und = read_json(paths["understanding"])
+    held_out = und["decoder"]["held_out"]
+    phases = ["load", "understanding", "decoder", "figures and rollout GIFs", "planned episodes"]
+    assert list(und["report_phases"]) == [*phases, "write"]
+    assert all(p["wall_s"] >= 0 and p["cpu_s"] >= 0 for p in und["report_phases"].values())
     assert held_out["frames"] == 3 * 31  # every frame (30 steps + 1) of the 3 held-out episodes
     assert held_out["psnr_db"] > held_out["psnr_db_black"]
     psnr = f"{held_out['psnr_db']:.1f} dB"
