@@ -85,7 +85,10 @@ def register(verbs: argparse._SubParsersAction) -> None:
     _shared(p)
     p.add_argument("--out", type=Path, default=None, help="report folder (default RUN/report)")
     p.add_argument("--results", type=Path, default=None, help="goal-reaching results JSON")
-    p.add_argument("--decoder-steps", type=int, default=None, help="decoder training steps")
+    p.add_argument(
+        "--decoder-steps", type=int, default=None,
+        help="visualisation decoder training steps (default 800; --quick: 150)",
+    )  # fmt: skip
     p.add_argument("--planned", type=int, default=None, help="planned episodes to show")
     p.set_defaults(func=cmd_report)
     p = verbs.add_parser("understand", help="probes, rollout error and surprise → JSON")

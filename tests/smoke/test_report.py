@@ -209,6 +209,14 @@ def test_report_cli_names_a_missing_run(tmp_path, capsys):
     assert "nope/config.yaml not found" in str(err.value)
 
 
+def test_report_help_names_the_default_decoder_steps(capsys):
+    from monde.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["report", "--help"])
+    assert f"(default {ReportOptions().decoder_steps};" in " ".join(capsys.readouterr().out.split())
+
+
 def test_understand_cli_writes_json(report, tmp_path):
     from monde.cli import main
     from monde.io import read_json
