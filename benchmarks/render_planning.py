@@ -37,6 +37,16 @@ discounted sum, with an optional weighted state term; `plan.proprio_weights: {na
 a proprioceptive column of the latent (`model.proprio`) by w in the distance, e.g. 0 for a
 velocity when the goal is at rest.
 
+Adding a solver is one new module and one line: the module (e.g. `monde/plan/icem.py`) defines
+the function, its config dataclass and `SPEC = SolverSpec(solve, config, from_plan,
+differentiable, warm_elites)` (`monde/plan/registry.py`: `from_plan` builds the solver's config
+from `plan.*`, `differentiable` runs it outside `torch.inference_mode`, `warm_elites` says how
+many of its elites the next call gets), and `monde/registry.py` gets the line
+`"name": "module:SPEC"` in `SOLVERS`; `plan.solver` is checked against that table when a config
+loads. A predictor kind is the same: a module with its `nn.Module` and a builder
+`ModelConfig → module`, and one line in `PREDICTORS`. Solver settings stay flat `plan.*` fields
+(`plan.noise_beta`, `plan.temperature`, …) so every saved run config keeps loading.
+
 The MPC loop (`monde.plan.mpc.MPCPlanner`) re-plans every `plan.receding` model steps, searches
 one environment action per model step repeated `frameskip` times (`plan.repeat_actions`),
 warm-starts from the previous solution shifted by the executed steps, plans only for episodes

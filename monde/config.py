@@ -11,6 +11,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Literal
 
+from monde.registry import PREDICTORS, SOLVERS, check_name, check_topk
+
 
 @dataclass
 class EnvConfig:
@@ -80,8 +82,8 @@ class ModelConfig:
     """kernel and stride of the encoder's patchify stem"""
     encoder_channels: tuple[int, ...] = (32, 64, 64)
     """output channels of the stem, then of each stride-2 conv stage"""
-    predictor: Literal["mlp", "gru", "transformer"] = "gru"
-    """predictor family"""
+    predictor: str = "gru"
+    """predictor family, a name in monde.registry.PREDICTORS: mlp, gru or transformer"""
     predictor_dim: int = 64
     """hidden width of the predictor"""
     predictor_depth: int = 1
@@ -113,6 +115,7 @@ class ModelConfig:
         return self.frameskip * self.env_action_dim
 
     def __post_init__(self) -> None:
+        check_name("model.predictor", self.predictor, PREDICTORS)
         if self.history < 1 or self.frameskip < 1 or self.latent_dim < 1:
             raise ValueError("model.history, model.frameskip and model.latent_dim must be ≥ 1")
         if self.predictor_depth < 1 or not self.encoder_channels:
@@ -255,8 +258,9 @@ class PlanConfig:
     """how distances along the horizon become one cost"""
     discount: float = 1.0
     """discount of the 'discounted' reduction"""
-    solver: Literal["cem", "icem", "mppi", "gradient", "cem_gradient"] = "cem"
-    """planning solver (monde.plan); samples × iterations is the budget of each"""
+    solver: str = "cem"
+    """planning solver, a name in monde.registry.SOLVERS: cem, icem, mppi, gradient or
+    cem_gradient; samples × iterations is the budget of each"""
     momentum: float = 0.0
     """cem/icem: weight of the old mean/std when refitting to the elites"""
     noise_beta: float = 2.0
@@ -300,15 +304,10 @@ class PlanConfig:
                 )
         if self.waypoints < 0 or self.waypoint_lookahead < 1:
             raise ValueError("plan.waypoints must be ≥ 0 and plan.waypoint_lookahead ≥ 1")
-        solvers = ("cem", "icem", "mppi", "gradient", "cem_gradient")
-        if self.solver not in solvers:
-            raise ValueError(f"plan.solver must be one of {list(solvers)}, got {self.solver!r}")
+        check_name("plan.solver", self.solver, SOLVERS)
         if self.chunk < 0 or self.refine_steps < 1 or self.refine_starts < 1:
             raise ValueError("plan.chunk must be ≥ 0, plan.refine_steps and refine_starts ≥ 1")
-        if not 1 <= self.topk <= self.samples:
-            raise ValueError(
-                f"plan.topk must be in [1, plan.samples={self.samples}], got {self.topk}"
-            )
+        check_topk("plan", self.topk, self.samples)
         if self.horizon < 1 or not 1 <= self.receding <= self.horizon:
             raise ValueError(
                 f"plan.horizon must be ≥ 1 and 1 ≤ plan.receding ≤ horizon; got horizon "

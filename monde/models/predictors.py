@@ -15,13 +15,21 @@ A predictor knows nothing about pixels. Every variant implements the same two ve
                            once per episode, not once per sample
 
 Both predict a residual: ẑ_{t+1} = z_t + f(·), so an untrained predictor starts at "nothing moves".
+
+Each kind is built from a ModelConfig by a `build_*` function below, named by one line in
+`monde.registry.PREDICTORS` (a new kind: one module with its class and builder, one line there).
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+if TYPE_CHECKING:
+    from monde.config import ModelConfig
 
 
 def _check_rollout_shapes(z_ctx: Tensor, a_ctx: Tensor | None, actions: Tensor) -> Tensor:
@@ -353,3 +361,25 @@ class TransformerPredictor(nn.Module):
             z = z + self.output(self.norm(x))  # (B·S, 1, D)
             preds.append(z)
         return torch.cat(preds, dim=1).reshape(b, s, h, -1)  # (B, S, H, D)
+
+
+def build_mlp(cfg: ModelConfig) -> MLPPredictor:
+    """model.predictor 'mlp': a Markov residual MLP on [z_t, a_t]."""
+    return MLPPredictor(cfg.latent_dim, cfg.action_dim, cfg.predictor_dim, cfg.predictor_depth)
+
+
+def build_gru(cfg: ModelConfig) -> GRUPredictor:
+    """model.predictor 'gru': stacked GRU cells on [z_t, a_t]."""
+    return GRUPredictor(cfg.latent_dim, cfg.action_dim, cfg.predictor_dim, cfg.predictor_depth)
+
+
+def build_transformer(cfg: ModelConfig) -> TransformerPredictor:
+    """model.predictor 'transformer': frame-causal, AdaLN-zero action conditioning."""
+    return TransformerPredictor(
+        cfg.latent_dim,
+        cfg.action_dim,
+        cfg.predictor_dim,
+        cfg.predictor_depth,
+        cfg.predictor_heads,
+        cfg.max_context,
+    )

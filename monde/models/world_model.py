@@ -16,8 +16,8 @@ from torch import Tensor, nn
 
 from monde.config import ModelConfig
 from monde.models.encoder import CNNEncoder
-from monde.models.predictors import GRUPredictor, MLPPredictor, TransformerPredictor
 from monde.models.preprocess import frames_to_input
+from monde.registry import PREDICTORS, resolve
 
 
 @runtime_checkable
@@ -70,22 +70,8 @@ def encode_frames(
 
 
 def build_predictor(cfg: ModelConfig) -> nn.Module:
-    if cfg.predictor == "mlp":
-        return MLPPredictor(cfg.latent_dim, cfg.action_dim, cfg.predictor_dim, cfg.predictor_depth)
-    if cfg.predictor == "gru":
-        return GRUPredictor(cfg.latent_dim, cfg.action_dim, cfg.predictor_dim, cfg.predictor_depth)
-    if cfg.predictor == "transformer":
-        return TransformerPredictor(
-            cfg.latent_dim,
-            cfg.action_dim,
-            cfg.predictor_dim,
-            cfg.predictor_depth,
-            cfg.predictor_heads,
-            cfg.max_context,
-        )
-    raise ValueError(
-        f"unknown model.predictor {cfg.predictor!r}; valid: 'mlp', 'gru', 'transformer'"
-    )
+    """The predictor `cfg.predictor` names in monde.registry.PREDICTORS, built from cfg."""
+    return resolve(PREDICTORS, "model.predictor", cfg.predictor)(cfg)
 
 
 class WorldModel(nn.Module):

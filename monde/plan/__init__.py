@@ -4,8 +4,8 @@
 function ``actions (B, S, H, A) -> cost (B, S)`` and tensors, and returns tensors on the device
 and dtype of its inputs; costs are functions of latent tensors only. Every solver has the
 signature ``solver(cost_fn, mean, std, low, high, cfg, generator=None, candidates=None) ->
-PlanResult``. Wiring a world model into a cost function is the MPC planner's job
-(``monde.plan.mpc``).
+PlanResult`` and one line in ``monde.registry.SOLVERS``. Wiring a world model into a cost
+function is the MPC planner's job (``monde.plan.mpc``).
 """
 
 from monde.plan.cost import (
@@ -19,11 +19,10 @@ from monde.plan.cost import (
 from monde.plan.gradient import CEMGradientConfig, GradientConfig, cem_gradient, gradient
 from monde.plan.icem import ICEMConfig, coloured_noise, icem
 from monde.plan.mppi import MPPIConfig, mppi, softmin_weights
-from monde.plan.registry import GRADIENT_SOLVERS, SOLVERS, solver_from_config
+from monde.plan.registry import SOLVERS, SolverSpec, solver_from_config, solver_spec
 from monde.plan.solvers import CEMConfig, CostFn, PlanResult, cem
 
 __all__ = [
-    "GRADIENT_SOLVERS",
     "METRICS",
     "REDUCE_MODES",
     "SOLVERS",
@@ -34,6 +33,7 @@ __all__ = [
     "ICEMConfig",
     "MPPIConfig",
     "PlanResult",
+    "SolverSpec",
     "add_state_term",
     "cem",
     "cem_gradient",
@@ -46,4 +46,5 @@ __all__ = [
     "reduce_horizon",
     "softmin_weights",
     "solver_from_config",
+    "solver_spec",
 ]

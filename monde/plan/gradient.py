@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor
 
+from monde.plan.registry import SolverSpec, check_topk
 from monde.plan.solvers import (
     BestEver,
     CEMConfig,
@@ -24,11 +26,15 @@ from monde.plan.solvers import (
     PlanResult,
     broadcast_bounds,
     cem,
+    cem_config,
     check_candidates,
     check_cost,
     check_inputs,
     evaluate,
 )
+
+if TYPE_CHECKING:
+    from monde.config import PlanConfig
 
 
 @dataclass
@@ -54,11 +60,7 @@ class GradientConfig:
             raise ValueError(
                 f"GradientConfig.betas must be two values in [0, 1), got {self.betas!r}"
             )
-        if not isinstance(self.topk, int) or not 1 <= self.topk <= self.samples:
-            raise ValueError(
-                f"GradientConfig.topk must be an int in [1, samples={self.samples}], "
-                f"got {self.topk!r}"
-            )
+        check_topk("GradientConfig", self.topk, self.samples)
 
 
 def gradient(
@@ -197,3 +199,29 @@ def cem_gradient(
         cost_history=history,
         elites=second.elites,
     )
+
+
+def gradient_config(cfg: PlanConfig) -> GradientConfig:
+    """PlanConfig → GradientConfig: samples parallel starts, iterations Adam steps."""
+    return GradientConfig(samples=cfg.samples, iterations=cfg.iterations, lr=cfg.lr, topk=cfg.topk)
+
+
+def cem_gradient_config(cfg: PlanConfig) -> CEMGradientConfig:
+    """PlanConfig → CEMGradientConfig: a CEM of samples × iterations, then refine_steps Adam
+    steps on refine_starts sequences (CEM's best and elites)."""
+    starts = min(cfg.refine_starts, cfg.topk + 1)
+    grad = GradientConfig(
+        samples=starts, iterations=cfg.refine_steps, lr=cfg.lr, topk=min(cfg.topk, starts)
+    )
+    return CEMGradientConfig(cem=cem_config(cfg), gradient=grad)
+
+
+SPEC = SolverSpec(
+    solve=gradient, config=GradientConfig, from_plan=gradient_config, differentiable=True
+)
+CEM_GRADIENT_SPEC = SolverSpec(
+    solve=cem_gradient,
+    config=CEMGradientConfig,
+    from_plan=cem_gradient_config,
+    differentiable=True,
+)

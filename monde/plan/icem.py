@@ -7,21 +7,27 @@ logging or files. Shape letters: B episodes, S samples, H horizon, A action dims
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor
 
+from monde.plan.registry import SolverSpec
 from monde.plan.solvers import (
     BestEver,
     CEMConfig,
     CostFn,
     PlanResult,
     broadcast_bounds,
+    cem_config,
     check_candidates,
     check_inputs,
     evaluate,
 )
+
+if TYPE_CHECKING:
+    from monde.config import PlanConfig
 
 
 @dataclass
@@ -155,3 +161,18 @@ def icem(
             cost_history=torch.stack(best.history),
             elites=elites,
         )
+
+
+def icem_config(cfg: PlanConfig) -> ICEMConfig:
+    """PlanConfig → ICEMConfig: CEM's fields plus noise_beta and keep_elites."""
+    return ICEMConfig(
+        **asdict(cem_config(cfg)), noise_beta=cfg.noise_beta, keep_elites=cfg.keep_elites
+    )
+
+
+SPEC = SolverSpec(
+    solve=icem,
+    config=ICEMConfig,
+    from_plan=icem_config,
+    warm_elites=lambda cfg: math.ceil(cfg.keep_elites * cfg.topk),  # shifted into the next call
+)

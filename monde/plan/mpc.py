@@ -4,7 +4,8 @@ The MPC loop knows nothing about pixels or environments: it hands observations t
 `encode` (the one preprocessing path) and returns model actions. Per call of `plan`: take the
 encoded context (encoded once, when observed), run the solver on the cost of the predicted
 latents against the goal latent, and keep the solution, shifted by the executed steps, as the
-next call's warm start (iCEM also shifts its elites).
+next call's warm start (a solver whose SolverSpec asks for warm elites, iCEM, also gets its
+elites shifted).
 
 Speed: sampling solvers plan under `torch.inference_mode`; the context's work is done once per
 episode by the model's `rollout_samples` (KV cache for the transformer); `plan.chunk` bounds
@@ -15,7 +16,6 @@ rolls out in bf16 on a GPU with native bf16, in fp32 on a CPU (monde.precision).
 from __future__ import annotations
 
 import contextlib
-import math
 from dataclasses import replace
 
 import numpy as np
@@ -25,7 +25,7 @@ from torch import Tensor
 from monde.config import PlanConfig
 from monde.models.world_model import WorldModelProtocol, encode_observation
 from monde.plan.cost import goal_cost
-from monde.plan.registry import GRADIENT_SOLVERS, solver_from_config
+from monde.plan.registry import solver_spec
 from monde.plan.solvers import CostFn, PlanResult
 from monde.plan.waypoints import SubgoalSelector, WaypointGraph
 from monde.precision import resolve_precision
@@ -93,11 +93,12 @@ class MPCPlanner:
         self.subgoals = (
             SubgoalSelector(waypoints, cfg.waypoint_lookahead) if waypoints is not None else None
         )
-        self.solver, self.solver_cfg = solver_from_config(cfg)
-        self.differentiable = cfg.solver in GRADIENT_SOLVERS
+        spec = solver_spec(cfg.solver)
+        self.solver, self.solver_cfg = spec.solve, spec.from_plan(cfg)
+        self.differentiable = spec.differentiable  # plans outside torch.inference_mode
         self.repeat = model.frameskip if cfg.repeat_actions else 1
         self.search_dim = model.action_dim // self.repeat  # dims searched per model step
-        self.kept_elites = math.ceil(cfg.keep_elites * cfg.topk) if cfg.solver == "icem" else 0
+        self.kept_elites = spec.warm_elites(cfg)  # elites shifted into the next call
         self.dim_weights = latent_weights(model, cfg.proprio_weights)  # (D,) or None
         self.z_goal: Tensor | None = None
         self._rollout = (
@@ -129,7 +130,7 @@ class MPCPlanner:
         self.z_hist = z0[:, None]  # (B, 1, D): latents at model-step boundaries
         self.a_hist = z0.new_zeros(len(z0), 0, self.model.action_dim)  # (B, Tc−1, A)
         self.mean = z0.new_zeros(len(z0), self.cfg.horizon, self.search_dim)
-        self.elites: Tensor | None = None  # (B, E, H, A / repeat): iCEM's shifted elites
+        self.elites: Tensor | None = None  # (B, E, H, A / repeat): shifted warm elites
         self.generator = torch.Generator(device=z0.device).manual_seed(self.seed)
 
     @torch.inference_mode()
@@ -216,7 +217,8 @@ class MPCPlanner:
         return replace(result, actions=self.expand(result.actions))
 
     def _warm_start(self, result: PlanResult, rows: Tensor | None) -> None:
-        """Shift the solution (and iCEM's elites) by the executed steps, pad with zeros."""
+        """Shift the solution (and the warm elites, see SolverSpec) by the executed steps, pad
+        with zeros."""
         k = self.cfg.receding
         shifted = result.actions[:, k:]  # (b, H − k, A / repeat)
         mean = torch.cat([shifted, shifted.new_zeros(len(shifted), k, self.search_dim)], dim=1)

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor
 
+from monde.plan.registry import SolverSpec, check_topk
 from monde.plan.solvers import (
     BestEver,
     CostFn,
@@ -22,6 +24,9 @@ from monde.plan.solvers import (
     evaluate,
     gaussian_samples,
 )
+
+if TYPE_CHECKING:
+    from monde.config import PlanConfig
 
 
 @dataclass
@@ -46,10 +51,7 @@ class MPPIConfig:
             )
         if not 0 <= self.min_std < math.inf:
             raise ValueError(f"MPPIConfig.min_std must be finite and >= 0, got {self.min_std!r}")
-        if not isinstance(self.topk, int) or not 1 <= self.topk <= self.samples:
-            raise ValueError(
-                f"MPPIConfig.topk must be an int in [1, samples={self.samples}], got {self.topk!r}"
-            )
+        check_topk("MPPIConfig", self.topk, self.samples)
 
 
 def softmin_weights(cost: Tensor, temperature: float) -> Tensor:
@@ -140,3 +142,17 @@ def mppi(
             cost_history=torch.stack(best.history),
             elites=elites,
         )
+
+
+def mppi_config(cfg: PlanConfig) -> MPPIConfig:
+    """PlanConfig → MPPIConfig."""
+    return MPPIConfig(
+        samples=cfg.samples,
+        iterations=cfg.iterations,
+        temperature=cfg.temperature,
+        min_std=cfg.min_std,
+        topk=cfg.topk,
+    )
+
+
+SPEC = SolverSpec(solve=mppi, config=MPPIConfig, from_plan=mppi_config)

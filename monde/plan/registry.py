@@ -1,69 +1,53 @@
-"""Solvers by name, and the solver configuration a PlanConfig describes.
+"""Solvers by name: what the MPC loop needs to know about each, and the PlanConfig → solver config
+step.
 
-Every solver has one signature, ``solver(cost_fn, mean, std, low, high, cfg, generator=None,
-candidates=None) -> PlanResult`` over mean/std (B, H, A) and cost_fn (B, S, H, A) -> (B, S).
+The names live in ``monde.registry.SOLVERS`` (torch-free, so configs check ``plan.solver`` when
+they load), one line per solver naming its module's ``SolverSpec``. Every solver has one
+signature, ``solver(cost_fn, mean, std, low, high, cfg, generator=None, candidates=None) ->
+PlanResult`` over mean/std (B, H, A) and cost_fn (B, S, H, A) -> (B, S).
+
+Adding a solver: one new module defining the function, its config dataclass and a
+``SPEC = SolverSpec(...)``, plus one line in ``monde.registry.SOLVERS``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-from monde.config import PlanConfig
-from monde.plan.gradient import CEMGradientConfig, GradientConfig, cem_gradient, gradient
-from monde.plan.icem import ICEMConfig, icem
-from monde.plan.mppi import MPPIConfig, mppi
-from monde.plan.solvers import CEMConfig, PlanResult, cem
+from monde.registry import SOLVERS, check_topk, resolve
 
-Solver = Callable[..., PlanResult]
+if TYPE_CHECKING:
+    from monde.config import PlanConfig
 
-SOLVERS: dict[str, Solver] = {
-    "cem": cem,
-    "icem": icem,
-    "mppi": mppi,
-    "gradient": gradient,
-    "cem_gradient": cem_gradient,
-}
-GRADIENT_SOLVERS: frozenset[str] = frozenset({"gradient", "cem_gradient"})
-"""Solvers that differentiate the cost: they plan outside torch.inference_mode."""
+__all__ = ["SOLVERS", "SolverSpec", "check_topk", "solver_from_config", "solver_spec"]
 
 
-def solver_from_config(cfg: PlanConfig) -> tuple[Solver, Any]:
-    """PlanConfig → (solver function, its config); samples × iterations is the budget of each.
+@dataclass(frozen=True)
+class SolverSpec:
+    """What the MPC loop needs to know about one solver.
 
-    cem_gradient spends refine_steps gradient steps on refine_starts sequences after a CEM of
-    samples × iterations.
+    solve: the solver function. config: its config dataclass. from_plan: PlanConfig → an
+    instance of `config` (samples × iterations is the budget of each). differentiable: the
+    solver differentiates the cost, so the planner runs it outside torch.inference_mode.
+    warm_elites: PlanConfig → how many of a call's elites (PlanResult.elites), shifted by the
+    executed steps, the next call receives as `candidates` (0: none).
     """
-    cem_cfg = CEMConfig(
-        samples=cfg.samples,
-        iterations=cfg.iterations,
-        topk=cfg.topk,
-        min_std=cfg.min_std,
-        momentum=cfg.momentum,
-    )
-    if cfg.solver == "cem":
-        return cem, cem_cfg
-    if cfg.solver == "icem":
-        return icem, ICEMConfig(
-            **asdict(cem_cfg), noise_beta=cfg.noise_beta, keep_elites=cfg.keep_elites
-        )
-    if cfg.solver == "mppi":
-        return mppi, MPPIConfig(
-            samples=cfg.samples,
-            iterations=cfg.iterations,
-            temperature=cfg.temperature,
-            min_std=cfg.min_std,
-            topk=cfg.topk,
-        )
-    if cfg.solver == "gradient":
-        return gradient, GradientConfig(
-            samples=cfg.samples, iterations=cfg.iterations, lr=cfg.lr, topk=cfg.topk
-        )
-    if cfg.solver == "cem_gradient":
-        starts = min(cfg.refine_starts, cfg.topk + 1)
-        grad = GradientConfig(
-            samples=starts, iterations=cfg.refine_steps, lr=cfg.lr, topk=min(cfg.topk, starts)
-        )
-        return cem_gradient, CEMGradientConfig(cem=cem_cfg, gradient=grad)
-    raise ValueError(f"unknown plan.solver {cfg.solver!r}; valid: {sorted(SOLVERS)}")
+
+    solve: Callable[..., Any]
+    config: type
+    from_plan: Callable[[PlanConfig], Any]
+    differentiable: bool = False
+    warm_elites: Callable[[PlanConfig], int] = lambda cfg: 0
+
+
+def solver_spec(name: str) -> SolverSpec:
+    """The SolverSpec registered as `name` (ValueError naming plan.solver if none is)."""
+    return resolve(SOLVERS, "plan.solver", name)
+
+
+def solver_from_config(cfg: PlanConfig) -> tuple[Callable[..., Any], Any]:
+    """PlanConfig → (solver function, its config)."""
+    spec = solver_spec(cfg.solver)
+    return spec.solve, spec.from_plan(cfg)

@@ -17,9 +17,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor
+
+from monde.plan.registry import SolverSpec, check_topk
+
+if TYPE_CHECKING:
+    from monde.config import PlanConfig
 
 CostFn = Callable[[Tensor], Tensor]
 """actions (B, S, H, A) -> cost (B, S); lower is better."""
@@ -40,10 +46,7 @@ class CEMConfig:
             raise ValueError(f"CEMConfig.samples must be an int >= 1, got {self.samples!r}")
         if not isinstance(self.iterations, int) or self.iterations < 1:
             raise ValueError(f"CEMConfig.iterations must be an int >= 1, got {self.iterations!r}")
-        if not isinstance(self.topk, int) or not 1 <= self.topk <= self.samples:
-            raise ValueError(
-                f"CEMConfig.topk must be an int in [1, samples={self.samples}], got {self.topk!r}"
-            )
+        check_topk("CEMConfig", self.topk, self.samples)
         if not self.min_std >= 0 or self.min_std == float("inf"):  # also rejects NaN
             raise ValueError(f"CEMConfig.min_std must be finite and >= 0, got {self.min_std!r}")
         if not 0 <= self.momentum < 1:  # also rejects NaN
@@ -314,6 +317,19 @@ def cem(
             elites=elites,
         )
 
+
+def cem_config(cfg: PlanConfig) -> CEMConfig:
+    """PlanConfig → CEMConfig (also the CEM stage of iCEM and cem_gradient)."""
+    return CEMConfig(
+        samples=cfg.samples,
+        iterations=cfg.iterations,
+        topk=cfg.topk,
+        min_std=cfg.min_std,
+        momentum=cfg.momentum,
+    )
+
+
+SPEC = SolverSpec(solve=cem, config=CEMConfig, from_plan=cem_config)
 
 check_inputs = _check_inputs
 """Shared input checks of every solver: mean/std (B, H, A), finite, generator on mean's device."""
