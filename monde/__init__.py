@@ -13,7 +13,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from monde._version import __version__ as __version__
 
 _EXPORTS = {  # public name → the module that defines it
     "MPCPlanner": "monde.plan.mpc",

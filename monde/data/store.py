@@ -103,7 +103,7 @@ def _writer_alive(writer: object) -> bool:
 
 
 def _monde_version() -> str:
-    from monde import __version__
+    from monde._version import __version__
 
     return __version__
 

@@ -6,7 +6,7 @@ import os
 import shutil
 from pathlib import Path
 
-import monde
+from monde._version import __version__
 from monde.config import ModelConfig
 from monde.config_io import ConfigError, from_dict, to_dict
 from monde.io import atomic_save_safetensors, atomic_write_json, load_safetensors, read_json
@@ -30,7 +30,7 @@ def save_model(model: WorldModel, directory: str | Path) -> None:
     atomic_save_safetensors(tensors, tmp / MODEL_FILE, metadata={"format": FORMAT})
     atomic_write_json(
         tmp / CONFIG_FILE,
-        {"format": FORMAT, "monde_version": monde.__version__, "model": to_dict(model.cfg)},
+        {"format": FORMAT, "monde_version": __version__, "model": to_dict(model.cfg)},
     )
     if directory.exists():
         shutil.rmtree(directory)

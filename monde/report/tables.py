@@ -8,7 +8,7 @@ from pathlib import Path
 
 import torch
 
-import monde
+from monde._version import __version__
 
 
 def _git(*args: str) -> str:
@@ -32,7 +32,7 @@ def provenance() -> dict:
         commit = None
     return {
         "commit": commit,
-        "monde": monde.__version__,
+        "monde": __version__,
         "torch": torch.__version__,
         "python": platform.python_version(),
         "machine": platform.machine(),
