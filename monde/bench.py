@@ -91,7 +91,7 @@ def input_overrides(env: str, inputs: str) -> list[str]:
 
 def learning_curve(run_dir: Path, max_rows: int = 200) -> list[dict]:
     """The run's metrics.jsonl rows, thinned to about `max_rows` (rows with probes all kept)."""
-    from monde.train.fit import read_metrics  # skips a torn last line of a killed run
+    from monde.runs import read_metrics  # skips a torn last line of a killed run
 
     rows = [r for r in read_metrics(Path(run_dir) / "metrics.jsonl") if "loss" in r]
     every = max(1, len(rows) // max_rows)

@@ -153,7 +153,7 @@ def cmd_demo(args: argparse.Namespace) -> None:
 def _demo(args: argparse.Namespace) -> None:
     from monde.data.collect import collect
     from monde.data.store import EpisodeStore
-    from monde.train.fit import recorded_train_seconds
+    from monde.runs import recorded_train_seconds
     from monde.train.run import train_run, trains_alike
 
     saved = Path(args.run) / "config.yaml"

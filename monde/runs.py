@@ -14,6 +14,10 @@ with a one-line warning rather than not at all.
 
 It knows nothing about training: under torchrun the caller takes the lock on rank 0 only,
 which alone writes the folder.
+
+Its metrics log, `RUN/metrics.jsonl` (one JSON row per logged training step), is read and
+truncated here too (`read_metrics`, `truncate_metrics`), for training, the report, the
+benchmarks and the command line alike.
 """
 
 from __future__ import annotations
@@ -29,6 +33,8 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+from monde.io import atomic_write_text as _atomic_write_text
+
 try:
     import fcntl
 except ImportError:  # Windows
@@ -39,6 +45,7 @@ except ImportError:  # POSIX
     msvcrt = None  # type: ignore[assignment]
 
 LOCK_FILE = "run.lock"
+METRICS_FILE = "metrics.jsonl"
 _WINDOWS_LOCK_OFFSET = 1 << 20  # msvcrt locks bytes: lock one far beyond the holder's record
 
 
@@ -177,3 +184,44 @@ def locked_run(run_dir: str | Path) -> Iterator[Path]:
         yield run_dir
     finally:
         _release(key)
+
+
+def append_metrics(path: Path, row: dict) -> None:
+    """Append one row to metrics.jsonl."""
+    with path.open("a") as f:
+        f.write(json.dumps(row) + "\n")
+
+
+def read_metrics(path: Path) -> list[dict]:
+    """metrics.jsonl rows; a line cut short by a killed run is skipped."""
+    rows = []
+    for line in path.read_text().splitlines() if path.exists() else []:
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return [r for r in rows if isinstance(r, dict) and isinstance(r.get("step"), int)]
+
+
+def _seconds_of(row: dict, batch_size: int) -> float:
+    """Training seconds up to a row: its `train_seconds`, or, in rows of runs that predate that
+    field, steps × batch / samples_per_s (exact when the run was never resumed)."""
+    if "train_seconds" in row:
+        return float(row["train_seconds"])
+    rate = row.get("samples_per_s") or 0.0
+    return row["step"] * batch_size / rate if rate > 0 else 0.0
+
+
+def recorded_train_seconds(run_dir: str | Path, batch_size: int) -> float | None:
+    """Training seconds a run's metrics.jsonl records, over all its resumes; None if no rows."""
+    rows = read_metrics(Path(run_dir) / METRICS_FILE)
+    return _seconds_of(rows[-1], batch_size) if rows else None
+
+
+def truncate_metrics(path: Path, step: int, batch_size: int) -> float:
+    """Drop rows a killed run logged after the checkpoint it resumes from (and a torn last line);
+    → the training seconds recorded up to that checkpoint, which the resumed run carries on."""
+    kept = [row for row in read_metrics(path) if row["step"] <= step]
+    if path.exists():
+        _atomic_write_text(path, "".join(json.dumps(row) + "\n" for row in kept))
+    return _seconds_of(kept[-1], batch_size) if kept else 0.0

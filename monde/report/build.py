@@ -43,7 +43,7 @@ from monde.report import plots
 from monde.report.media import gif_bytes, png_bytes, side_by_side, upscale
 from monde.report.page import Media, Section, write_report
 from monde.report.tables import provenance, success_table
-from monde.train.fit import read_metrics
+from monde.runs import read_metrics
 from monde.types import Episode
 
 

@@ -12,7 +12,6 @@ up before one optimizer step (monde.train.step).
 
 from __future__ import annotations
 
-import json
 import math
 import shutil
 import time
@@ -24,10 +23,10 @@ import torch
 from monde.config import TrainConfig
 from monde.data.sampler import WindowSampler
 from monde.eval.probes import named_probe_r2
-from monde.io import atomic_write_text
 from monde.models.world_model import WorldModel, encode_frames
 from monde.precision import resolve_precision
 from monde.progress import tqdm
+from monde.runs import METRICS_FILE, append_metrics, truncate_metrics
 from monde.train.distributed import DistContext, barrier, resolve_device
 from monde.train.state import resume_from_newest, save_checkpoint
 from monde.train.step import TrainStep
@@ -73,46 +72,6 @@ def run_probe(model: WorldModel, probe: ProbeData) -> dict[str, float]:
     return {f"probe_r2/{name}": v for name, v in r2.items()}
 
 
-def _append_jsonl(path: Path, row: dict) -> None:
-    with path.open("a") as f:
-        f.write(json.dumps(row) + "\n")
-
-
-def read_metrics(path: Path) -> list[dict]:
-    """metrics.jsonl rows; a line cut short by a killed run is skipped."""
-    rows = []
-    for line in path.read_text().splitlines() if path.exists() else []:
-        try:
-            rows.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue
-    return [r for r in rows if isinstance(r, dict) and isinstance(r.get("step"), int)]
-
-
-def _seconds_of(row: dict, batch_size: int) -> float:
-    """Training seconds up to a row: its `train_seconds`, or, in rows of runs that predate that
-    field, steps × batch / samples_per_s (exact when the run was never resumed)."""
-    if "train_seconds" in row:
-        return float(row["train_seconds"])
-    rate = row.get("samples_per_s") or 0.0
-    return row["step"] * batch_size / rate if rate > 0 else 0.0
-
-
-def recorded_train_seconds(run_dir: str | Path, batch_size: int) -> float | None:
-    """Training seconds a run's metrics.jsonl records, over all its resumes; None if no rows."""
-    rows = read_metrics(Path(run_dir) / "metrics.jsonl")
-    return _seconds_of(rows[-1], batch_size) if rows else None
-
-
-def _truncate_metrics(path: Path, step: int, batch_size: int) -> float:
-    """Drop rows a killed run logged after the checkpoint it resumes from (and a torn last line);
-    → the training seconds recorded up to that checkpoint, which the resumed run carries on."""
-    kept = [row for row in read_metrics(path) if row["step"] <= step]
-    if path.exists():
-        atomic_write_text(path, "".join(json.dumps(row) + "\n" for row in kept))
-    return _seconds_of(kept[-1], batch_size) if kept else 0.0
-
-
 def fit(
     model: WorldModel,
     data: WindowSampler,
@@ -139,7 +98,7 @@ def fit(
         dist = DistContext(device=dev)
     dev, main = dist.device, dist.is_main
     run_dir = Path(run_dir)
-    ckpt_root, metrics_path = run_dir / "checkpoints", run_dir / "metrics.jsonl"
+    ckpt_root, metrics_path = run_dir / "checkpoints", run_dir / METRICS_FILE
     if main:
         run_dir.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(cfg.seed)
@@ -156,7 +115,7 @@ def fit(
             ckpt_root, model, optimizer, set_aside=main, log=print if main else None
         )
         if main:
-            seconds_before = _truncate_metrics(metrics_path, step, cfg.batch_size)
+            seconds_before = truncate_metrics(metrics_path, step, cfg.batch_size)
     elif main:  # a fresh run: nothing of an earlier run in this folder may be mistaken for ours
         metrics_path.unlink(missing_ok=True)
         shutil.rmtree(ckpt_root, ignore_errors=True)
@@ -215,7 +174,7 @@ def fit(
                 "processes": dist.world_size,
                 "precision": precision,
             }
-            _append_jsonl(metrics_path, row)
+            append_metrics(metrics_path, row)
             bar.set_postfix(loss=f"{metrics['loss']:.4f}")
         if main and cfg.checkpoint_every and (step % cfg.checkpoint_every == 0 or last):
             save_checkpoint(ckpt_root, step, model, optimizer, keep=cfg.keep_checkpoints)

@@ -21,7 +21,7 @@ from monde.data.store import EpisodeStore
 from monde.eval.goal_reaching import evaluate_goal_reaching
 from monde.io import load_safetensors
 from monde.models.checkpoint import load_model
-from monde.train.fit import _truncate_metrics, recorded_train_seconds
+from monde.runs import recorded_train_seconds, truncate_metrics
 from monde.train.run import train_run, trains_alike
 
 
@@ -89,7 +89,7 @@ def test_train_seconds_of_runs_logged_before_the_field(tmp_path):
     path = tmp_path / "metrics.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in rows) + '{"step": 1')
     assert recorded_train_seconds(tmp_path, batch_size=4) == 10 * 4 / 20.0
-    assert _truncate_metrics(path, 5, batch_size=4) == 5 * 4 / 10.0
+    assert truncate_metrics(path, 5, batch_size=4) == 5 * 4 / 10.0
     assert [json.loads(r)["step"] for r in path.read_text().split("\n") if r] == [5]
     assert recorded_train_seconds(tmp_path / "none", batch_size=4) is None
 
