@@ -23,14 +23,14 @@ import torch
 
 from monde.config import RunConfig
 from monde.config_io import load_config
+from monde.data.splits import split_episodes
 from monde.data.store import EpisodeStore
-from monde.eval.probes import is_angle, probe_targets, r2_score
 from monde.io import atomic_write_json
 from monde.models.encoder import CNNEncoder
 from monde.models.preprocess import frames_to_input
+from monde.probing import is_angle, probe_targets, r2_score
 from monde.progress import tqdm
 from monde.report import provenance
-from monde.train.run import split_episodes
 
 
 def labelled_frames(

@@ -29,17 +29,18 @@ from torch import Tensor
 
 from monde.config import RunConfig
 from monde.config_io import load_config
+from monde.data.splits import split_episodes
 from monde.data.store import EpisodeStore
 from monde.envs.push_t import angle_gap
 from monde.envs.registry import close_env
 from monde.eval.goal_reaching import PlannerPolicy, run_episodes, summarise
-from monde.eval.probes import LinearProbe, fit_probes, probe_targets, r2_score
+from monde.eval.probes import fit_probes
 from monde.eval.protocols import evaluation_env
 from monde.io import atomic_write_json
 from monde.models.checkpoint import load_model
 from monde.models.world_model import WorldModel, encode_frames
+from monde.probing import LinearProbe, probe_targets, r2_score
 from monde.report import provenance
-from monde.train.run import split_episodes
 
 PROBED = ("pusher_x", "pusher_y", "block_x", "block_y", "block_angle")
 TARGETS = ("pusher_x", "pusher_y", "block_x", "block_y", "block_cos", "block_sin")

@@ -11,10 +11,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from monde.data.splits import split_episodes
 from monde.data.store import EpisodeStore
 from monde.models.world_model import WorldModel, encode_frames
 from monde.plan.waypoints import WaypointGraph
-from monde.train.run import split_episodes
 
 
 @torch.inference_mode()

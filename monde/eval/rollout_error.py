@@ -18,8 +18,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from monde.eval.probes import is_angle
 from monde.models.world_model import WorldModelProtocol, encode_frames
+from monde.probing import is_angle
 from monde.progress import tqdm
 from monde.types import Episode
 

@@ -20,6 +20,7 @@ import torch
 
 from monde.config import RunConfig
 from monde.config_io import ConfigError, load_config
+from monde.data.splits import split_episodes
 from monde.data.store import EpisodeStore
 from monde.envs import make_env
 from monde.eval.rollout_error import model_steps
@@ -89,12 +90,6 @@ class PhaseClock:
         self._wall, self._cpu = wall, cpu
 
 
-def held_out_split(n: int, val_fraction: float) -> int:
-    """Index of the first held-out episode: the last ⌈val_fraction·n⌉ (as training holds out)."""
-    n_val = min(int(math.ceil(val_fraction * n)) if val_fraction > 0 else 0, n - 1)
-    return n - n_val
-
-
 LEGACY_FORMAT = "monde.episodes/1"
 
 
@@ -140,7 +135,7 @@ def load_run(
     model = load_model(run_dir / "model")
     data_path = Path(data_dir) if data_dir is not None else run_dir / "data"
     count, get, info = open_episodes(data_path)
-    split = held_out_split(count, cfg.data.val_fraction)
+    split = len(split_episodes(range(count), cfg.data.val_fraction)[0])  # first held-out index
     if split == count:
         raise ValueError(f"{data_path}: no held-out episodes (data.val_fraction is 0)")
     n_train = split if train_cap is None else min(split, train_cap)

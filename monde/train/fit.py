@@ -22,9 +22,9 @@ import torch
 
 from monde.config import TrainConfig
 from monde.data.sampler import WindowSampler
-from monde.eval.probes import named_probe_r2
 from monde.models.world_model import WorldModel, encode_frames
 from monde.precision import resolve_precision
+from monde.probing import named_probe_r2
 from monde.progress import tqdm
 from monde.runs import METRICS_FILE, append_metrics, truncate_metrics
 from monde.train.distributed import DistContext, barrier, resolve_device

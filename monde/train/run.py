@@ -12,6 +12,7 @@ from monde.config import RunConfig
 from monde.config_io import save_config, to_dict
 from monde.data.lineage import record_training_data
 from monde.data.sampler import WindowSampler
+from monde.data.splits import split_episodes
 from monde.data.store import EpisodeStore
 from monde.models.checkpoint import save_model
 from monde.models.world_model import WorldModel
@@ -24,13 +25,6 @@ from monde.train.distributed import (
 )
 from monde.train.fit import ProbeData, fit
 from monde.types import Episode
-
-
-def split_episodes(episodes: list[Episode], val_fraction: float) -> tuple[list, list]:
-    """The last ⌈val_fraction·N⌉ episodes are held out (never trained on)."""
-    n_val = int(np.ceil(val_fraction * len(episodes))) if val_fraction > 0 else 0
-    n_val = min(n_val, len(episodes) - 1)
-    return episodes[: len(episodes) - n_val], episodes[len(episodes) - n_val :]
 
 
 def make_probe_data(

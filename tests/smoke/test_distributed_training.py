@@ -21,11 +21,12 @@ from monde.config import RunConfig, TrainConfig
 from monde.config_io import save_config
 from monde.data.collect import collect, load_episodes
 from monde.data.sampler import WindowSampler
+from monde.data.splits import split_episodes
 from monde.io import load_safetensors
 from monde.models.world_model import WorldModel
 from monde.train.distributed import DistContext
 from monde.train.fit import NonFiniteLossError, fit
-from monde.train.run import split_episodes, train_run
+from monde.train.run import train_run
 from monde.train.state import list_checkpoints
 from monde.train.step import TrainStep
 

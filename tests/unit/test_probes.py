@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from monde.eval.goal_reaching import wilson_interval
-from monde.eval.probes import apply_linear_probe, fit_linear_probe, probe_r2, r2_score
+from monde.probing import apply_linear_probe, fit_linear_probe, probe_r2, r2_score
 
 
 def test_linear_probe_recovers_known_map():
@@ -46,7 +46,7 @@ def test_wilson_interval_known_values():
 
 
 def test_linear_probe_class_standardises_and_recovers_map():
-    from monde.eval.probes import LinearProbe
+    from monde.probing import LinearProbe
 
     g = torch.Generator().manual_seed(2)
     x = 50.0 + 10.0 * torch.randn(300, 4, generator=g, dtype=torch.float64)
@@ -79,7 +79,7 @@ def test_fit_probes_rejects_unknown_kind():
 
 
 def test_angle_columns_are_probed_through_cos_and_sin():
-    from monde.eval.probes import named_probe_r2, probe_targets
+    from monde.probing import named_probe_r2, probe_targets
 
     angle = torch.tensor([0.0, math.pi / 2, math.pi, -math.pi / 2])
     states = torch.stack([torch.arange(4.0), angle], dim=1)  # (4, 2): x, block_angle
@@ -117,7 +117,7 @@ def test_state_probes_read_angles_back_and_score_them_through_cos_and_sin():
 
 
 def test_near_constant_columns_are_not_probed():
-    from monde.eval.probes import named_probe_r2, near_constant
+    from monde.probing import named_probe_r2, near_constant
 
     g = torch.Generator().manual_seed(2)
     x = torch.randn(300, 6, generator=g, dtype=torch.float64)
@@ -133,3 +133,19 @@ def test_near_constant_columns_are_not_probed():
     assert near_constant(states[train]).tolist() == [False, False, True]
     r2 = named_probe_r2(x[train], states[train], x[test], states[test], ["v", "rest", "fixed"])
     assert list(r2) == ["v"] and r2["v"] > 0.9
+
+
+def test_probe_r2_is_the_linear_probe_class_scored_on_held_out_latents():
+    from monde.probing import LinearProbe
+
+    g = torch.Generator().manual_seed(3)
+    x_train, x_test = 3.0 + 2.0 * torch.randn(2, 120, 6, generator=g)  # (N, D) each, float32
+    w = torch.randn(6, 2, generator=g)
+    y_train = x_train @ w + 0.3 * torch.randn(120, 2, generator=g)
+    y_test = x_test @ w + 0.3 * torch.randn(120, 2, generator=g)
+    # the standardise → ridge → apply path written out: probe_r2 is exactly this
+    mean, std = x_train.double().mean(0), x_train.double().std(0).clamp_min(1e-6)
+    weights = fit_linear_probe((x_train.double() - mean) / std, y_train.double())
+    y_hat = apply_linear_probe(weights, (x_test.double() - mean) / std)
+    assert torch.equal(LinearProbe.fit(x_train, y_train)(x_test), y_hat)
+    assert torch.equal(probe_r2(x_train, y_train, x_test, y_test), r2_score(y_test.double(), y_hat))
