@@ -17,7 +17,8 @@ which alone writes the folder.
 
 Its metrics log, `RUN/metrics.jsonl` (one JSON row per logged training step), is read and
 truncated here too (`read_metrics`, `truncate_metrics`), for training, the report, the
-benchmarks and the command line alike.
+benchmarks and the command line alike, and so are the names of its resumable checkpoints
+(`list_checkpoints`, `checkpoint_step`; what they hold is `monde.train.state`'s business).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import datetime
 import errno
 import json
 import os
+import re
 import socket
 import sys
 import threading
@@ -46,6 +48,8 @@ except ImportError:  # POSIX
 
 LOCK_FILE = "run.lock"
 METRICS_FILE = "metrics.jsonl"
+CHECKPOINTS = "checkpoints"  # RUN/checkpoints/step-NNNNNNNNN/: resumable training state
+_CHECKPOINT = re.compile(r"^step-(\d{9})$")
 _WINDOWS_LOCK_OFFSET = 1 << 20  # msvcrt locks bytes: lock one far beyond the holder's record
 
 
@@ -225,3 +229,23 @@ def truncate_metrics(path: Path, step: int, batch_size: int) -> float:
     if path.exists():
         _atomic_write_text(path, "".join(json.dumps(row) + "\n" for row in kept))
     return _seconds_of(kept[-1], batch_size) if kept else 0.0
+
+
+def checkpoint_name(step: int) -> str:
+    """The folder name of the checkpoint taken at `step`: 2000 → `step-000002000`."""
+    return f"step-{step:09d}"
+
+
+def list_checkpoints(root: Path) -> list[Path]:
+    """Complete checkpoints under root, oldest first."""
+    if not root.exists():
+        return []
+    return sorted(p for p in root.iterdir() if p.is_dir() and _CHECKPOINT.match(p.name))
+
+
+def checkpoint_step(path: Path) -> int:
+    """The step a checkpoint folder was written at: `RUN/checkpoints/step-000002000` → 2000."""
+    match = _CHECKPOINT.match(path.name)
+    if match is None:
+        raise ValueError(f"{path}: not a checkpoint folder (step-NNNNNNNNN)")
+    return int(match.group(1))

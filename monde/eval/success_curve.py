@@ -13,7 +13,7 @@ from pathlib import Path
 from monde.config import RunConfig
 from monde.eval.goal_reaching import evaluate_goal_reaching
 from monde.models.checkpoint import load_model
-from monde.train.state import checkpoint_step, list_checkpoints
+from monde.runs import CHECKPOINTS, checkpoint_step, list_checkpoints
 
 
 def success_curve(
@@ -25,7 +25,7 @@ def success_curve(
     if episodes < 1:
         raise ValueError(f"success curve: episodes must be ≥ 1, got {episodes}")
     run_dir = Path(run_dir)
-    checkpoints = list_checkpoints(run_dir / "checkpoints")
+    checkpoints = list_checkpoints(run_dir / CHECKPOINTS)
     if not checkpoints:
         raise FileNotFoundError(f"{run_dir / 'checkpoints'}: no checkpoint to evaluate")
     expected = cfg.train.steps // max(cfg.train.checkpoint_every, 1)

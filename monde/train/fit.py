@@ -26,7 +26,7 @@ from monde.models.world_model import WorldModel, encode_frames
 from monde.precision import resolve_precision
 from monde.probing import named_probe_r2
 from monde.progress import tqdm
-from monde.runs import METRICS_FILE, append_metrics, truncate_metrics
+from monde.runs import CHECKPOINTS, METRICS_FILE, append_metrics, truncate_metrics
 from monde.train.distributed import DistContext, barrier, resolve_device
 from monde.train.state import resume_from_newest, save_checkpoint
 from monde.train.step import TrainStep
@@ -98,7 +98,7 @@ def fit(
         dist = DistContext(device=dev)
     dev, main = dist.device, dist.is_main
     run_dir = Path(run_dir)
-    ckpt_root, metrics_path = run_dir / "checkpoints", run_dir / METRICS_FILE
+    ckpt_root, metrics_path = run_dir / CHECKPOINTS, run_dir / METRICS_FILE
     if main:
         run_dir.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(cfg.seed)

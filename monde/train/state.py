@@ -10,7 +10,6 @@ temporary name and renamed into place, so a kill leaves either a whole checkpoin
 from __future__ import annotations
 
 import os
-import re
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -20,8 +19,7 @@ import torch
 from monde.io import atomic_save_safetensors, atomic_write_json, load_safetensors, read_json
 from monde.models.checkpoint import load_model, save_model
 from monde.models.world_model import WorldModel
-
-_PATTERN = re.compile(r"^step-(\d{9})$")
+from monde.runs import checkpoint_name, list_checkpoints
 
 
 def _optimizer_to_flat(optimizer: torch.optim.Optimizer) -> tuple[dict, list]:
@@ -51,8 +49,8 @@ def save_checkpoint(
     keep: int = 2,
 ) -> Path:
     """Write checkpoint `root/step-{step}` atomically and keep only the newest `keep`."""
-    final = root / f"step-{step:09d}"
-    tmp = root / f".tmp-step-{step:09d}"
+    final = root / checkpoint_name(step)
+    tmp = root / f".tmp-{checkpoint_name(step)}"
     shutil.rmtree(tmp, ignore_errors=True)
     save_model(model, tmp)  # creates tmp/ with the model files
     tensors, groups = _optimizer_to_flat(optimizer)
@@ -64,21 +62,6 @@ def save_checkpoint(
     for old in list_checkpoints(root)[:-keep]:
         shutil.rmtree(old, ignore_errors=True)
     return final
-
-
-def list_checkpoints(root: Path) -> list[Path]:
-    """Complete checkpoints under root, oldest first."""
-    if not root.exists():
-        return []
-    return sorted(p for p in root.iterdir() if p.is_dir() and _PATTERN.match(p.name))
-
-
-def checkpoint_step(path: Path) -> int:
-    """The step a checkpoint folder was written at: `RUN/checkpoints/step-000002000` → 2000."""
-    match = _PATTERN.match(path.name)
-    if match is None:
-        raise ValueError(f"{path}: not a checkpoint folder (step-NNNNNNNNN)")
-    return int(match.group(1))
 
 
 class UnreadableCheckpointError(ValueError):

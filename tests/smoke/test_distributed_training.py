@@ -24,10 +24,10 @@ from monde.data.sampler import WindowSampler
 from monde.data.splits import split_episodes
 from monde.io import load_safetensors
 from monde.models.world_model import WorldModel
+from monde.runs import list_checkpoints
 from monde.train.distributed import DistContext
 from monde.train.fit import NonFiniteLossError, fit
 from monde.train.run import train_run
-from monde.train.state import list_checkpoints
 from monde.train.step import TrainStep
 
 WORLD = 2

@@ -14,13 +14,8 @@ import torch
 from monde.cli import main
 from monde.config import ModelConfig
 from monde.models.world_model import WorldModel
-from monde.runs import LOCK_FILE, RunLockedError, locked_run, read_holder
-from monde.train.state import (
-    UnreadableCheckpointError,
-    list_checkpoints,
-    resume_from_newest,
-    save_checkpoint,
-)
+from monde.runs import LOCK_FILE, RunLockedError, list_checkpoints, locked_run, read_holder
+from monde.train.state import UnreadableCheckpointError, resume_from_newest, save_checkpoint
 
 HOLD = """
 import sys
