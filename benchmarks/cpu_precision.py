@@ -18,7 +18,7 @@ from monde.io import atomic_write_json
 from monde.models.world_model import WorldModel
 from monde.precision import resolve_precision
 from monde.report import provenance
-from monde.train.objective import jepa_loss
+from monde.train.objective import jepa_terms
 
 OUT = Path(__file__).resolve().parent / "results" / "cpu_precision.json"
 
@@ -51,7 +51,7 @@ def train_samples_per_s(bf16: bool, steps: int = 5, batch: int = 64) -> float:
     times = []
     for _ in range(steps + 1):
         start = time.perf_counter()
-        loss, _ = jepa_loss(model, frames, actions, cfg)
+        loss, _ = jepa_terms(model, frames, actions, cfg)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()

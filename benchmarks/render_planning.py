@@ -33,7 +33,7 @@ call), `mppi` (softmin-weighted mean), `gradient` (projected Adam through the pr
 `cem_gradient` (CEM, then Adam on its elites). Choose one with `plan.solver=NAME`; the budget
 of every sampling solver is `plan.samples × plan.iterations`. Costs (`monde.plan.cost`) are L2,
 L1 or cosine distances to the goal latent, reduced over the horizon by sum, last step or a
-discounted sum, with an optional weighted state term; `plan.proprio_weights: {name: w}` weighs
+discounted sum; `plan.proprio_weights: {name: w}` weighs
 a proprioceptive column of the latent (`model.proprio`) by w in the distance, e.g. 0 for a
 velocity when the goal is at rest.
 

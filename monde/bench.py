@@ -102,13 +102,6 @@ def learning_curve(run_dir: Path, max_rows: int = 200) -> list[dict]:
     ]
 
 
-def attach_learning_curve(result: Path, run_dir: Path) -> None:
-    """Store the run's thinned training curve in its results JSON (`learning_curve`)."""
-    data = read_json(result)
-    data["learning_curve"] = learning_curve(run_dir)
-    atomic_write_json(result, data)
-
-
 def run_bench(
     envs: Sequence[str],
     budget: str = "quick",

@@ -178,8 +178,3 @@ def collect(
     store.finish()  # the last write: the store is complete
     return stats
 
-
-def load_episodes(path: str | Path, progress: bool = True) -> list[Episode]:
-    """Every episode of the store at `path`, in RAM (hash-checked as it is read)."""
-    store = EpisodeStore(path)
-    return [store[i] for i in tqdm(range(len(store)), desc="load", unit="ep", disable=not progress)]

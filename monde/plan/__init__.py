@@ -11,7 +11,6 @@ function is the MPC planner's job (``monde.plan.mpc``).
 from monde.plan.cost import (
     METRICS,
     REDUCE_MODES,
-    add_state_term,
     goal_cost,
     latent_distance,
     reduce_horizon,
@@ -34,7 +33,6 @@ __all__ = [
     "MPPIConfig",
     "PlanResult",
     "SolverSpec",
-    "add_state_term",
     "cem",
     "cem_gradient",
     "coloured_noise",

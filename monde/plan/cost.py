@@ -152,39 +152,3 @@ def goal_cost(
     """
     return reduce_horizon(latent_distance(pred, goal, metric, weights), mode, discount)
 
-
-def add_state_term(
-    cost: Tensor,
-    pred_state: Tensor,
-    goal_state: Tensor,
-    weight: float = 1.0,
-    metric: str = "l2",
-    mode: str = "sum",
-    discount: float = 1.0,
-) -> Tensor:
-    """A latent cost plus a weighted proprioception/state term, for models that predict one.
-
-    ``cost + weight * goal_cost(pred_state, goal_state, metric, mode, discount)``, where the
-    state term is computed exactly like the latent term on (..., H, P) predicted states against
-    a (..., P) goal state (P state dims).
-
-    Args:
-        cost: (...) latent cost, e.g. (B, S) from ``goal_cost``.
-        pred_state: (..., H, P) predicted states; goal_state: (..., P).
-        weight: finite, >= 0; 0 returns ``cost`` unchanged.
-
-    Returns:
-        (...) the combined cost.
-
-    Raises:
-        ValueError: negative or non-finite weight, or a state term whose shape differs from
-            ``cost``'s; plus those of ``goal_cost``.
-    """
-    if not math.isfinite(weight) or weight < 0:
-        raise ValueError(f"state weight must be finite and >= 0, got {weight}")
-    term = goal_cost(pred_state, goal_state, metric, mode, discount)
-    if term.shape != cost.shape:
-        raise ValueError(
-            f"state term has shape {tuple(term.shape)} but the latent cost {tuple(cost.shape)}"
-        )
-    return cost if weight == 0 else cost + weight * term

@@ -24,21 +24,6 @@ from monde.precision import resolve_precision
 from monde.train.distributed import all_gather_with_grad
 
 
-def jepa_loss(
-    model: WorldModel,
-    frames: Tensor,
-    actions: Tensor,
-    cfg: TrainConfig,
-    generator: torch.Generator | None = None,
-    states: Tensor | None = None,
-) -> tuple[Tensor, dict[str, float]]:
-    """frames (B, L, Hp, Wp, C) uint8, actions (B, L−1, A) → scalar loss and its parts.
-
-    `states` (B, L, S) feed a model with proprioception (its `proprio` columns only)."""
-    loss, parts = jepa_terms(model, frames, actions, cfg, generator, states)
-    return loss, {k: float(v) for k, v in parts.items()}
-
-
 def jepa_terms(
     model: WorldModel,
     frames: Tensor,
@@ -47,7 +32,9 @@ def jepa_terms(
     generator: torch.Generator | None = None,
     states: Tensor | None = None,
 ) -> tuple[Tensor, dict[str, Tensor]]:
-    """Like jepa_loss, with the parts (and "loss") as detached 0-d tensors (no device sync).
+    """frames (B, L, Hp, Wp, C) uint8, actions (B, L−1, A) → scalar loss and its parts (and
+    "loss") as detached 0-d tensors (no device sync). `states` (B, L, S) feed a model with
+    proprioception (its `proprio` columns only).
 
     Under torchrun, frames and actions are this rank's rows; the regulariser is computed on
     the latents of all ranks' rows (all-gathered with gradients).

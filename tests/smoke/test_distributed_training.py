@@ -19,9 +19,10 @@ import torch.multiprocessing as mp
 from monde.cli import main
 from monde.config import RunConfig, TrainConfig
 from monde.config_io import save_config
-from monde.data.collect import collect, load_episodes
+from monde.data.collect import collect
 from monde.data.sampler import WindowSampler
 from monde.data.splits import split_episodes
+from monde.data.store import EpisodeStore
 from monde.io import load_safetensors
 from monde.models.world_model import WorldModel
 from monde.runs import list_checkpoints
@@ -228,7 +229,9 @@ class _PoisonedAt:
 
 def test_nan_guard_stops_and_keeps_the_last_good_checkpoint(tiny_cfg, dataset, tmp_path):
     cfg = tiny_cfg
-    train_eps, _ = split_episodes(load_episodes(dataset, progress=False), cfg.data.val_fraction)
+    store = EpisodeStore(dataset)
+    train_ids, _ = split_episodes(range(len(store)), cfg.data.val_fraction)
+    train_eps = [store[i] for i in train_ids]
     sampler = WindowSampler(train_eps, cfg.model.history + cfg.train.rollout_steps, 2)
     torch.manual_seed(0)
     model = WorldModel(cfg.model)

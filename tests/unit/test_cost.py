@@ -97,26 +97,6 @@ def test_unknown_names_and_bad_inputs_raise() -> None:
         reduce_horizon(torch.zeros(2), "discounted", float("nan"))
 
 
-def test_state_term_adds_a_weighted_goal_cost_of_states() -> None:
-    from monde.plan.cost import add_state_term
-
-    latent = torch.tensor([[1.0, 2.0]])  # (B=1, S=2)
-    pred_state = torch.tensor(
-        [[[[0.0, 0.0], [1.0, 1.0]], [[2.0, 0.0], [2.0, 2.0]]]]
-    )  # (1,2,H=2,P=2)
-    goal_state = torch.tensor([[[1.0, 1.0]]])  # (1, 1, P)
-    # state l2 per step: sample 0: [1, 0] → sum 1; sample 1: [1, 1] → sum 2
-    out = add_state_term(latent, pred_state, goal_state, weight=0.5)
-    torch.testing.assert_close(out, torch.tensor([[1.5, 3.0]]))
-    last = add_state_term(latent, pred_state, goal_state, weight=2.0, mode="last")
-    torch.testing.assert_close(last, torch.tensor([[1.0, 4.0]]))
-    assert torch.equal(add_state_term(latent, pred_state, goal_state, weight=0.0), latent)
-    with pytest.raises(ValueError, match="state weight"):
-        add_state_term(latent, pred_state, goal_state, weight=-1.0)
-    with pytest.raises(ValueError, match="state term has shape"):
-        add_state_term(torch.zeros(3), pred_state, goal_state)
-
-
 def test_weights_scale_each_dimension() -> None:
     pred = torch.tensor([[1.0, 2.0], [3.0, -4.0]])  # (H=2, D=2)
     goal = torch.tensor([1.0, 0.0])

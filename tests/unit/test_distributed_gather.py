@@ -139,7 +139,7 @@ def test_every_parameter_gets_a_gradient(predictor):
     """DDP (without find_unused_parameters) needs a gradient for every parameter each step."""
     from monde.config import ModelConfig, TrainConfig
     from monde.models.world_model import WorldModel
-    from monde.train.objective import jepa_loss
+    from monde.train.objective import jepa_terms
 
     cfg = ModelConfig(image_size=32, encoder_channels=(8, 16), latent_dim=8, predictor=predictor)
     cfg.predictor_dim, cfg.frameskip = 16, 2
@@ -147,7 +147,7 @@ def test_every_parameter_gets_a_gradient(predictor):
     model = WorldModel(cfg)
     frames = torch.randint(0, 256, (3, 4, 32, 32, 3), dtype=torch.uint8)
     actions = torch.rand(3, 3, cfg.action_dim)
-    loss, _ = jepa_loss(model, frames, actions, TrainConfig(rollout_steps=3))
+    loss, _ = jepa_terms(model, frames, actions, TrainConfig(rollout_steps=3))
     loss.backward()
     missing = [n for n, p in model.named_parameters() if p.grad is None]
     assert not missing

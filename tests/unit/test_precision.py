@@ -13,7 +13,7 @@ from monde.config_io import ConfigError, from_dict, load_config
 from monde.models.world_model import WorldModel
 from monde.plan.mpc import MPCPlanner
 from monde.precision import Bf16Support, logged_precisions, resolve_precision, results_precision
-from monde.train.objective import jepa_loss
+from monde.train.objective import jepa_terms
 
 REAL_BF16_SUPPORT = precision.bf16_support  # before tests/conftest.py swaps it per test
 
@@ -152,7 +152,7 @@ def test_training_and_planning_autocast_as_resolved(monkeypatch):
         support = Bf16Support(native, "mocked")
         monkeypatch.setattr(precision, "bf16_support", lambda device, s=support: s)
         seen.clear(), rolled.clear()
-        loss, _ = jepa_loss(model, frames, actions, TrainConfig(rollout_steps=1))
+        loss, _ = jepa_terms(model, frames, actions, TrainConfig(rollout_steps=1))
         assert loss.dtype == torch.float32 and seen == [dtype]  # the loss stays fp32
         for plan_precision, want in (("auto", torch.float32), ("bf16", torch.bfloat16)):
             plan_cfg.precision = plan_precision
