@@ -3,13 +3,15 @@
     python benchmarks/render_planning.py
 
 No number in the page is typed by hand: each comes from one of the two JSON files, and the page
-names the command that wrote it.
+names the command that wrote it. It also checks that `plan.solver`'s default is the winner of
+the recorded comparison (a full run, not --quick) and stops, naming both, when it is not.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from monde.config import PlanConfig
 from monde.io import atomic_write_text, read_json
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -69,6 +71,18 @@ is that near.
 
 def _ms(x: float | None) -> str:
     return "–" if x is None else f"{x:.1f}"
+
+
+def check_default_solver(data: dict, default: str | None = None) -> str | None:
+    """None if PlanConfig.solver's default (or `default`) is the comparison's winner or the
+    comparison is a --quick run; else the one-line problem."""
+    default = PlanConfig().solver if default is None else default
+    if data.get("quick") or data["winner"] == default:
+        return None
+    return (
+        f"solver_comparison.json names {data['winner']!r} the winner but plan.solver defaults "
+        f"to {default!r}: make the winner PlanConfig.solver's default"
+    )
 
 
 def render_comparison(data: dict) -> list[str]:
@@ -159,7 +173,11 @@ def main() -> None:
     ):
         path = RESULTS / name
         if path.exists():
-            parts.append("\n".join(render(read_json(path))) + "\n")
+            data = read_json(path)
+            problem = check_default_solver(data) if render is render_comparison else None
+            if problem:
+                raise SystemExit(f"{path}: {problem}")
+            parts.append("\n".join(render(data)) + "\n")
         else:
             parts.append(f"## {name}\n\nNot measured yet: run `{COMMANDS[name]}`.\n")
     atomic_write_text(DOC, "\n".join(parts))
