@@ -63,7 +63,7 @@ def probe_section(
     progress: bool = True,
 ) -> tuple[dict, dict]:
     """R² of probes on encoded latents and on predicted latents per rollout step (an angle
-    column's R² is that of its cos and sin, see `monde.eval.probes.probe_targets`).
+    column's R² is that of its cos and sin, see `monde.probing.probe_targets`).
 
     → (section dict, encoded probes {kind: fn}) — the encoded probes also read rollouts.
     "predicted_refit": a probe fitted on predicted latents of training windows at that step;
