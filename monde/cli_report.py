@@ -87,7 +87,7 @@ def register(verbs: argparse._SubParsersAction) -> None:
     p.add_argument("--results", type=Path, default=None, help="goal-reaching results JSON")
     p.add_argument(
         "--decoder-steps", type=int, default=None,
-        help="visualisation decoder training steps (default 800; --quick: 150)",
+        help="visualisation decoder training steps (default 1000; --quick: 150)",
     )  # fmt: skip
     p.add_argument("--planned", type=int, default=None, help="planned episodes to show")
     p.set_defaults(func=cmd_report)

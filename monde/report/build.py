@@ -56,7 +56,7 @@ class ReportOptions:
     """held-out episodes shown as true vs imagined rollouts"""
     planned_episodes: int = 2
     """evaluation episodes planned with MPC and shown with their goal images"""
-    decoder_steps: int = 800
+    decoder_steps: int = 1000
     """training steps of the visualisation decoder (when none is saved for this model)"""
     decoder_frames: int = 20000
     """at most this many training frames for the decoder"""
