@@ -20,11 +20,12 @@ from pathlib import Path
 
 import torch
 
-from monde.envs import make_env
-from monde.eval.understanding import UnderstandingConfig, evaluate_understanding
+from monde.config import RunConfig
+from monde.config_io import load_config
+from monde.eval.understanding import UnderstandingConfig
 from monde.io import atomic_write_json
+from monde.pipeline import understand
 from monde.report import provenance
-from monde.report.build import load_run
 
 ROOT = Path(__file__).resolve().parents[1]
 AHEAD = 5  # the "5 steps ahead", read as model steps (the stricter reading)
@@ -85,11 +86,10 @@ def main(argv: list[str] | None = None) -> None:
     if args.quick:
         cfg = UnderstandingConfig(mlp_steps=100, surprise_pairs=10)
     clock = time.perf_counter()
-    run = load_run(args.run, train_cap=50 if args.quick else None)
-    if run.cfg.env.name != "two_room":
-        sys.exit(f"{args.run}: the surprise clips exist for two_room only, not {run.cfg.env.name}")
-    env_cfg = make_env("two_room", 1, **run.cfg.env.env_kwargs("eval")).cfg
-    res, _ = evaluate_understanding(run.model, run.train, run.test, run.state_names, env_cfg, cfg)
+    saved = args.run / "config.yaml"  # a missing one: `understand` names it
+    if saved.exists() and (env := load_config(RunConfig, saved).env.name) != "two_room":
+        sys.exit(f"{args.run}: the surprise clips exist for two_room only, not {env}")
+    res = understand(args.run, cfg, train_cap=50 if args.quick else None)  # = monde understand
     res["acceptance"] = acceptance(res)
     res["settings"] = {**asdict(cfg), "quick": args.quick}
     res["run"] = str(args.run.relative_to(ROOT) if args.run.is_relative_to(ROOT) else args.run)

@@ -1,11 +1,12 @@
 """The benchmark table: collect → train → evaluate per environment from presets, one command.
 
-`run_bench` runs the demo pipeline (monde.cli's `demo` verb) on configs/bench/<env>_<budget>.yaml
-for each environment (a built-in env, or any name with such a preset, e.g. a Gymnasium env
-through the generic adapter) and input set (`rgb`, `rgb+proprio`, `rgb+depth`, `rgb+proprio+depth`:
-the image alone, or fused with the env's proprioceptive state columns and/or a depth channel)
-and writes benchmarks/results/bench/<env>_<budget>[_proprio][_depth][_swm].json, then
-`render_table` turns every such JSON into the Markdown table of docs/benchmarks.md. Two
+`run_bench` runs the demo pipeline (monde.pipeline's `run_demo`, what `monde demo` calls) on
+configs/bench/<env>_<budget>.yaml for each environment (a built-in env, or any name with such a
+preset, e.g. a Gymnasium env through the generic adapter) and input set (`rgb`, `rgb+proprio`,
+`rgb+depth`, `rgb+proprio+depth`: the image alone, or fused with the env's proprioceptive state
+columns and/or a depth channel) and writes
+benchmarks/results/bench/<env>_<budget>[_proprio][_depth][_swm].json, then `render_table` turns
+every such JSON into the Markdown table of docs/benchmarks.md. Two
 evaluation protocols: Monde's own (start and goal sampled by the environment on held-out seeds)
 and `swm`, compatible with stable-worldmodel's published tables (50 episodes, goal 25 steps ahead
 on a trajectory of the collection policy, 50-step budget, CEM 300 × 30, horizon 5, receding 5).
@@ -120,16 +121,18 @@ def run_bench(
     `success_curve_episodes` > 0 keeps every checkpoint and evaluates each on that many
     episodes (`success_curve` in the JSON; Monde protocol only).
     """
-    from monde.cli import main  # the demo verb is the pipeline; imported late (cli imports us)
     from monde.config import RunConfig
     from monde.config_io import from_dict, load_config
     from monde.eval.success_curve import success_curve
+    from monde.pipeline import demo_config, run_demo
 
     if protocol not in PROTOCOLS:
         raise ValueError(f"unknown protocol {protocol!r}; known: {', '.join(PROTOCOLS)}")
     curve = success_curve_episodes > 0
     if success_curve_episodes < 0 or (curve and protocol != "monde"):
-        raise ValueError("a success curve takes episodes ≥ 1 and the monde protocol")
+        raise ValueError(
+            "a success curve (--success-curve) takes episodes ≥ 1 and --protocol monde"
+        )
     envs = [canonical_env(env) for env in envs]
     paths = {env: preset(presets, env, budget) for env in envs}
     registered = {  # a preset env (monde bench swimmer) runs the env its preset names
@@ -151,13 +154,15 @@ def run_bench(
         extra = list(SWM_OVERRIDES) if protocol == "swm" else []
         extra += ["train.keep_checkpoints=100000"] if curve else []
         run = runs / name.removesuffix(".json").removesuffix("_swm")
-        argv = ["demo", "--config", str(path), "--run", str(run), "--out"]
-        argv += [str(out), *feed, *extra, *overrides] + ([] if progress else ["--quiet"])
-        argv += ["--resume"] if resume and run.exists() else []  # also an interrupted collection
+        settings = [*feed, *extra, *overrides]
+        again = resume and run.exists()  # also an interrupted collection
+        argv = ["demo", "--config", str(path), "--run", str(run), "--out", str(out), *settings]
+        argv += ([] if progress else ["--quiet"]) + (["--resume"] if again else [])
         print(f"== {env} ({budget}, {kind}, protocol {protocol}): monde {' '.join(argv)}")
         clock = time.perf_counter()
-        main(argv)
-        data = read_json(out)
+        cfg = demo_config(path, settings, run, again)
+        run_demo(cfg, run, out, resume=again, progress=progress)
+        data = read_json(out)  # as written: what the table and the success curve read
         data["learning_curve"] = learning_curve(run)
         if curve:
             clock_curve = time.perf_counter()

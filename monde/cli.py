@@ -18,24 +18,19 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
-from dataclasses import replace
 from pathlib import Path
 
 from monde import cli_bench, cli_data, cli_report
 from monde.config import RunConfig
-from monde.config_io import ConfigError, load_config, to_dict
-from monde.io import atomic_write_json, read_json
-from monde.runs import RunLockedError, locked_run
+from monde.config_io import ConfigError
+from monde.runs import RunLockedError
 
 
 def _load(args: argparse.Namespace, saved: Path | None = None) -> RunConfig:
     """The --config preset (or, without one, a run's saved config.yaml), then the overrides."""
-    path = args.config
-    if path is None and saved is not None and saved.exists():
-        print(f"using the run's saved config {saved}")
-        path = saved
-    return load_config(RunConfig, path, args.overrides)
+    from monde.pipeline import run_config
+
+    return run_config(args.config, args.overrides, saved)
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -73,139 +68,20 @@ def cmd_train(args: argparse.Namespace) -> None:
         print(f"model saved to {Path(args.run) / 'model'}")
 
 
-def _evaluate(cfg: RunConfig, model_dir: Path, out: Path | None, progress: bool, extra: dict):
-    from monde.eval.goal_reaching import evaluate_goal_reaching, time_single_plan
-    from monde.eval.novelty import scene_novelty
-    from monde.models.checkpoint import load_model
-    from monde.precision import results_precision
-    from monde.report import provenance, success_table
-    from monde.train.distributed import resolve_device
-
-    model = load_model(model_dir)
-    waypoints = None
-    if cfg.plan.waypoints:
-        from monde.eval.memory import build_waypoint_graph
-
-        data_dir = Path(model_dir).parent / "data"
-        waypoints = build_waypoint_graph(model, data_dir, cfg.plan.waypoints, cfg.data.val_fraction)
-        print(f"waypoint graph: {len(waypoints)} latents of {data_dir}")
-    results = evaluate_goal_reaching(
-        model,
-        cfg.env,
-        cfg.plan,
-        cfg.eval,
-        progress=progress,
-        collection_policy=cfg.data.policy,
-        waypoints=waypoints,
-    )
-    timing = time_single_plan(model, cfg.env, cfg.plan, waypoints=waypoints)
-    print(success_table(results))
-    at_start = results["planner"].get("solved_at_start", 0)
-    if at_start:
-        print(f"{at_start} episodes were at their goal before any action: left out of the rates")
-    print(
-        f"one replanning call, 1 episode, {cfg.plan.solver} "
-        f"{cfg.plan.samples}×{cfg.plan.iterations}, "
-        f"horizon {cfg.plan.horizon}: {timing['median_ms']:.1f} ms median, "
-        f"{timing['p95_ms']:.1f} ms p95"
-    )
-    # read from the store the model was trained on, never rebuilt from the config
-    eval_seeds = range(cfg.eval.seed, cfg.eval.seed + cfg.eval.episodes)
-    novelty = scene_novelty(model_dir, cfg.env, eval_seeds)
-    if novelty is not None and cfg.env.random_wall:
-        print(f"evaluation scenes vs the training scenes: {novelty}")
-    if out is not None:
-        payload = {
-            "scene_novelty": novelty,
-            "env": cfg.env.name,
-            "random_wall": cfg.env.random_wall,
-            "results": results,
-            "single_episode_plan": timing,
-            **extra,
-            "precision": results_precision(  # what `auto` chose on this machine, and why
-                cfg.train.precision,
-                resolve_device(cfg.train.device),
-                cfg.plan.precision,
-                next(model.parameters()).device,
-                Path(model_dir).parent,
-            ),
-            "config": to_dict(cfg),
-            "provenance": provenance(),
-        }
-        atomic_write_json(out, payload)
-        print(f"wrote {out}")
-    return results
-
-
 def cmd_eval(args: argparse.Namespace) -> None:
     from monde.models.checkpoint import model_folder
+    from monde.pipeline import evaluate
 
     model_folder(args.model)  # RUN given for RUN/model: say so before reading any config
     cfg = _load(args, Path(args.model).parent / "config.yaml")
-    _evaluate(cfg, args.model, args.out, not args.quiet, {})
+    evaluate(cfg, args.model, args.out, not args.quiet)
 
 
 def cmd_demo(args: argparse.Namespace) -> None:
-    with locked_run(args.run):  # collect, train and eval write RUN: one process at a time
-        _demo(args)
+    from monde.pipeline import demo_config, run_demo
 
-
-def _demo(args: argparse.Namespace) -> None:
-    from monde.data.collect import collect
-    from monde.data.store import EpisodeStore
-    from monde.runs import recorded_train_seconds
-    from monde.train.run import train_run, trains_alike
-
-    saved = Path(args.run) / "config.yaml"
-    cfg = _load(args, saved if args.resume else None)
-    if args.resume and args.config is not None and saved.exists():
-        trained = load_config(RunConfig, saved, [])
-        if trains_alike(cfg, trained):  # keep the record of how it trained (threads, device)
-            # ...but keep as many checkpoints as asked now (monde bench --success-curve)
-            keep = cfg.train.keep_checkpoints
-            cfg.train, cfg.model = replace(trained.train, keep_checkpoints=keep), trained.model
-    run = Path(args.run)
-    data_dir = run / "data"
-    out = args.out if args.out is not None else run / "results.json"
-    clock = time.perf_counter()
-    if not (data_dir / "zarr.json").exists():
-        collect(cfg.env, cfg.data, data_dir, progress=not args.quiet)
-    elif args.resume and EpisodeStore(data_dir).meta.get("complete") is False:
-        collect(cfg.env, cfg.data, data_dir, progress=not args.quiet, resume=True)  # interrupted
-    else:
-        store = EpisodeStore(data_dir)
-        info = store.meta["info"]
-        same = info.get("env_config") == to_dict(cfg.env) and info.get("data_config") == to_dict(
-            cfg.data
-        )
-        if not same or len(store) != cfg.data.episodes:
-            raise ValueError(
-                f"{data_dir} holds a dataset collected with other settings or is incomplete; "
-                "delete it, use another --run, or continue an interrupted collection with --resume"
-            )
-        print(f"reusing the {cfg.data.episodes} episodes in {data_dir}")
-    stored = EpisodeStore(data_dir).meta["info"]  # a reused store keeps its collection time
-    collect_s = stored.get("collect_seconds", time.perf_counter() - clock)
-    coverage = stored.get("coverage", {})
-    print(f"data: {cfg.data.episodes} episodes, coverage {coverage}")
-    clock = time.perf_counter()
-    _, metrics = train_run(cfg, data_dir, run, resume=args.resume, progress=not args.quiet)
-    train_s = time.perf_counter() - clock
-    # the training loop's seconds over every process of the run, as metrics.jsonl records them
-    train_s = recorded_train_seconds(run, cfg.train.batch_size) or train_s
-    clock = time.perf_counter()
-    extra = {
-        "collect_seconds": collect_s,
-        "train_seconds": train_s,
-        "data_coverage": coverage,
-        "final_train_metrics": metrics,
-    }
-    _evaluate(cfg, run / "model", out, not args.quiet, extra)
-    eval_s = time.perf_counter() - clock
-    payload = read_json(out)
-    payload["eval_seconds"] = eval_s
-    atomic_write_json(out, payload)
-    print(f"collect {collect_s:.0f} s, train {train_s:.0f} s, eval {eval_s:.0f} s")
+    cfg = demo_config(args.config, args.overrides, args.run, args.resume)
+    run_demo(cfg, args.run, args.out, resume=args.resume, progress=not args.quiet)
 
 
 def build_parser() -> argparse.ArgumentParser:

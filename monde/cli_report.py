@@ -47,22 +47,13 @@ def cmd_report(args: argparse.Namespace) -> None:
 
 
 def cmd_understand(args: argparse.Namespace) -> None:
-    from monde.eval.understanding import evaluate_understanding
     from monde.io import atomic_write_json
+    from monde.pipeline import understand
     from monde.report import provenance
-    from monde.report.build import load_run
 
     opts = _options(args)
-    run = load_run(_run_folder(args.run), args.data, opts.train_episodes, not args.quiet)
-    env_cfg = None
-    if run.cfg.env.name == "two_room":
-        from monde.envs import make_env
-
-        env_cfg = make_env("two_room", 1, **run.cfg.env.env_kwargs("eval")).cfg
-    results, _ = evaluate_understanding(
-        run.model, run.train, run.test, run.state_names, env_cfg, opts.understanding,
-        not args.quiet,
-    )  # fmt: skip
+    run = _run_folder(args.run)
+    results = understand(run, opts.understanding, args.data, opts.train_episodes, not args.quiet)
     results["run"] = str(args.run)
     results["provenance"] = provenance()
     atomic_write_json(args.out, results)

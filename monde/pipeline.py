@@ -1,0 +1,251 @@
+"""The pipeline as a library: collect → train → evaluate → results, each a function returning data.
+
+`monde demo`, `monde eval` and `monde bench` (and any script) call these; the command line only
+parses its arguments. The summary lines a run prints (data, waypoints, success table, timing)
+are printed here, so every caller shows the same.
+
+    cfg = demo_config(Path("configs/two_room.yaml"), [], Path("runs/demo"), resume=False)
+    payload = run_demo(cfg, Path("runs/demo"))          # → runs/demo/results.json
+    payload = evaluate(cfg, Path("runs/demo/model"))    # the results JSON's fields, nothing written
+
+Heavy modules (torch, the environments) are imported inside the functions, so that importing
+this module (as the command line's parser does) stays cheap.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from monde.config import RunConfig
+from monde.config_io import load_config, to_dict
+from monde.io import atomic_write_json
+from monde.runs import locked_run
+
+if TYPE_CHECKING:
+    from monde.eval.understanding import UnderstandingConfig
+
+
+def run_config(
+    config: Path | None, overrides: Sequence[str], saved: Path | None = None
+) -> RunConfig:
+    """The `config` preset (or, without one, a run's `saved` config.yaml), then the overrides."""
+    path = config
+    if path is None and saved is not None and saved.exists():
+        print(f"using the run's saved config {saved}")
+        path = saved
+    return load_config(RunConfig, path, list(overrides))
+
+
+def demo_config(
+    config: Path | None, overrides: Sequence[str], run_dir: Path, resume: bool
+) -> RunConfig:
+    """The config a demo run of `run_dir` uses.
+
+    Resumed, it is the run's saved config.yaml unless a `config` preset is given; a preset that
+    trains like the saved config keeps the record of how the run trained (threads, device, the
+    model), but as many checkpoints as asked now (`monde bench --success-curve`).
+    """
+    from monde.train.run import trains_alike
+
+    saved = Path(run_dir) / "config.yaml"
+    cfg = run_config(config, overrides, saved if resume else None)
+    if resume and config is not None and saved.exists():
+        trained = load_config(RunConfig, saved, [])
+        if trains_alike(cfg, trained):
+            keep = cfg.train.keep_checkpoints
+            cfg.train, cfg.model = replace(trained.train, keep_checkpoints=keep), trained.model
+    return cfg
+
+
+def demo_data(
+    cfg: RunConfig, data_dir: Path, resume: bool = False, progress: bool = True
+) -> tuple[float, dict]:
+    """Collect `cfg`'s episodes into `data_dir`, continue an interrupted collection (`resume`)
+    or reuse a store collected with the same settings → (collection seconds, coverage).
+
+    A reused store keeps the collection time and coverage it recorded. ValueError when
+    `data_dir` holds a store of other settings or an incomplete one (without `resume`).
+    """
+    from monde.data.collect import collect
+    from monde.data.store import EpisodeStore
+
+    clock = time.perf_counter()
+    if not (data_dir / "zarr.json").exists():
+        collect(cfg.env, cfg.data, data_dir, progress=progress)
+    elif resume and EpisodeStore(data_dir).meta.get("complete") is False:
+        collect(cfg.env, cfg.data, data_dir, progress=progress, resume=True)  # interrupted
+    else:
+        store = EpisodeStore(data_dir)
+        info = store.meta["info"]
+        same = info.get("env_config") == to_dict(cfg.env) and info.get("data_config") == to_dict(
+            cfg.data
+        )
+        if not same or len(store) != cfg.data.episodes:
+            raise ValueError(
+                f"{data_dir} holds a dataset collected with other settings or is incomplete; "
+                "delete it, use another --run, or continue an interrupted collection with --resume"
+            )
+        print(f"reusing the {cfg.data.episodes} episodes in {data_dir}")
+    stored = EpisodeStore(data_dir).meta["info"]  # a reused store keeps its collection time
+    collect_s = stored.get("collect_seconds", time.perf_counter() - clock)
+    coverage = stored.get("coverage", {})
+    print(f"data: {cfg.data.episodes} episodes, coverage {coverage}")
+    return collect_s, coverage
+
+
+def waypoint_store(model_dir: Path) -> Path:
+    """The episode store the model was trained on (RUN/training_data.json, else RUN/data), where
+    the waypoint graph takes its latents; RUN/data when neither exists (the graph then says so)."""
+    from monde.data.lineage import training_data_of
+
+    found = training_data_of(model_dir)
+    return found[0] if found is not None else Path(model_dir).parent / "data"
+
+
+def evaluate(
+    cfg: RunConfig,
+    model_dir: Path,
+    out: Path | None = None,
+    progress: bool = True,
+    extra: dict | None = None,
+) -> dict:
+    """Goal-reaching success of the model in `model_dir` (RUN/model) → the results JSON's fields.
+
+    Prints the success table and the timing of one replanning call; writes the payload to `out`
+    when given. `extra` fields (the demo's stage times) go in after the single-plan timing.
+    """
+    from monde.eval.goal_reaching import evaluate_goal_reaching, time_single_plan
+    from monde.eval.novelty import scene_novelty
+    from monde.models.checkpoint import load_model
+    from monde.precision import results_precision
+    from monde.report import provenance, success_table
+    from monde.train.distributed import resolve_device
+
+    model = load_model(model_dir)
+    waypoints = None
+    if cfg.plan.waypoints:
+        from monde.eval.memory import build_waypoint_graph
+
+        data_dir = waypoint_store(Path(model_dir))
+        waypoints = build_waypoint_graph(model, data_dir, cfg.plan.waypoints, cfg.data.val_fraction)
+        print(f"waypoint graph: {len(waypoints)} latents of {data_dir}")
+    results = evaluate_goal_reaching(
+        model,
+        cfg.env,
+        cfg.plan,
+        cfg.eval,
+        progress=progress,
+        collection_policy=cfg.data.policy,
+        waypoints=waypoints,
+    )
+    timing = time_single_plan(model, cfg.env, cfg.plan, waypoints=waypoints)
+    print(success_table(results))
+    at_start = results["planner"].get("solved_at_start", 0)
+    if at_start:
+        print(f"{at_start} episodes were at their goal before any action: left out of the rates")
+    print(
+        f"one replanning call, 1 episode, {cfg.plan.solver} "
+        f"{cfg.plan.samples}×{cfg.plan.iterations}, "
+        f"horizon {cfg.plan.horizon}: {timing['median_ms']:.1f} ms median, "
+        f"{timing['p95_ms']:.1f} ms p95"
+    )
+    # read from the store the model was trained on, never rebuilt from the config
+    eval_seeds = range(cfg.eval.seed, cfg.eval.seed + cfg.eval.episodes)
+    novelty = scene_novelty(model_dir, cfg.env, eval_seeds)
+    if novelty is not None and cfg.env.random_wall:
+        print(f"evaluation scenes vs the training scenes: {novelty}")
+    payload = {
+        "scene_novelty": novelty,
+        "env": cfg.env.name,
+        "random_wall": cfg.env.random_wall,
+        "results": results,
+        "single_episode_plan": timing,
+        **(extra or {}),
+        "precision": results_precision(  # what `auto` chose on this machine, and why
+            cfg.train.precision,
+            resolve_device(cfg.train.device),
+            cfg.plan.precision,
+            next(model.parameters()).device,
+            Path(model_dir).parent,
+        ),
+        "config": to_dict(cfg),
+        "provenance": provenance(),
+    }
+    if out is not None:
+        atomic_write_json(out, payload)
+        print(f"wrote {out}")
+    return payload
+
+
+def run_demo(
+    cfg: RunConfig,
+    run_dir: Path,
+    out: Path | None = None,
+    resume: bool = False,
+    progress: bool = True,
+) -> dict:
+    """Collect (or reuse) RUN/data, train RUN/model, evaluate it → the results JSON's fields,
+    written to `out` (default RUN/results.json) with each stage's seconds.
+
+    Holds the run's lock throughout (RunLockedError when another process writes `run_dir`).
+    `resume` continues an interrupted collection or training; a finished run is evaluated again.
+    """
+    from monde.runs import recorded_train_seconds
+    from monde.train.run import train_run
+
+    run = Path(run_dir)
+    out = Path(out) if out is not None else run / "results.json"
+    with locked_run(run):  # collect, train and eval write RUN: one process at a time
+        data_dir = run / "data"
+        collect_s, coverage = demo_data(cfg, data_dir, resume, progress)
+        clock = time.perf_counter()
+        _, metrics = train_run(cfg, data_dir, run, resume=resume, progress=progress)
+        train_s = time.perf_counter() - clock
+        # the training loop's seconds over every process of the run, as metrics.jsonl records
+        train_s = recorded_train_seconds(run, cfg.train.batch_size) or train_s
+        clock = time.perf_counter()
+        extra = {
+            "collect_seconds": collect_s,
+            "train_seconds": train_s,
+            "data_coverage": coverage,
+            "final_train_metrics": metrics,
+        }
+        payload = evaluate(cfg, run / "model", None, progress, extra)
+        eval_s = time.perf_counter() - clock
+        payload["eval_seconds"] = eval_s
+        atomic_write_json(out, payload)
+        print(f"wrote {out}")
+        print(f"collect {collect_s:.0f} s, train {train_s:.0f} s, eval {eval_s:.0f} s")
+    return payload
+
+
+def understand(
+    run_dir: Path,
+    understanding: UnderstandingConfig | None = None,
+    data_dir: Path | None = None,
+    train_cap: int | None = None,
+    progress: bool = True,
+) -> dict:
+    """What a trained run learned: probes, open-loop rollout error and (TwoRoom) surprise.
+
+    The run's model, and its episodes split as in training (`data_dir`, default RUN/data; at
+    most `train_cap` fitting episodes) → the results dict of
+    `monde understand` (monde.eval.understanding); the model stays frozen.
+    """
+    from monde.eval.understanding import evaluate_understanding
+    from monde.report.build import load_run
+
+    run = load_run(run_dir, data_dir, train_cap, progress)
+    env_cfg = None
+    if run.cfg.env.name == "two_room":  # the surprise clips exist for TwoRoom only
+        from monde.envs import make_env
+
+        env_cfg = make_env("two_room", 1, **run.cfg.env.env_kwargs("eval")).cfg
+    results, _ = evaluate_understanding(
+        run.model, run.train, run.test, run.state_names, env_cfg, understanding, progress
+    )
+    return results
