@@ -1,8 +1,11 @@
-"""Generic typed-config machinery: YAML/dict ↔ nested dataclasses, with dotted overrides.
+"""Typed configs: YAML/dict ↔ nested dataclasses, with dotted overrides, validated by pydantic.
 
-Works on any tree of dataclasses whose fields are typed with int, float, bool, str, ``X | None``,
-``Optional[X]``, ``tuple[...]``, ``list[X]``, ``dict[K, V]``, ``Literal[...]`` or nested
-dataclasses. Errors are :class:`ConfigError` and always name the dotted key and the source.
+pydantic v2 checks a tree of plain dataclasses (monde.config) in strict JSON mode: no quoted
+numbers for ints, no 0/1 or strings for bools, ints accepted for floats and lists for tuples;
+unknown keys are refused. This module adds what pydantic lacks: ``base:`` inheritance between
+YAML files, ``a.b=c`` overrides, a "did you mean" for unknown keys, errors that name the file
+(or the command-line override that broke the config) and the dotted key, and YAML saving.
+pydantic is imported only when a config is validated, so ``monde --help`` does not pay for it.
 
 Typical use::
 
@@ -17,11 +20,13 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-import types
+import functools
+import json
+import re
 import typing
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal, TypeVar, Union
+from typing import Any, TypeVar
 
 import yaml
 
@@ -30,229 +35,98 @@ from monde.io import atomic_write_text
 T = TypeVar("T")
 
 BASE_KEY = "base"  # top-level YAML key naming a config file to inherit from
-_NONE_WORDS = ("none", "null", "~")
 
 
 class ConfigError(ValueError):
     """A config file, dict or override does not match the config dataclasses."""
 
 
-# ----------------------------------------------------------------------------- type helpers
+class _Loader(yaml.SafeLoader):
+    """PyYAML's safe loader that also reads ``1e-3`` as a float (YAML 1.2 does; PyYAML's
+    YAML 1.1 rules read it as a string, which strict validation refuses for a float)."""
 
 
-def _field_types(cls: type) -> dict[str, Any]:
-    """Resolved types of the init fields of a dataclass, in field order."""
-    hints = typing.get_type_hints(cls)
-    return {f.name: hints.get(f.name, Any) for f in dataclasses.fields(cls) if f.init}
-
-
-def _is_union(tp: Any) -> bool:
-    return typing.get_origin(tp) in (Union, types.UnionType)
-
-
-def _is_dataclass_type(tp: Any) -> bool:
-    return isinstance(tp, type) and dataclasses.is_dataclass(tp)
-
-
-def _type_name(tp: Any) -> str:
-    """Readable name of a type annotation, e.g. ``tuple[float, float] | None``."""
-    if tp is type(None):
-        return "None"
-    if tp is Any:
-        return "Any"
-    origin = typing.get_origin(tp)
-    if origin is Literal:
-        return "one of " + ", ".join(repr(a) for a in typing.get_args(tp))
-    if _is_union(tp):
-        return " | ".join(_type_name(a) for a in typing.get_args(tp))
-    if origin is not None:
-        args = typing.get_args(tp)
-        inner = ", ".join("..." if a is Ellipsis else _type_name(a) for a in args)
-        return f"{getattr(origin, '__name__', str(origin))}[{inner}]"
-    return getattr(tp, "__name__", str(tp))
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?[0-9][0-9_]*(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+    list("-+0123456789"),
+)
 
 
 def _show(value: Any) -> str:
     text = repr(value)
-    if len(text) > 80:
-        text = text[:77] + "..."
-    return f"{text} ({type(value).__name__})"
+    return text[:77] + "..." if len(text) > 80 else text
 
 
-def _join(prefix: str, key: str) -> str:
-    return f"{prefix}.{key}" if prefix else key
+# ----------------------------------------------------------------------------- validation
 
 
-def _unknown_key_error(key: str, prefix: str, valid: Sequence[str], source: str) -> ConfigError:
-    dotted = _join(prefix, key)
-    where = f"'{prefix}'" if prefix else "top level"
-    msg = f"unknown key '{dotted}' in {source}"
-    close = difflib.get_close_matches(str(key), list(valid), n=1, cutoff=0.6)
-    if close:
-        msg += f"; did you mean '{close[0]}'?"
-    msg += (
-        f"{'' if close else ';'} valid keys at {where}: {', '.join(valid) if valid else '(none)'}"
-    )
-    return ConfigError(msg)
+@functools.cache
+def _adapter(cls: type) -> Any:
+    """pydantic TypeAdapter of dataclass ``cls``, unknown keys forbidden in every section."""
+    from pydantic import ConfigDict, TypeAdapter
+
+    def forbid_extra(tp: Any) -> None:  # set here, not in monde.config: keeps pydantic lazy
+        if dataclasses.is_dataclass(tp) and isinstance(tp, type):
+            if "__pydantic_config__" in vars(tp):
+                return
+            tp.__pydantic_config__ = ConfigDict(extra="forbid")
+            for hint in typing.get_type_hints(tp).values():
+                forbid_extra(hint)
+        for arg in typing.get_args(tp):
+            forbid_extra(arg)
+
+    forbid_extra(cls)
+    return TypeAdapter(cls)
 
 
-class _Mismatch(Exception):
-    """Internal: a value does not fit a type (turned into ConfigError by the caller)."""
-
-
-def _convert(value: Any, tp: Any, key: str, source: str) -> Any:
-    """Check ``value`` against annotation ``tp`` and return it converted (lists → tuples, ...).
-
-    Raises ConfigError naming ``key`` on a mismatch.
-    """
-    try:
-        return _convert_inner(value, tp, key, source)
-    except _Mismatch:
-        raise ConfigError(
-            f"{source}: '{key}' expects {_type_name(tp)}, got {_show(value)}"
-        ) from None
-
-
-def _convert_inner(value: Any, tp: Any, key: str, source: str) -> Any:
-    if tp is Any or tp is object:
-        return value
-    if tp is type(None):
-        if value is None:
-            return None
-        raise _Mismatch
-    if isinstance(tp, TypeVar):
-        return value
-    origin = typing.get_origin(tp)
-    args = typing.get_args(tp)
-
-    if _is_union(tp):
-        if value is None:
-            if type(None) in args:
-                return None
-            raise _Mismatch
-        first_error: ConfigError | None = None
-        for arg in args:
-            if arg is type(None):
-                continue
-            try:
-                return _convert_inner(value, arg, key, source)
-            except _Mismatch:
-                continue
-            except ConfigError as err:  # deeper error inside a nested member: keep the first
-                first_error = first_error or err
-        if first_error is not None:
-            raise first_error
-        raise _Mismatch
-
-    if origin is Literal:
-        for allowed in args:
-            if value == allowed and type(value) is type(allowed):
-                return allowed
-        raise _Mismatch
-
-    if _is_dataclass_type(tp):
-        if isinstance(value, tp):
-            return value
-        if isinstance(value, Mapping):
-            return _from_mapping(tp, value, prefix=key, source=source)
-        raise ConfigError(
-            f"{source}: '{key}' is a section ({tp.__name__}) and expects a mapping, "
-            f"got {_show(value)}"
+def _section(cls: type, path: Sequence[Any]) -> type | None:
+    """The dataclass at dotted ``path`` under ``cls`` (through ``X | None``), else None."""
+    section: Any = cls
+    for part in path:
+        hint = typing.get_type_hints(section).get(str(part)) if section else None
+        section = next(
+            (t for t in (hint, *typing.get_args(hint)) if dataclasses.is_dataclass(t)), None
         )
-
-    if tp is bool:
-        if isinstance(value, bool):
-            return value
-        raise _Mismatch
-    if tp is int:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-        raise _Mismatch
-    if tp is float:
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-        if isinstance(value, str):  # YAML 1.1 reads "1e-3" as a string
-            try:
-                return float(value)
-            except ValueError:
-                raise _Mismatch from None
-        raise _Mismatch
-    if tp is str:
-        if isinstance(value, str):
-            return value
-        raise _Mismatch
-
-    if origin is tuple or tp is tuple:
-        if not isinstance(value, (list, tuple)):
-            raise _Mismatch
-        if not args:
-            return tuple(value)
-        if len(args) == 2 and args[1] is Ellipsis:
-            return tuple(_convert(v, args[0], f"{key}[{i}]", source) for i, v in enumerate(value))
-        if args == ((),):  # tuple[()]
-            args = ()
-        if len(value) != len(args):
-            raise ConfigError(
-                f"{source}: '{key}' expects {_type_name(tp)} ({len(args)} items), "
-                f"got {len(value)} items: {value!r}"
-            )
-        return tuple(
-            _convert(v, a, f"{key}[{i}]", source)
-            for i, (v, a) in enumerate(zip(value, args, strict=True))
-        )
-
-    if origin is list or tp is list:
-        if not isinstance(value, (list, tuple)):
-            raise _Mismatch
-        if not args:
-            return list(value)
-        return [_convert(v, args[0], f"{key}[{i}]", source) for i, v in enumerate(value)]
-
-    if origin is dict or tp is dict:
-        if not isinstance(value, Mapping):
-            raise _Mismatch
-        if not args:
-            return dict(value)
-        k_tp, v_tp = args
-        return {
-            _convert(k, k_tp, f"{key}.{k}", source): _convert(v, v_tp, f"{key}.{k}", source)
-            for k, v in value.items()
-        }
-
-    check = origin if origin is not None else tp
-    if isinstance(check, type) and isinstance(value, check):
-        return value
-    raise _Mismatch
+    return section
 
 
-# ----------------------------------------------------------------------------- dict ↔ dataclass
+def _key(loc: Sequence[Any]) -> str:
+    """pydantic's location → ``train.milestones[1]``."""
+    return "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip(".")
 
 
-def _from_mapping(cls: type[T], data: Mapping, *, prefix: str, source: str) -> T:
-    if not isinstance(data, Mapping):
-        where = f"'{prefix}'" if prefix else "the top level"
-        raise ConfigError(f"{source}: {where} must be a mapping, got {_show(data)}")
-    field_types = _field_types(cls)
-    valid = list(field_types)
-    kwargs: dict[str, Any] = {}
-    for key, value in data.items():
-        if key not in field_types:
-            raise _unknown_key_error(str(key), prefix, valid, source)
-        kwargs[key] = _convert(value, field_types[key], _join(prefix, key), source)
-    for f in dataclasses.fields(cls):
-        if (
-            f.init
-            and f.name not in kwargs
-            and f.default is dataclasses.MISSING
-            and f.default_factory is dataclasses.MISSING
-        ):
-            raise ConfigError(f"{source}: missing required key '{_join(prefix, f.name)}'")
+def _message(error: dict, cls: type, source: str) -> str:
+    """One pydantic error as one line naming the source and the dotted key."""
+    loc, kind = error["loc"], error["type"]
+    if kind == "value_error":  # a __post_init__ check: its own message names the key
+        return f"{source}: {error['ctx']['error']}"
+    if kind == "unexpected_keyword_argument":
+        section = _section(cls, loc[:-1])
+        valid = [f.name for f in dataclasses.fields(section) if f.init] if section else []
+        prefix = _key(loc[:-1])
+        msg = f"unknown key '{_key(loc)}' in {source}"
+        close = difflib.get_close_matches(str(loc[-1]), valid, n=1, cutoff=0.6)
+        msg += f"; did you mean '{close[0]}'?" if close else ";"
+        where = f"'{prefix}'" if prefix else "top level"
+        return msg + f" valid keys at {where}: {', '.join(valid) if valid else '(none)'}"
+    if kind == "missing" and loc and isinstance(loc[-1], str):
+        return f"{source}: missing required key '{_key(loc)}'"
+    return f"{source}: '{_key(loc)}': {error['msg']}, got {_show(error['input'])}"
+
+
+def _errors(cls: type, data: Mapping) -> tuple[Any, list[dict]]:
+    """(the config, []) if ``data`` is valid, else (None, pydantic's errors)."""
+    from pydantic import ValidationError
+
     try:
-        return cls(**kwargs)
-    except ConfigError:
-        raise
-    except ValueError as err:  # __post_init__ validation
-        raise ConfigError(f"{source}: {err}") from err
+        text = json.dumps(to_dict(data), allow_nan=True)
+    except (TypeError, ValueError) as err:
+        return None, [{"type": "json", "loc": (), "msg": str(err), "input": data}]
+    try:
+        return _adapter(cls).validate_json(text, strict=True), []
+    except ValidationError as err:
+        return None, err.errors()
 
 
 def from_dict(cls: type[T], data: Mapping, *, source: str = "<dict>") -> T:
@@ -262,9 +136,14 @@ def from_dict(cls: type[T], data: Mapping, *, source: str = "<dict>") -> T:
     keys, wrong types and Literal violations raise ConfigError naming the dotted key, and
     ValueErrors from ``__post_init__`` are re-raised as ConfigError prefixed with ``source``.
     """
-    if not _is_dataclass_type(cls):
+    if not (isinstance(cls, type) and dataclasses.is_dataclass(cls)):
         raise TypeError(f"from_dict expects a dataclass type, got {cls!r}")
-    return _from_mapping(cls, data, prefix="", source=source)
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{source}: the top level must be a mapping, got {_show(data)}")
+    cfg, errors = _errors(cls, data)
+    if errors:
+        raise ConfigError(_message(errors[0], cls, source))
+    return cfg
 
 
 def to_dict(obj: Any) -> Any:
@@ -283,73 +162,29 @@ def to_dict(obj: Any) -> Any:
 # ----------------------------------------------------------------------------- overrides
 
 
-def _resolve_path(cls: type, parts: list[str], source: str) -> Any:
-    """Annotation of the field at dotted path ``parts`` under ``cls``; ConfigError if unknown."""
-    tp: Any = cls
-    for i, part in enumerate(parts):
-        prefix = ".".join(parts[:i])
-        section = _section_type(tp)
-        if section is not None:
-            field_types = _field_types(section)
-            if part not in field_types:
-                raise _unknown_key_error(part, prefix, list(field_types), source)
-            tp = field_types[part]
-        elif typing.get_origin(_strip_none(tp)) is dict or _strip_none(tp) is dict:
-            args = typing.get_args(_strip_none(tp))
-            tp = args[1] if args else Any
-        else:
-            raise ConfigError(
-                f"unknown key '{'.'.join(parts)}' in {source}: '{prefix}' is a "
-                f"{_type_name(tp)} value, not a section"
-            )
-    return tp
-
-
-def _strip_none(tp: Any) -> Any:
-    """``X | None`` → ``X``; other annotations unchanged."""
-    if _is_union(tp):
-        rest = [a for a in typing.get_args(tp) if a is not type(None)]
-        if len(rest) == 1:
-            return rest[0]
-    return tp
-
-
-def _section_type(tp: Any) -> type | None:
-    """The dataclass behind ``tp`` (also for ``Section | None``), else None."""
-    tp = _strip_none(tp)
-    return tp if _is_dataclass_type(tp) else None
-
-
-def _is_sequence_type(tp: Any) -> bool:
-    tp = _strip_none(tp)
-    return typing.get_origin(tp) in (tuple, list) or tp in (tuple, list)
-
-
-def _parse_override_value(raw: str, tp: Any, key: str, source: str) -> Any:
-    """Parse the text of an override for a field typed ``tp``; returns the converted value."""
+def _candidates(raw: str) -> list[Any]:
+    """Readings of an override's text, tried in order: YAML (``none`` also null), ``1,2`` as a
+    list, then the plain string (``123`` for a str field, ``none`` for a Literal value)."""
     text = raw.strip()
-    candidates: list[Any] = []
-    if text.lower() in _NONE_WORDS:
-        candidates.append(None)  # "none"/"null" → None, unless only the string fits
+    values: list[Any] = []
+    if text.lower() in ("none", "null", "~"):
+        values.append(None)
     else:
         try:
-            candidates.append(yaml.safe_load(text) if text else "")
+            values.append(yaml.load(text, Loader=_Loader) if text else "")
         except yaml.YAMLError:
             pass
-    if _is_sequence_type(tp) and "," in text and not text.startswith(("[", "(")):
-        try:  # "1,2" → [1, 2]
-            candidates.append(yaml.safe_load(f"[{text}]"))
-        except yaml.YAMLError:
-            pass
-    candidates.append(raw)  # plain string: "true" for a str field, "on" for Literal["on", ...]
-    first_error: ConfigError | None = None
-    for value in candidates:
+    if "," in text and not text.startswith(("[", "(")):
         try:
-            return _convert(value, tp, key, source)
-        except ConfigError as err:
-            first_error = first_error or err
-    assert first_error is not None
-    raise first_error
+            values.append(yaml.load(f"[{text}]", Loader=_Loader))
+        except yaml.YAMLError:
+            pass
+    values.append(raw)
+    unique: list[Any] = []
+    for value in values:
+        if not any(value == u and type(value) is type(u) for u in unique):
+            unique.append(value)
+    return unique
 
 
 def apply_overrides(
@@ -359,11 +194,12 @@ def apply_overrides(
 
     Values are parsed as YAML (``3`` → int, ``[1, 2]`` → list, ``none``/``null`` → None), with a
     fallback to the plain string and ``"1,2"`` accepted for tuples/lists. Unknown paths, values of
-    the wrong type and overrides without ``=`` raise ConfigError.
+    the wrong type and overrides without ``=`` raise ConfigError naming ``source``; errors
+    elsewhere in ``data`` and ``__post_init__`` checks are left to :func:`from_dict`.
     """
     if isinstance(overrides, str):
         overrides = [overrides]
-    result = _deep_copy_mapping(data)
+    result = _deep_merge({}, data)
     for item in overrides:
         key, sep, raw = item.partition("=")
         key = key.strip()
@@ -374,34 +210,37 @@ def apply_overrides(
         parts = key.split(".")
         if any(not p for p in parts):
             raise ConfigError(f"malformed key {key!r} in override {item!r} in {source}")
-        tp = _resolve_path(cls, parts, source)
-        value = to_dict(_parse_override_value(raw, tp, key, source))
-        node = result
-        for part in parts[:-1]:
-            child = node.get(part)
-            if not isinstance(child, dict):
-                child = {}
-                node[part] = child
-            node = child
-        node[parts[-1]] = value
+        first: str | None = None
+        for value in _candidates(raw):
+            for part in reversed(parts):
+                value = {part: value}
+            trial = _deep_merge(result, value)
+            _, errors = _errors(cls, trial)
+            mine = [  # errors at, above or below the overridden key
+                e
+                for e in errors
+                if e["type"] != "value_error"
+                and [str(p) for p in e["loc"][: len(parts)]] == parts[: len(e["loc"])]
+            ]
+            if not mine:
+                result = trial
+                break
+            first = first or _message(mine[0], cls, source)
+        else:
+            raise ConfigError(first)
     return result
-
-
-def _deep_copy_mapping(data: Mapping) -> dict:
-    return {k: _deep_copy_mapping(v) if isinstance(v, Mapping) else v for k, v in data.items()}
 
 
 # ----------------------------------------------------------------------------- files
 
 
 def _deep_merge(base: Mapping, child: Mapping) -> dict:
-    """Recursive merge; ``child`` wins, nested mappings are merged key by key."""
-    merged = _deep_copy_mapping(base)
+    """Recursive merge into a new dict; ``child`` wins, nested mappings are merged key by key."""
+    merged = {k: _deep_merge({}, v) if isinstance(v, Mapping) else v for k, v in base.items()}
     for key, value in child.items():
-        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
-            merged[key] = _deep_merge(merged[key], value)
-        elif isinstance(value, Mapping):
-            merged[key] = _deep_copy_mapping(value)
+        if isinstance(value, Mapping):
+            old = merged.get(key)
+            merged[key] = _deep_merge(old if isinstance(old, Mapping) else {}, value)
         else:
             merged[key] = value
     return merged
@@ -412,14 +251,15 @@ def _read_yaml_mapping(path: Path) -> dict:
         what = "is not a file" if path.exists() else "not found"
         raise ConfigError(f"config file {what}: {path}")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)
     except (yaml.YAMLError, UnicodeDecodeError) as err:
         raise ConfigError(f"config file {path} is not valid YAML: {err}") from None
     if data is None:
         return {}
     if not isinstance(data, dict):
         raise ConfigError(
-            f"config file {path} must contain a mapping of keys to values, got {_show(data)}"
+            f"config file {path} must contain a mapping of keys to values, "
+            f"got {_show(data)} ({type(data).__name__})"
         )
     return data
 
@@ -457,7 +297,7 @@ def load_config(cls: type[T], path: str | Path | None = None, overrides: Sequenc
         source = "<defaults>"
     else:
         path = Path(path)
-        use_base = BASE_KEY not in _field_types(cls)
+        use_base = BASE_KEY not in {f.name for f in dataclasses.fields(cls)}
         data = _load_yaml_with_bases(path, use_base)
         source = str(path)
     merged = apply_overrides(data, overrides, cls, source="command line")

@@ -42,7 +42,7 @@ def test_a_bad_value_in_the_file_is_still_blamed_on_the_file(preset):
 
 
 def test_a_non_integer_override_names_the_command_line(preset):
-    with pytest.raises(ConfigError, match=r"^command line: 'train\.steps' expects int"):
+    with pytest.raises(ConfigError, match=r"^command line: 'train\.steps': .*integer, got 'abc'$"):
         load_config(RunConfig, preset, ["train.steps=abc"])
 
 

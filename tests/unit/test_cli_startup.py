@@ -9,6 +9,7 @@ import sys
 import monde
 
 HEAVY = ("torch", "zarr", "matplotlib", "gymnasium", "mujoco", "h5py", "scipy", "PIL", "av")
+HEAVY += ("pydantic",)  # monde.config_io imports it only when a config is validated
 
 
 def _imported_after(code: str) -> list[str]:

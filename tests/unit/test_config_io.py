@@ -75,7 +75,7 @@ def test_from_dict_converts_types():
         RunCfg,
         {
             "model": {"encoder": {"channels": [8, 16, 32], "norm": "batch"}, "dropout": 0},
-            "train": {"lr": "1e-3", "betas": [0.5, 1], "seed": 3, "grad_clip": None},
+            "train": {"lr": 1e-3, "betas": [0.5, 1], "seed": 3, "grad_clip": None},
             "probe": {"channels": [4]},
         },
     )
@@ -114,20 +114,28 @@ def test_wrong_type_names_key_expected_and_got():
         from_dict(RunCfg, {"train": {"steps": "many"}}, source="x.yaml")
     msg = str(exc.value)
     assert "'train.steps'" in msg and "int" in msg and "'many'" in msg and "x.yaml" in msg
-    with pytest.raises(ConfigError, match="'train.amp' expects bool"):
+    with pytest.raises(ConfigError, match="'train.amp': .*boolean, got 1$"):
         from_dict(RunCfg, {"train": {"amp": 1}})
-    with pytest.raises(ConfigError, match="'train.steps' expects int, got 1.5"):
+    with pytest.raises(ConfigError, match="'train.amp': .*boolean, got 'yes'$"):
+        from_dict(RunCfg, {"train": {"amp": "yes"}})
+    with pytest.raises(ConfigError, match="'train.steps': .*integer, got 1.5$"):
         from_dict(RunCfg, {"train": {"steps": 1.5}})
-    with pytest.raises(ConfigError, match=r"'train.betas' expects tuple\[float, float\]"):
+    with pytest.raises(ConfigError, match="'train.steps': .*integer, got '3000'$"):
+        from_dict(RunCfg, {"train": {"steps": "3000"}})  # strict: no quoted numbers
+    with pytest.raises(ConfigError, match="'train.lr': .*number, got '1e-3'$"):
+        from_dict(RunCfg, {"train": {"lr": "1e-3"}})
+    with pytest.raises(ConfigError, match=r"'train.betas\[1\]': .*got \[0.9\]$"):
         from_dict(RunCfg, {"train": {"betas": [0.9]}})
-    with pytest.raises(ConfigError, match=r"'train.milestones\[1\]' expects int"):
+    with pytest.raises(ConfigError, match=r"'train.milestones\[1\]': .*integer, got 'x'$"):
         from_dict(RunCfg, {"train": {"milestones": [1, "x"]}})
-    with pytest.raises(ConfigError, match="'model' is a section"):
+    with pytest.raises(ConfigError, match="'model': .*object, got 3$"):
         from_dict(RunCfg, {"model": 3})
 
 
 def test_literal_violation():
-    with pytest.raises(ConfigError, match="'model.encoder.norm' expects one of 'batch'"):
+    with pytest.raises(
+        ConfigError, match="'model.encoder.norm': .*'batch', 'layer' or 'none', got 'group'"
+    ):
         from_dict(RunCfg, {"model": {"encoder": {"norm": "group"}}})
 
 
@@ -182,15 +190,15 @@ def test_overrides_do_not_mutate_input_and_create_sections():
 def test_override_errors():
     with pytest.raises(ConfigError, match="unknown key 'train.lrr'.*did you mean 'lr'"):
         apply_overrides({}, ["train.lrr=1"], RunCfg)
-    with pytest.raises(ConfigError, match="'train.lr' is a float value, not a section"):
+    with pytest.raises(ConfigError, match="command line: 'train.lr': .*number, got {'x': 1}"):
         apply_overrides({}, ["train.lr.x=1"], RunCfg)
     with pytest.raises(ConfigError, match="malformed override 'train.steps'"):
         apply_overrides({}, ["train.steps"], RunCfg)
-    with pytest.raises(ConfigError, match="command line: 'train.steps' expects int"):
+    with pytest.raises(ConfigError, match="command line: 'train.steps': .*integer, got 'lots'"):
         apply_overrides({}, ["train.steps=lots"], RunCfg)
-    with pytest.raises(ConfigError, match="'model.encoder.norm' expects one of"):
+    with pytest.raises(ConfigError, match="'model.encoder.norm': .*got 'group'"):
         apply_overrides({}, ["model.encoder.norm=group"], RunCfg)
-    with pytest.raises(ConfigError, match="'train.steps' expects int"):
+    with pytest.raises(ConfigError, match="'train.steps': .*integer, got None"):
         apply_overrides({}, ["train.steps=none"], RunCfg)
 
 
@@ -259,3 +267,14 @@ def test_base_cycle_is_reported(tmp_path):
     _write(tmp_path / "b.yaml", "base: a.yaml\n")
     with pytest.raises(ConfigError, match="cycle"):
         load_config(RunCfg, tmp_path / "a.yaml")
+
+
+def test_load_is_strict_and_reads_exponents_as_floats(tmp_path):
+    path = _write(tmp_path / "strict.yaml", "train:\n  lr: 5e-4\n  steps: '3000'\n")
+    with pytest.raises(ConfigError, match=r"strict.yaml: 'train.steps': .*integer, got '3000'$"):
+        load_config(RunCfg, path)  # a quoted number is not an int
+    lr = load_config(RunCfg, path, ["train.steps=3000"]).train.lr
+    assert lr == 5e-4 and isinstance(lr, float)  # YAML 1.1 would read 5e-4 as a string
+    path = _write(tmp_path / "bool.yaml", "train:\n  amp: 1\n")
+    with pytest.raises(ConfigError, match=r"bool.yaml: 'train.amp': .*boolean, got 1$"):
+        load_config(RunCfg, path)
