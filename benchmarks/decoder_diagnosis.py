@@ -182,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--run", type=Path, default=ROOT / "runs" / "demo")
     p.add_argument("--steps", type=int, default=300, help="decoder steps of each variant")
-    p.add_argument("--frames", type=int, default=20000, help="training frames (as the report)")
+    p.add_argument("--frames", type=int, default=20000, help="training frames (a random subset)")
     p.add_argument("--out", type=Path, default=OUT)
     args = p.parse_args(argv)
     torch.set_num_threads(1)  # as train_decoder

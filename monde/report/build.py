@@ -58,7 +58,7 @@ class ReportOptions:
     """evaluation episodes planned with MPC and shown with their goal images"""
     decoder_steps: int = 1000
     """training steps of the visualisation decoder (when none is saved for this model)"""
-    decoder_frames: int = 20000
+    decoder_frames: int = 8000
     """at most this many training frames for the decoder"""
     upscale: int = 3
     """pixel upscaling of frames in GIFs"""
