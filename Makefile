@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 TORCH := torch==2.13.0
 
-.PHONY: demo test lint random-wall heldout-walls results understanding planning throughput bench clean
+.PHONY: demo test lint random-wall heldout-walls results understanding report-demo planning throughput bench clean
 
 ARGS ?=
 
@@ -48,6 +48,7 @@ results: $(VENV)/.installed
 	$(BIN)/python benchmarks/render_results.py
 	$(BIN)/python benchmarks/render_planning.py
 	$(BIN)/python benchmarks/render_understanding.py
+	$(BIN)/python benchmarks/render_report.py
 	$(BIN)/python benchmarks/render_data.py
 	$(BIN)/python benchmarks/train_throughput.py --render-only
 
@@ -58,6 +59,13 @@ understanding: $(VENV)/.installed
 		$(BIN)/monde bench two_room --budget full
 	$(BIN)/python benchmarks/understanding.py
 	$(BIN)/python benchmarks/render_understanding.py
+
+# `monde report` on the demo model (needs runs/demo from `make demo`): its time and the decoder's
+# held-out PSNR, why the first decoder drew black frames, then docs/report.md
+report-demo: $(VENV)/.installed
+	$(BIN)/python benchmarks/report_demo.py
+	$(BIN)/python benchmarks/decoder_diagnosis.py
+	$(BIN)/python benchmarks/render_report.py
 
 # Planning speed and solver comparison of the demo model (needs runs/demo; run on a quiet
 # machine: ~10 min for planning.json, ~10 min for solver_comparison.json), then docs/planning.md
