@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Literal
 
-from monde.registry import PREDICTORS, SOLVERS, check_name, check_topk
+from monde.registry import POLICIES, PREDICTORS, SOLVERS, check_name, check_topk
 
 
 @dataclass
@@ -49,9 +49,10 @@ class DataConfig:
     """episodes to collect"""
     steps_per_episode: int = 100
     """environment steps per episode"""
-    policy: Literal["door_explorer", "random", "smooth_random", "pusht_pusher"] = "door_explorer"
-    """collection policy: TwoRoom's door explorer, uniform random actions, held random actions
-    (smooth_random: Reacher, PointMaze, any Gym env), or PushT's scripted pusher"""
+    policy: str = "door_explorer"
+    """collection policy, a name in monde.registry.POLICIES: door_explorer (TwoRoom's scripted
+    explorer), random (uniform actions), smooth_random (held random actions: Reacher, PointMaze,
+    any Gym env) or pusht_pusher (PushT's scripted pushes)"""
     num_envs: int = 50
     """environments stepped together while collecting"""
     seed: int = 0
@@ -64,6 +65,7 @@ class DataConfig:
             raise ValueError("data.episodes, data.steps_per_episode and data.num_envs must be ≥ 1")
         if not 0.0 <= self.val_fraction < 1.0:
             raise ValueError(f"data.val_fraction must be in [0, 1), got {self.val_fraction}")
+        check_name("data.policy", self.policy, POLICIES)
 
 
 @dataclass

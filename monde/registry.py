@@ -1,4 +1,4 @@
-"""Names of the interchangeable parts — solvers and predictors — one line each.
+"""Names of the interchangeable parts — solvers, predictors, collection policies — one line each.
 
 A leaf module without torch: `monde.config` checks `plan.solver` and `model.predictor` against
 these tables when a config loads, and `monde.plan.registry` / `monde.models.world_model` import
@@ -7,6 +7,9 @@ an entry's module the first time it is used. An entry is "module:attribute":
 - SOLVERS: a `monde.plan.registry.SolverSpec` (function, config class, capabilities).
 - PREDICTORS: a builder `ModelConfig → nn.Module` with the predictor interface of
   `monde.models.predictors` (`forward`, `rollout`, `rollout_samples`).
+- POLICIES: a factory `(env, seed) → policy` of `monde.envs.policies` (`reset(states)`,
+  `act(states) → actions`); `monde.config` checks `data.policy` against it, and
+  `monde.envs.policies.make_policy` builds one for collection and for the 'swm' goals.
 
 Adding a solver or a predictor kind: one new module, plus one line here.
 """
@@ -30,6 +33,13 @@ PREDICTORS: dict[str, str] = {  # model.predictor → its builder
     "mlp": "monde.models.predictors:build_mlp",
     "gru": "monde.models.predictors:build_gru",
     "transformer": "monde.models.predictors:build_transformer",
+}
+
+POLICIES: dict[str, str] = {  # data.policy → its factory (env, seed) → policy
+    "door_explorer": "monde.envs.policies:door_explorer",  # TwoRoom's scripted explorer
+    "random": "monde.envs.policies:uniform_random",
+    "smooth_random": "monde.envs.policies:smooth_random",  # Reacher, PointMaze, any Gym env
+    "pusht_pusher": "monde.envs.policies:pusht_pusher",  # PushT's scripted pushes
 }
 
 

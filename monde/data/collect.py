@@ -10,41 +10,11 @@ import numpy as np
 from monde.config import DataConfig, EnvConfig
 from monde.config_io import to_dict
 from monde.data.store import EpisodeStore, is_store
-from monde.envs import DoorExplorer, coverage, make_env
-from monde.envs.policies import PushTPusher, SmoothRandomPolicy
+from monde.envs import coverage, make_env
+from monde.envs.policies import make_policy
 from monde.envs.registry import close_env
 from monde.progress import tqdm
 from monde.types import Episode
-
-
-class RandomPolicy:
-    """Uniform random actions in [−1, 1]."""
-
-    def __init__(self, action_dim: int, num_envs: int, seed: int):
-        self.rng = np.random.default_rng(seed)
-        self.shape = (num_envs, action_dim)
-
-    def reset(self, states: np.ndarray) -> None:
-        pass
-
-    def act(self, states: np.ndarray | None) -> np.ndarray:
-        return self.rng.uniform(-1.0, 1.0, self.shape).astype(np.float32)
-
-
-def make_policy(name: str, env, env_cfg, seed: int):
-    if name == "door_explorer":
-        return DoorExplorer(env_cfg, env.num_envs, seed)
-    if name == "random":
-        return RandomPolicy(env.action_dim, env.num_envs, seed)
-    if name == "smooth_random":
-        return SmoothRandomPolicy(env.action_dim, env.num_envs, seed)
-    if name == "pusht_pusher":
-        return PushTPusher(env.num_envs, seed)
-    raise ValueError(
-        f"unknown data.policy {name!r}; valid: 'door_explorer', 'random', 'smooth_random', "
-        "'pusht_pusher'"
-    )
-
 
 _COLLECTION_KEYS = ("episodes", "steps_per_episode", "policy", "num_envs", "seed")
 """The data settings that decide which episodes a collection writes (val_fraction does not)."""
@@ -142,7 +112,7 @@ def collect(
         for first in range(done - done % data_cfg.num_envs, data_cfg.episodes, data_cfg.num_envs):
             count = min(data_cfg.num_envs, data_cfg.episodes - first)
             seeds = [data_cfg.seed + first + i for i in range(data_cfg.num_envs)]
-            policy = make_policy(data_cfg.policy, env, getattr(env, "cfg", None), seeds[0])
+            policy = make_policy(data_cfg.policy, env, seeds[0])
             frames = [env.reset(seeds)]  # list of (B, Hp, Wp, C)
             states = [env.state()]
             policy.reset(states[0])

@@ -1,13 +1,33 @@
-"""Collection policies for the Gymnasium-backed environments (TwoRoom's is in exploration.py).
+"""Collection policies, and the factories `monde.registry.POLICIES` names (data.policy).
 
-A policy has `reset(states)` at the start of a batch of episodes and `act(states) → actions`
-(B, A) in [−1, 1]. Seeded by a numpy Generator: the same seed gives the same actions for the
-same states. Knows nothing about models or torch.
+TwoRoom's DoorExplorer lives in exploration.py. A policy has `reset(states)` at the start of a
+batch of episodes and `act(states) → actions` (B, A) in [−1, 1]. Seeded by a numpy Generator:
+the same seed gives the same actions for the same states. Knows nothing about models or torch.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
+
+from monde.envs.base import Env
+from monde.envs.exploration import DoorExplorer
+from monde.registry import POLICIES, resolve
+
+
+class RandomPolicy:
+    """Uniform random actions in [−1, 1]."""
+
+    def __init__(self, action_dim: int, num_envs: int, seed: int):
+        self.rng = np.random.default_rng(seed)
+        self.shape = (num_envs, action_dim)
+
+    def reset(self, states: np.ndarray) -> None:
+        pass
+
+    def act(self, states: np.ndarray | None) -> np.ndarray:
+        return self.rng.uniform(-1.0, 1.0, self.shape).astype(np.float32)
 
 
 class SmoothRandomPolicy:
@@ -99,3 +119,27 @@ class PushTPusher:
         random = self.rng.random(self.num_envs) < self.p_random
         move[random] = self.rng.uniform(-1, 1, (int(random.sum()), 2))
         return np.clip(move, -1, 1).astype(np.float32)
+
+
+# The factories of monde.registry.POLICIES: (env, seed) → policy for env's num_envs copies.
+
+
+def door_explorer(env: Env, seed: int) -> DoorExplorer:
+    return DoorExplorer(getattr(env, "cfg", None), env.num_envs, seed)
+
+
+def uniform_random(env: Env, seed: int) -> RandomPolicy:
+    return RandomPolicy(env.action_dim, env.num_envs, seed)
+
+
+def smooth_random(env: Env, seed: int) -> SmoothRandomPolicy:
+    return SmoothRandomPolicy(env.action_dim, env.num_envs, seed)
+
+
+def pusht_pusher(env: Env, seed: int) -> PushTPusher:
+    return PushTPusher(env.num_envs, seed)
+
+
+def make_policy(name: str, env: Env, seed: int) -> Any:
+    """The collection policy registered as `name` (data.policy) for `env`, seeded by `seed`."""
+    return resolve(POLICIES, "data.policy", name)(env, seed)

@@ -13,8 +13,8 @@ import numpy as np
 import torch
 
 from monde.config import EnvConfig, EvalConfig, PlanConfig
-from monde.data.collect import RandomPolicy
 from monde.envs import make_env
+from monde.envs.policies import RandomPolicy
 from monde.envs.registry import close_env
 from monde.eval.protocols import evaluation_env
 from monde.models.world_model import WorldModel

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from monde.config import EnvConfig, EvalConfig
 from monde.envs import Env, make_env
+from monde.envs.policies import make_policy
 from monde.envs.replay_goals import ReplayGoals
 
 
@@ -16,9 +17,8 @@ def evaluation_env(
     env = make_env(env_cfg.name, num_envs, **env_cfg.env_kwargs("eval"))
     if eval_cfg.protocol == "monde":
         return env
-    from monde.data.collect import make_policy  # data imports envs; keep envs free of data
 
     def policy(seed: int):
-        return make_policy(collection_policy, env, getattr(env, "cfg", None), seed)
+        return make_policy(collection_policy, env, seed)
 
     return ReplayGoals(env, policy, eval_cfg.goal_steps)

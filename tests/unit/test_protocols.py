@@ -1,10 +1,11 @@
 """Evaluation protocols: Monde's env-sampled goals vs recorded-trajectory goals (swm)."""
 
 import numpy as np
+import pytest
 
-from monde.config import EnvConfig, EvalConfig
-from monde.data.collect import make_policy
+from monde.config import DataConfig, EnvConfig, EvalConfig
 from monde.envs import make_env
+from monde.envs.policies import make_policy
 from monde.eval.protocols import evaluation_env
 
 
@@ -23,9 +24,24 @@ def test_swm_protocol_goal_is_the_collection_policy_after_goal_steps():
     env.reset([5, 6])
     replay = make_env("two_room", 2, image_size=32)
     replay.reset([5, 6])
-    policy = make_policy("door_explorer", replay, replay.cfg, 5)
+    policy = make_policy("door_explorer", replay, 5)
     policy.reset(replay.state())
     for _ in range(7):
         replay.step(policy.act(replay.state()))
     np.testing.assert_allclose(env.goal_state(), replay.state())
     assert not np.allclose(env.goal_state(), replay.goal_state())  # not the sampled goal
+
+
+def test_every_registered_policy_builds_and_unknown_names_are_refused():
+    from monde.registry import POLICIES
+
+    env = make_env("two_room", 2, image_size=32)
+    env.reset([0, 1])
+    for name in POLICIES:
+        policy = make_policy(name, env, 0)
+        policy.reset(env.state())
+        assert policy.act(env.state()).shape == (2, env.action_dim)
+    with pytest.raises(ValueError, match="data.policy must be one of .*'nope'"):
+        make_policy("nope", env, 0)
+    with pytest.raises(ValueError, match="data.policy must be one of .*did you mean 'random'"):
+        DataConfig(policy="randon")
