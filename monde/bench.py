@@ -20,8 +20,6 @@ from pathlib import Path
 
 from monde.io import atomic_write_json, atomic_write_text, read_json
 
-BENCH_ENVS = ("two_room", "reacher", "point_maze", "push_t")
-ENV_ALIASES = {"pusht": "push_t", "pointmaze": "point_maze", "tworoom": "two_room"}
 BUDGETS = ("quick", "full")
 INPUTS = ("rgb", "rgb+proprio", "rgb+depth", "rgb+proprio+depth")
 PROTOCOLS = ("monde", "swm")
@@ -37,9 +35,20 @@ SWM_OVERRIDES = (
 )
 
 
+def bench_envs() -> tuple[str, ...]:
+    """The registered envs whose registry entry makes them rows of `monde bench` by name."""
+    from monde.envs.registry import ENV_REGISTRY  # here, so that `monde --help` stays light
+
+    return tuple(name for name, entry in ENV_REGISTRY.items() if entry.bench)
+
+
 def canonical_env(env: str) -> str:
-    """The registered name of a benchmark env, accepting the spellings of other tools (pusht)."""
-    return ENV_ALIASES.get(env.lower(), env)
+    """The registered name of a benchmark env, accepting the spellings of other tools (pusht)
+    that its registry entry lists."""
+    from monde.envs.registry import ENV_REGISTRY
+
+    aliases = {alias: name for name, entry in ENV_REGISTRY.items() for alias in entry.aliases}
+    return aliases.get(env.lower(), env)
 
 
 def preset_envs(presets: Path) -> list[str]:
@@ -50,14 +59,14 @@ def preset_envs(presets: Path) -> list[str]:
         for budget in BUDGETS
         for path in Path(presets).glob(f"*_{budget}.yaml")
     }
-    return sorted(names - set(BENCH_ENVS))
+    return sorted(names - set(bench_envs()))
 
 
 def preset(presets: Path, env: str, budget: str) -> Path:
     """The preset of `env` at `budget`, with a clear error when it does not exist."""
     env = canonical_env(env)
-    if env not in BENCH_ENVS and env not in preset_envs(presets):
-        known = [*BENCH_ENVS, *preset_envs(presets)]
+    if env not in bench_envs() and env not in preset_envs(presets):
+        known = [*bench_envs(), *preset_envs(presets)]
         raise ValueError(f"unknown benchmark env {env!r}; known: {', '.join(known)}")
     if budget not in BUDGETS:
         raise ValueError(f"unknown budget {budget!r}; known: {', '.join(BUDGETS)}")
@@ -136,7 +145,7 @@ def run_bench(
     envs = [canonical_env(env) for env in envs]
     paths = {env: preset(presets, env, budget) for env in envs}
     registered = {  # a preset env (monde bench swimmer) runs the env its preset names
-        env: env if env in BENCH_ENVS else load_config(RunConfig, path, []).env.name
+        env: env if env in bench_envs() else load_config(RunConfig, path, []).env.name
         for env, path in paths.items()
     }
     jobs = [  # every preset and input set checked before any work

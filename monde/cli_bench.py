@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from monde.bench import BENCH_ENVS, BUDGETS, INPUTS, PROTOCOLS, run_bench, write_doc
+from monde.bench import BUDGETS, INPUTS, PROTOCOLS, run_bench, write_doc
 
 
 def cmd_bench(args: argparse.Namespace) -> None:
@@ -38,7 +38,8 @@ def register(verbs: argparse._SubParsersAction) -> None:
         "envs",
         nargs="*",
         metavar="ENV",
-        help=f"any of {', '.join(BENCH_ENVS)} (or pusht, pointmaze, tworoom)",
+        help="a registered env with presets in configs/bench/ (also spelled pusht, pointmaze, "
+        "tworoom), or the name of any other preset there",
     )
     p.add_argument(
         "--render-only",

@@ -230,22 +230,23 @@ def understand(
     train_cap: int | None = None,
     progress: bool = True,
 ) -> dict:
-    """What a trained run learned: probes, open-loop rollout error and (TwoRoom) surprise.
+    """What a trained run learned: probes, open-loop rollout error and surprise (where the env's
+    registry entry offers its clips).
 
     The run's model, and its episodes split as in training (`data_dir`, default RUN/data; at
     most `train_cap` fitting episodes) → the results dict of
     `monde understand` (monde.eval.understanding); the model stays frozen.
     """
+    from monde.envs import make_env
+    from monde.envs.registry import env_entry
     from monde.eval.understanding import evaluate_understanding
     from monde.report.build import load_run
 
     run = load_run(run_dir, data_dir, train_cap, progress)
-    env_cfg = None
-    if run.cfg.env.name == "two_room":  # the surprise clips exist for TwoRoom only
-        from monde.envs import make_env
-
-        env_cfg = make_env("two_room", 1, **run.cfg.env.env_kwargs("eval")).cfg
+    env_cfg, name = None, run.cfg.env.name
+    if env_entry(name).surprise:  # the env offers surprise clips
+        env_cfg = make_env(name, 1, **run.cfg.env.env_kwargs("eval")).cfg
     results, _ = evaluate_understanding(
-        run.model, run.train, run.test, run.state_names, env_cfg, understanding, progress
+        run.model, run.train, run.test, run.state_names, env_cfg, understanding, progress, name
     )
     return results

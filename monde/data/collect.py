@@ -10,9 +10,9 @@ import numpy as np
 from monde.config import DataConfig, EnvConfig
 from monde.config_io import to_dict
 from monde.data.store import EpisodeStore, is_store
-from monde.envs import coverage, make_env
+from monde.envs import make_env
 from monde.envs.policies import make_policy
-from monde.envs.registry import close_env
+from monde.envs.registry import close_env, env_entry
 from monde.progress import tqdm
 from monde.types import Episode
 
@@ -142,7 +142,8 @@ def collect(
         raise
     finally:
         bar.close()
-    stats = coverage(np.stack(all_states), env.cfg) if hasattr(env, "cfg") else {}
+    measure = env_entry(env_cfg.name).coverage  # the env's coverage statistics, if it has any
+    stats = measure(np.stack(all_states), env.cfg) if measure is not None else {}
     close_env(env)
     store.meta["info"].update(coverage=stats, collect_seconds=spent + time.perf_counter() - clock)
     store.finish()  # the last write: the store is complete

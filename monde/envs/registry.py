@@ -12,7 +12,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, fields
 from typing import Any
 
+import numpy as np
+
 from monde.envs.base import Env
+from monde.envs.exploration import coverage
 from monde.envs.generic import GenericConfig, GenericGym
 from monde.envs.point_maze import PointMaze, PointMazeConfig
 from monde.envs.push_t import PushT, PushTConfig
@@ -23,21 +26,68 @@ from monde.envs.two_room import TwoRoom, TwoRoomConfig
 
 @dataclass(frozen=True)
 class EnvEntry:
-    """How to build one registered environment."""
+    """How to build one registered environment, and what it offers the rest of Monde.
+
+    Code outside monde/envs reads these fields instead of naming an environment or its state
+    columns: a new environment declares here which measures apply to it.
+    """
 
     config_cls: type  # dataclass of the env's settings
     factory: Callable[[int, Any], Env]  # (num_envs, config) -> Env
     proprio: tuple[str, ...] = ()  # state columns a robot would sense itself (proprioception)
     depth: bool = False  # whether the env renders RGB-D frames with options depth: true
+    policy: str = "smooth_random"  # default collection policy (a name in monde.registry.POLICIES)
+    scene: tuple[str, ...] = ()  # state columns that set a scene (evaluation-scene novelty)
+    position: tuple[str, ...] = ()  # state columns of the agent's position (rollout error)
+    wall: tuple[str, str] | None = None  # (agent column, wall column): wrong-side-of-wall measure
+    coverage: Callable[[np.ndarray, Any], dict[str, float]] | None = None  # (states, cfg) → stats
+    surprise: bool = False  # whether monde.eval.surprise can build its impossible-event clips
+    bench: bool = False  # a row of `monde bench` without a preset of its own
+    aliases: tuple[str, ...] = ()  # other spellings `monde bench` accepts
 
 
 ENV_REGISTRY: dict[str, EnvEntry] = {
-    "two_room": EnvEntry(TwoRoomConfig, TwoRoom, ("agent_x", "agent_y")),
-    "reacher": EnvEntry(ReacherConfig, Reacher, REACHER_PROPRIO, depth=True),  # `mujoco` extra
-    "point_maze": EnvEntry(PointMazeConfig, PointMaze, ("x", "y", "vx", "vy"), depth=True),
-    "push_t": EnvEntry(PushTConfig, PushT, ("pusher_x", "pusher_y")),  # `pusht` extra
+    "two_room": EnvEntry(
+        TwoRoomConfig,
+        TwoRoom,
+        ("agent_x", "agent_y"),
+        policy="door_explorer",
+        scene=("wall_x", "door_y"),
+        position=("agent_x", "agent_y"),
+        wall=("agent_x", "wall_x"),
+        coverage=coverage,
+        surprise=True,
+        bench=True,
+        aliases=("tworoom",),
+    ),
+    "reacher": EnvEntry(  # `mujoco` extra
+        ReacherConfig, Reacher, REACHER_PROPRIO, depth=True, bench=True
+    ),
+    "point_maze": EnvEntry(
+        PointMazeConfig,
+        PointMaze,
+        ("x", "y", "vx", "vy"),
+        depth=True,
+        bench=True,
+        aliases=("pointmaze",),
+    ),
+    "push_t": EnvEntry(  # `pusht` extra
+        PushTConfig,
+        PushT,
+        ("pusher_x", "pusher_y"),
+        policy="pusht_pusher",
+        bench=True,
+        aliases=("pusht",),
+    ),
     "gym": EnvEntry(GenericConfig, GenericGym),  # any Gymnasium env: env.options.env_id=...
 }
+
+
+def env_entry(name: str) -> EnvEntry:
+    """The registry entry of env `name`; ValueError naming the known envs when there is none."""
+    if name not in ENV_REGISTRY:
+        raise ValueError(f"unknown env {name!r}; known envs: {', '.join(sorted(ENV_REGISTRY))}")
+    return ENV_REGISTRY[name]
 
 
 def build_config(config_cls: type, overrides: dict[str, Any]) -> Any:
@@ -53,9 +103,7 @@ def build_config(config_cls: type, overrides: dict[str, Any]) -> Any:
 
 def make_env(name: str, num_envs: int, **overrides: Any) -> Env:
     """Build `num_envs` batched copies of the registered env `name`, its config overridden."""
-    if name not in ENV_REGISTRY:
-        raise ValueError(f"unknown env {name!r}; known envs: {', '.join(sorted(ENV_REGISTRY))}")
-    entry = ENV_REGISTRY[name]
+    entry = env_entry(name)
     return entry.factory(num_envs, build_config(entry.config_cls, overrides))
 
 

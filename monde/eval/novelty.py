@@ -18,7 +18,7 @@ from monde.config import EnvConfig
 from monde.data.lineage import TRAINING_DATA_FILE, training_data_of
 from monde.data.store import EpisodeStore
 from monde.envs import make_env
-from monde.envs.registry import close_env
+from monde.envs.registry import close_env, env_entry
 
 
 def training_scenes(
@@ -55,14 +55,15 @@ def scene_novelty(
     model_dir: str | Path,
     env_cfg: EnvConfig,
     eval_seeds: range,
-    names: Sequence[str] = ("wall_x", "door_y"),
+    names: Sequence[str] | None = None,
     data_dir: str | Path | None = None,
 ) -> dict | None:
     """Smallest and median distance from an evaluation scene to its nearest training scene.
 
     The training scenes come from the store the model was trained on (`data_dir`, else what its
-    run folder recorded); None when the store's states lack the columns `names`, and a dict with
-    only `unavailable` (the reason) when no training store can be found.
+    run folder recorded); `names` defaults to the scene columns the environment's registry entry
+    declares. None when there are none or the store's states lack them, and a dict with only
+    `unavailable` (the reason) when no training store can be found.
     """
     found = training_data_of(model_dir)
     if data_dir is not None:  # given explicitly: the recorded split only if it is this store
@@ -74,7 +75,9 @@ def scene_novelty(
             f"({Path(model_dir).parent / TRAINING_DATA_FILE} missing)"
         }
     store_path, train_ids = found
-    train = training_scenes(store_path, train_ids, names)
+    if names is None:
+        names = env_entry(env_cfg.name).scene
+    train = training_scenes(store_path, train_ids, names) if names else None
     if train is None:
         return None
     if len(train) == 0:

@@ -112,15 +112,18 @@ def rollout_error(
     scale: float,
     probe: Callable[[Tensor], Tensor] | None = None,
     state_names: Sequence[str] = (),
+    position: Sequence[str] = (),
+    wall: tuple[str, str] | None = None,
 ) -> dict:
     """Error of the predicted latents per rollout step (1 … H).
 
     latent: mean ‖ẑ − z‖² / scale (0 perfect; about 2 for an unrelated frame when scale comes
     from `latent_scale`). With a probe (latents → states): the RMSE per state column of
     probe(ẑ) against the true state, and the same for probe(z) of the true frames (the floor),
-    plus the agent-position error when state_names hold agent_x and agent_y, and with wall_x
-    the fraction of windows whose predicted agent is on the wrong side of the wall and the
-    share of the agent_x squared error those windows carry.
+    plus the agent-position error when state_names hold the `position` columns, and with
+    `wall` = (agent column X, wall column) the fraction of windows whose predicted agent is on
+    the wrong side of the wall and the share of X's squared error those windows carry
+    (`X_sq_error_share_wrong_side`). The environment's registry entry declares both.
     """
     c = rollouts.context
     target = rollouts.z_true[:, c:]  # (W, H, D)
@@ -141,17 +144,17 @@ def rollout_error(
     floor = state_error(floor_state, truth, names).square().mean(0).sqrt()
     out["state_rmse"] = {n: rmse[:, i].tolist() for i, n in enumerate(names)}
     out["state_rmse_encoded"] = {n: floor[:, i].tolist() for i, n in enumerate(names)}
-    if "agent_x" in names and "agent_y" in names:
-        cols = [names.index("agent_x"), names.index("agent_y")]
+    if position and all(n in names for n in position):
+        cols = [names.index(n) for n in position]
         dist = (pred_state[..., cols] - truth[..., cols]).norm(dim=-1)  # (W, H)
         out["agent_position_error"] = dist.mean(0).tolist()
-    if "agent_x" in names and "wall_x" in names:  # TwoRoom: which side of the wall?
-        ix, iw = names.index("agent_x"), names.index("wall_x")
-        wall = truth[..., iw]
-        wrong = (pred_state[..., ix] < wall) != (truth[..., ix] < wall)  # (W, H)
+    if wall is not None and all(n in names for n in wall):  # which side of the wall?
+        ix, iw = names.index(wall[0]), names.index(wall[1])
+        wall_at = truth[..., iw]  # (W, H)
+        wrong = (pred_state[..., ix] < wall_at) != (truth[..., ix] < wall_at)  # (W, H)
         sq = (pred_state[..., ix] - truth[..., ix]).square()  # (W, H)
         out["agent_wrong_side_fraction"] = wrong.double().mean(0).tolist()
-        out["agent_x_sq_error_share_wrong_side"] = (
+        out[f"{wall[0]}_sq_error_share_wrong_side"] = (
             (sq * wrong).sum(0) / sq.sum(0).clamp_min(1e-12)
         ).tolist()
     return out

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from monde.envs.registry import env_entry
 from monde.envs.violations import VIOLATION_KINDS, make_clip_pairs
 from monde.eval.probes import fit_state_probes, state_r2
 from monde.eval.rollout_error import (
@@ -129,13 +130,18 @@ def evaluate_understanding(
     env_cfg=None,
     cfg: UnderstandingConfig | None = None,
     progress: bool = True,
+    env: str | None = None,
 ) -> tuple[dict, dict]:
-    """Probes, rollout error and (with env_cfg, a TwoRoomConfig) surprise.
+    """Probes, rollout error and (with env_cfg, the config of an env whose registry entry offers
+    surprise clips) surprise; `env` (a registry name) says which state columns the rollout
+    error reads as the agent's position and wall.
 
     → (results dict, extras {"probes": encoded probe fns, "test_rollouts": Rollouts,
     "scale": float}) — the extras feed the report's plots and GIFs.
     """
     cfg = cfg or UnderstandingConfig()
+    entry = env_entry(env) if env is not None else None
+    position, wall = (entry.position, entry.wall) if entry is not None else ((), None)
     with torch.no_grad():
         z_train, s_train = split_states(model, train, progress, "encode train")
         z_test, s_test = split_states(model, test, progress, "encode held-out")
@@ -159,7 +165,7 @@ def evaluate_understanding(
             "test_windows": int(len(roll_test.z_pred)),
         },
         "probes": probes,
-        "rollout_error": rollout_error(roll_test, scale, linear, state_names),
+        "rollout_error": rollout_error(roll_test, scale, linear, state_names, position, wall),
     }
     if env_cfg is not None:
         results["surprise"] = surprise_section(model, env_cfg, scale, cfg, progress)

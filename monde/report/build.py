@@ -23,6 +23,7 @@ from monde.config_io import ConfigError, load_config
 from monde.data.splits import split_episodes
 from monde.data.store import EpisodeStore
 from monde.envs import make_env
+from monde.envs.registry import env_entry
 from monde.eval.rollout_error import model_steps
 from monde.eval.understanding import UnderstandingConfig, evaluate_understanding
 from monde.io import atomic_write_json, read_json
@@ -324,10 +325,13 @@ def probe_table(probes: dict, pick_steps: tuple[int, ...]) -> str:
 
 def rollout_table(err: dict, frameskip: int) -> str:
     side = "agent_wrong_side_fraction" in err
+    # X_sq_error_share_wrong_side: X is the agent column the env's registry entry names
+    share = next((k for k in err if k.endswith("_sq_error_share_wrong_side")), "")
     head = "| model steps ahead | env steps | latent error | agent position error |"
     rule = "|---|---|---|---|"
     if side:
-        head += " predicted agent on the wrong side of the wall | its share of agent_x SS |"
+        col = share.removesuffix("_sq_error_share_wrong_side")
+        head += f" predicted agent on the wrong side of the wall | its share of {col} SS |"
         rule += "---|---|"
     lines = [head, rule]
     pos = err.get("agent_position_error")
@@ -339,7 +343,7 @@ def rollout_table(err: dict, frameskip: int) -> str:
         if side:
             row += (
                 f" {100 * err['agent_wrong_side_fraction'][i]:.1f} % | "
-                f"{100 * err['agent_x_sq_error_share_wrong_side'][i]:.0f} % |"
+                f"{100 * err[share][i]:.0f} % |"
             )
         lines.append(row)
     return "\n".join(lines)
@@ -385,10 +389,10 @@ def build_report(
     clock.lap("load")
     model, fs = run.model, run.model.frameskip
     env_cfg = getattr(make_env(run.cfg.env.name, 1, **run.cfg.env.env_kwargs("eval")), "cfg", None)
-    surprise_ok = run.cfg.env.name == "two_room"
+    surprise_ok = env_entry(run.cfg.env.name).surprise  # the env offers surprise clips
     und, _ = evaluate_understanding(
         model, run.train, run.test, run.state_names, env_cfg if surprise_ok else None,
-        opts.understanding, progress,
+        opts.understanding, progress, run.cfg.env.name,
     )  # fmt: skip
     und["provenance"] = provenance()
     clock.lap("understanding")

@@ -221,3 +221,42 @@ def test_no_import_cycle_between_monde_modules():
     assert cycle is None, "module-level import cycle: " + " → ".join(
         f"{a} ({lines[a, b]})" for a, b in zip(cycle, cycle[1:], strict=False)
     )
+
+
+# Environments stay inside monde/envs: code elsewhere reads what an env offers from its registry
+# entry (monde.envs.registry.EnvEntry) instead of naming it. (file, literal) → why it remains;
+# the test fails when one is no longer there, so that it is removed here.
+ENV_NAME_EXCEPTIONS: dict[tuple[str, str], str] = {
+    ("monde/config.py", "two_room"): "EnvConfig.name's default, and env_kwargs passes the "
+    "TwoRoom-only field random_wall (config may not import envs; moving random_wall and "
+    "heldout_walls into env.options changes the config schema)",
+}
+
+
+def env_name_literals() -> dict[tuple[str, str], list[int]]:
+    """(file, name) → lines where monde/ outside envs/ holds that name as a string literal: the
+    registered env names, the spellings their entries accept, and the state columns entries
+    declare for measures (scene, agent position, wall)."""
+    from monde.envs.registry import ENV_REGISTRY
+
+    names = set(ENV_REGISTRY)
+    for entry in ENV_REGISTRY.values():
+        names |= {*entry.aliases, *entry.scene, *entry.position, *(entry.wall or ())}
+    found: dict[tuple[str, str], list[int]] = {}
+    for path in sorted(PACKAGE.rglob("*.py")):
+        if path.is_relative_to(PACKAGE / "envs"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Constant) and node.value in names:
+                key = (str(path.relative_to(ROOT)), node.value)
+                found.setdefault(key, []).append(node.lineno)
+    return found
+
+
+def test_no_module_outside_envs_names_an_environment():
+    found = env_name_literals()
+    bad = [f"{f}:{lines[0]} names env {name!r}" for (f, name), lines in found.items()
+           if (f, name) not in ENV_NAME_EXCEPTIONS]  # fmt: skip
+    assert not bad, "read the env's registry entry instead: " + "; ".join(bad)
+    stale = sorted(set(ENV_NAME_EXCEPTIONS) - set(found))
+    assert not stale, f"remove from ENV_NAME_EXCEPTIONS (no longer there): {stale}"

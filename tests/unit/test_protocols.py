@@ -45,3 +45,19 @@ def test_every_registered_policy_builds_and_unknown_names_are_refused():
         make_policy("nope", env, 0)
     with pytest.raises(ValueError, match="data.policy must be one of .*did you mean 'random'"):
         DataConfig(policy="randon")
+
+
+def test_every_env_declares_a_registered_default_policy_its_preset_uses():
+    from pathlib import Path
+
+    from monde.config import RunConfig
+    from monde.config_io import load_config
+    from monde.envs.registry import ENV_REGISTRY
+    from monde.registry import POLICIES
+
+    configs = Path(__file__).resolve().parents[2] / "configs"
+    for name, entry in ENV_REGISTRY.items():
+        assert entry.policy in POLICIES, name
+        preset = configs / f"{name}.yaml"
+        if preset.exists():
+            assert load_config(RunConfig, preset, []).data.policy == entry.policy, name

@@ -6,6 +6,7 @@ import numpy as np
 import torch
 
 from monde.config import ModelConfig
+from monde.envs.registry import ENV_REGISTRY
 from monde.eval.rollout_error import (
     Rollouts,
     collect_rollouts,
@@ -44,7 +45,7 @@ def test_rollout_error_exact_values():
     states = torch.zeros(2, 3, 2)
     r = Rollouts(z_true, z_pred, states, torch.zeros(2), torch.zeros(2), context=1)
     probe = lambda z: z.double().repeat(1, 1, 2)  # noqa: E731  state = (z, z)
-    out = rollout_error(r, scale=2.0, probe=probe, state_names=("agent_x", "agent_y"))
+    out = rollout_error(r, 2.0, probe, ("agent_x", "agent_y"), ENV_REGISTRY["two_room"].position)
     assert out["steps"] == [1, 2] and out["latent"] == [(1 + 9) / 4, (4 + 0) / 4]
     assert np.allclose(out["state_rmse"]["agent_x"], [np.sqrt(5), np.sqrt(2)])
     assert np.allclose(out["agent_position_error"], [(np.sqrt(2) + 3 * np.sqrt(2)) / 2, np.sqrt(2)])
@@ -69,9 +70,12 @@ def test_rollout_error_wrong_side_of_the_wall():
     states = torch.tensor([[[0.0, 0.5], [0.3, 0.5]], [[0.0, 0.5], [0.4, 0.5]]])  # x, wall_x
     r = Rollouts(z_true, z_pred, states, torch.zeros(2), torch.zeros(2), context=1)
     probe = lambda z: torch.cat([z, torch.full_like(z, 0.5)], -1).double()  # noqa: E731
-    out = rollout_error(r, 1.0, probe, ("agent_x", "wall_x"))
+    out = rollout_error(r, 1.0, probe, ("agent_x", "wall_x"), (), ENV_REGISTRY["two_room"].wall)
     assert out["agent_wrong_side_fraction"] == [0.5]  # window 1: predicted 0.7, truth 0.4
     assert np.allclose(out["agent_x_sq_error_share_wrong_side"], [0.09 / (0.01 + 0.09)])
+    # the columns come from the env's registry entry, not from the state names alone
+    plain = rollout_error(r, 1.0, probe, ("agent_x", "wall_x"))
+    assert "agent_wrong_side_fraction" not in plain and "agent_position_error" not in plain
 
 
 def test_state_error_wraps_angle_differences():
@@ -81,3 +85,18 @@ def test_state_error_wraps_angle_differences():
     gap = 6.2 - 2 * math.pi  # 3.1 − (−3.1) = 6.2 rad is −0.083 rad around the circle
     expected = torch.tensor([[2.0, gap], [-1.0, -gap]], dtype=torch.float64)
     torch.testing.assert_close(err, expected)
+
+
+def test_report_rollout_table_names_the_agent_column_of_the_results():
+    from monde.report.build import rollout_table
+
+    err = {
+        "steps": [1],
+        "latent": [0.5],
+        "agent_position_error": [0.1],
+        "agent_wrong_side_fraction": [0.25],
+        "agent_x_sq_error_share_wrong_side": [0.5],
+    }
+    head, _, row = rollout_table(err, frameskip=5).splitlines()
+    assert head.endswith("| its share of agent_x SS |")
+    assert row == "| 1 | 5 | 0.500 | 0.100 | 25.0 % | 50 % |"
