@@ -48,6 +48,7 @@ def cmd_collect(args: argparse.Namespace) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> None:
+    from monde.envs.registry import ENV_REGISTRY
     from monde.train.distributed import is_main_process, restarted_by_torchrun
     from monde.train.run import train_run
 
@@ -62,6 +63,7 @@ def cmd_train(args: argparse.Namespace) -> None:
         resume=resume,
         progress=not args.quiet,
         allow_incomplete_data=args.allow_incomplete_data,
+        position=ENV_REGISTRY[cfg.env.name].position if cfg.env.name in ENV_REGISTRY else (),
     )
     if is_main_process():
         print({k: round(v, 4) for k, v in metrics.items()})

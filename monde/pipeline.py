@@ -194,6 +194,7 @@ def run_demo(
     Holds the run's lock throughout (RunLockedError when another process writes `run_dir`).
     `resume` continues an interrupted collection or training; a finished run is evaluated again.
     """
+    from monde.envs.registry import env_entry
     from monde.runs import recorded_train_seconds
     from monde.train.run import train_run
 
@@ -203,7 +204,10 @@ def run_demo(
         data_dir = run / "data"
         collect_s, coverage = demo_data(cfg, data_dir, resume, progress)
         clock = time.perf_counter()
-        _, metrics = train_run(cfg, data_dir, run, resume=resume, progress=progress)
+        position = env_entry(cfg.env.name).position  # their low probe R² warns
+        _, metrics = train_run(
+            cfg, data_dir, run, resume=resume, progress=progress, position=position
+        )
         train_s = time.perf_counter() - clock
         # the training loop's seconds over every process of the run, as metrics.jsonl records
         train_s = recorded_train_seconds(run, cfg.train.batch_size) or train_s

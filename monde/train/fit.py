@@ -46,6 +46,7 @@ class ProbeData:
     val_states: torch.Tensor
     state_names: tuple[str, ...]  # names of the probed columns
     columns: tuple[int, ...]  # the probed state columns (those that vary)
+    position: tuple[str, ...] = ()  # the agent's position columns: a low R² on them warns
 
 
 def learning_rate(step: int, cfg: TrainConfig) -> float:
@@ -157,7 +158,8 @@ def fit(
         if probed:
             last_probe = run_probe(model, probe)
             metrics.update(last_probe)
-            agent = [v for k, v in last_probe.items() if k.startswith("probe_r2/agent")]
+            position = {f"probe_r2/{name}" for name in probe.position}
+            agent = [v for k, v in last_probe.items() if k in position]
             if agent and min(agent) < 0.5 and step >= 2 * cfg.probe_every:
                 tqdm.write(
                     f"warning: step {step}: agent-position probe R² {min(agent):.2f} — the "

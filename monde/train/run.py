@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -33,8 +34,10 @@ def make_probe_data(
     state_names: list[str],
     frames: int = 2000,
     seed: int = 0,
+    position: Sequence[str] = (),
 ) -> ProbeData | None:
-    """Random frames of training and held-out episodes with their ground-truth states."""
+    """Random frames of training and held-out episodes with their ground-truth states;
+    `position`: the agent's position columns, whose low probe R² training warns about."""
     if not val:
         return None
     rng = np.random.default_rng(seed)
@@ -56,6 +59,7 @@ def make_probe_data(
         val_states,
         tuple(state_names[i] for i in cols),
         tuple(int(i) for i in cols),
+        tuple(position),
     )
 
 
@@ -90,8 +94,12 @@ def train_run(
     progress: bool = True,
     stop_after: int | None = None,
     allow_incomplete_data: bool = False,
+    position: Sequence[str] = (),
 ) -> tuple[WorldModel, dict]:
     """Train on the store at data_dir; writes run_dir/{config.yaml, metrics.jsonl, model/}.
+
+    `position` names the agent's position columns (the env's registry entry declares them): a
+    held-out probe R² below 0.5 on them prints a warning that the encoder may be collapsing.
 
     An empty store stops with a StoreError naming it, and so does an incomplete one (an
     interrupted collection or a failed import) unless `allow_incomplete_data`.
@@ -104,7 +112,9 @@ def train_run(
     with locked_run(run_dir) if is_main_process() else contextlib.nullcontext():
         ctx = setup_distributed(cfg.train.device)
         try:
-            out = _train_run(cfg, data_dir, run_dir, ctx, resume, progress, stop_after)
+            out = _train_run(
+                cfg, data_dir, run_dir, ctx, resume, progress, stop_after, tuple(position)
+            )
         except BaseException:
             teardown_distributed(ctx, wait=False)
             raise
@@ -120,6 +130,7 @@ def _train_run(
     resume: bool,
     progress: bool,
     stop_after: int | None,
+    position: tuple[str, ...] = (),
 ) -> tuple[WorldModel, dict]:
     run_dir = Path(run_dir)
     progress = progress and ctx.is_main
@@ -159,6 +170,7 @@ def _train_run(
         store.episodes_within(val_ids, seed=cfg.train.seed),
         state_names,
         seed=cfg.train.seed,
+        position=position,
     )
     if cfg.model.proprio:
         cfg.model.resolve_proprio(state_names, f"{store.path} (info.state_names)")
