@@ -23,6 +23,7 @@ docs/report.md.
 from __future__ import annotations
 
 import argparse
+import inspect
 import os
 import sys
 import time
@@ -49,6 +50,7 @@ from monde.report.build import load_run
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "benchmarks" / "results" / "decoder_diagnosis.json"
 ADAM_EPS = 1e-8
+V1_BATCH = 64  # the v1 decoder's batch size
 
 
 class SigmoidDecoder(nn.Module):
@@ -122,8 +124,8 @@ def train_v1(
     trace, losses, times = [], [], []
 
     def step() -> float:
-        idx = torch.randint(len(z), (64,), generator=g)
-        target = frames_to_target(frames[idx.numpy()])  # (64, C, Hp, Wp)
+        idx = torch.randint(len(z), (V1_BATCH,), generator=g)
+        target = frames_to_target(frames[idx.numpy()])  # (B, C, Hp, Wp)
         w = 1.0 + v.weight * (target - mean[None]).abs().amax(1, keepdim=True)
         loss = (w * (dec(z[idx]) - target).square()).mean()
         opt.zero_grad(set_to_none=True)
@@ -163,12 +165,13 @@ def train_v1(
     return out
 
 
-def summary(name, changes, steps, losses, times, q, trace) -> dict:  # noqa: ANN001
+def summary(name, changes, steps, losses, times, q, trace, batch=V1_BATCH) -> dict:  # noqa: ANN001
     n = len(times)
     return {
         "name": name,
         "changes": changes,
         "steps": steps,
+        "batch_size": batch,
         "final_loss": float(np.mean(losses[-min(50, n) :])),
         "psnr_db": q["psnr_db"],
         "moving_psnr_db": q["moving_psnr_db"],
@@ -212,6 +215,7 @@ def main(argv: list[str] | None = None) -> int:
                              subnormal_check=v.name == "v1"))  # fmt: skip
     print("v2 ...", file=sys.stderr, flush=True)
     cfg = DecoderConfig(latent_dim=z.shape[1], image_size=frames.shape[1])
+    v2_batch = inspect.signature(train_decoder).parameters["batch_size"].default
     t0 = time.perf_counter()
     dec, losses = train_decoder(z, frames, cfg, steps=args.steps, progress=False)
     per_step = (time.perf_counter() - t0) / max(1, args.steps)
@@ -219,7 +223,7 @@ def main(argv: list[str] | None = None) -> int:
     rows.append(summary("v2", "monde.models.decoder: mean frame + a linear residual whose "
                         "last layer starts at zero, normalised latents, one-cycle schedule up "
                         "to lr 1e-2", args.steps, losses,
-                        [per_step] * args.steps, q, []))  # fmt: skip
+                        [per_step] * args.steps, q, [], v2_batch))  # fmt: skip
     baseline.update({k: q[k] for k in q if k.endswith(("_black", "_mean_frame"))})
     baseline["moving_pixel_fraction"] = q["moving_pixel_fraction"]
     result = {

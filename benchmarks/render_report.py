@@ -121,8 +121,9 @@ def diagnosis_section(d: dict) -> list[str]:
         f"mean per-dimension spread {d['latent_std_per_dim_mean']:.2f}), scored on "
         f"{d['test_frames']} held-out frames. The first decoder ('v1') ended in a per-pixel "
         "sigmoid, weighted its squared error by 1 + 30·|frame − mean frame| and trained with "
-        "AdamW at lr 2e-3 (cosine). Every variant below changes one suspect and trains with the "
-        "same batches and seed.",
+        f"AdamW at lr 2e-3 (cosine), {v1['batch_size']} frames a batch. Every v1 variant below "
+        "changes one suspect and trains with the same batches and seed; v2 trains with its own "
+        f"defaults ({v2['batch_size']} frames a batch).",
         "",
         f"- **What it converged to.** {100 * base['black_pixel_fraction']:.1f} % of held-out "
         f"pixels are pure black. An all-black image scores a weighted loss of "
@@ -149,8 +150,8 @@ def diagnosis_section(d: dict) -> list[str]:
             f"{100 * end['dead_fraction']:.0f} % saturated at the end."
         )
     lines += [
-        f"- **The fix ('v2')**, {v2['changes']}. In the same "
-        f"{v2['steps']} steps: PSNR {v2['psnr_db']:.1f} dB, moving pixels "
+        f"- **The fix ('v2')**, {v2['changes']}. In the same {v2['steps']} steps (of "
+        f"{v2['batch_size']} frames): PSNR {v2['psnr_db']:.1f} dB, moving pixels "
         f"{v2['moving_psnr_db']:.1f} dB (the mean frame: {base['psnr_db_mean_frame']:.1f} and "
         f"{base['moving_psnr_db_mean_frame']:.1f} dB). Nothing can saturate, and step 0 "
         "already draws the static scene.",
@@ -159,14 +160,15 @@ def diagnosis_section(d: dict) -> list[str]:
         "100)" + _subnormal(v1) + f"; v2 took {v2['seconds_per_step_last_100']:.3f} s/step. The "
         "machine was shared: compare rows measured together, not across runs.",
         "",
-        "| variant | change | steps | final weighted loss | PSNR | PSNR moving pixels | "
+        "| variant | change | steps × batch | final weighted loss | PSNR | PSNR moving pixels | "
         "saturated at the end | s/step, first 30 | s/step, last 100 |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in d["variants"]:
         sat = f"{100 * r['trace'][-1]['dead_fraction']:.0f} %" if r["trace"] else "– (linear)"
         lines.append(
-            f"| {r['name']} | {_cell(r['changes'])} | {r['steps']} | {r['final_loss']:.4f} | "
+            f"| {r['name']} | {_cell(r['changes'])} | {r['steps']} × {r['batch_size']} | "
+            f"{r['final_loss']:.4f} | "
             f"{r['psnr_db']:.1f} dB | {r['moving_psnr_db']:.1f} dB | {sat} | "
             f"{r['seconds_per_step_first_30']:.3f} | {r['seconds_per_step_last_100']:.3f} |"
         )
