@@ -43,10 +43,15 @@ class tqdm(_tqdm):  # noqa: N801  (a drop-in for tqdm.tqdm)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         stream = kwargs.get("file") or sys.stderr
-        if not is_terminal(stream):
+        self._live = is_terminal(stream)
+        if not self._live:
             interval = log_interval()
             kwargs.setdefault("mininterval", interval)
             # tqdm's monitor thread lowers miniters after maxinterval: keep it from redrawing
             kwargs.setdefault("maxinterval", max(interval, 10.0))
             kwargs.setdefault("ascii", True)  # no block characters in a log file
         super().__init__(*args, **kwargs)
+
+    def set_postfix(self, ordered_dict: Any = None, refresh: bool = True, **kwargs: Any) -> None:
+        """As tqdm's, but in a log the new postfix waits for the next timed redraw."""
+        super().set_postfix(ordered_dict, refresh=refresh and self._live, **kwargs)

@@ -26,9 +26,11 @@ def redraws(stream: io.StringIO, seconds_per_step: float, steps: int) -> int:
     bar = tqdm(total=steps, file=stream, desc="train")
     bar._time = clock  # tqdm reads the time through this attribute
     bar.last_print_t = bar.start_t = 0.0
-    for _ in range(steps):
+    for step in range(steps):
         clock.now += seconds_per_step
         bar.update(1)
+        if step % 50 == 0:  # as training does: the loss every 50 steps
+            bar.set_postfix(loss=f"{step:.4f}")
     bar.close()
     return stream.getvalue().count("\r")
 
