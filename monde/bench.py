@@ -211,6 +211,15 @@ def _at_start(row: dict) -> str:
     return f" ({k} at the goal at t = 0, left out)" if k else ""
 
 
+def _model_inputs(cfg: dict) -> str:
+    """What the model read, from its config: 'rgb', plus '+proprio' and/or '+depth' (a preset
+    may feed proprioception itself, without --inputs)."""
+    parts = ["rgb"]
+    parts += ["proprio"] if cfg["model"].get("proprio") else []
+    parts += ["depth"] if cfg["model"].get("in_channels", 3) == 4 else []
+    return "+".join(parts)
+
+
 def render_table(results: Path) -> str:
     """Markdown table of every bench JSON under `results` (sorted by env, budget, protocol)."""
     rows = []
@@ -221,7 +230,7 @@ def render_table(results: Path) -> str:
         steps = planner["mean_steps_to_goal"]
         samples = cfg["train"]["steps"] * cfg["train"]["batch_size"]  # windows trained on
         rows.append(
-            f"| {bench['env']} | {bench.get('inputs', 'rgb')} | {bench['budget']} "
+            f"| {bench['env']} | {_model_inputs(cfg)} | {bench['budget']} "
             f"| {bench['protocol']} "
             f"| {_pct(planner['success_rate'])} ({_pct(planner['ci95'][0])} – "
             f"{_pct(planner['ci95'][1])}) "
