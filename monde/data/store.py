@@ -35,6 +35,7 @@ from __future__ import annotations
 import hashlib
 import os
 import socket
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -121,6 +122,7 @@ class EpisodeStore:
         self.cache_bytes = cache_bytes
         self.verify_reads = verify_reads
         self._verified: set[tuple[int, str]] = set()  # (episode, key) checked in this process
+        self._verified_per_key: Counter[str] = Counter()  # episodes checked, by key
         group_json = self.path / "zarr.json"
         if (self.path / "meta.json").exists() and not group_json.exists():
             raise StoreError(
@@ -575,11 +577,15 @@ class EpisodeStore:
                 f"{self.path}: episode {index}: key {key!r}: {message}; `monde data verify` "
                 "lists every corrupt episode and `monde data repair` quarantines them"
             )
-        self._verified.update((index, key) for key in arrays)
+        new = [key for key in arrays if (index, key) not in self._verified]
+        self._verified.update((index, key) for key in new)
+        self._verified_per_key.update(new)
         return arrays
 
     def _verify_rows(self, rows: np.ndarray, key: str) -> None:
         """Hash-check (once) `key` of every episode holding one of `rows` (frame indices)."""
+        if self._verified_per_key[key] >= len(self):  # every episode checked: nothing to look up
+            return
         flat = np.unique(np.asarray(rows, np.int64).ravel())
         for i in np.unique(np.searchsorted(self.index[:, 0], flat, side="right") - 1):
             if (int(i), key) not in self._verified:
