@@ -248,6 +248,17 @@ def test_lerobot_bad_input_names_file_episode_key(tmp_path):
         LeRobotReader(tmp_path)
 
 
+def write_arrow_episode(table, data_dir):
+    """One episode's table into minari's arrow layout (partitioned by episode_id)."""
+    ds.write_dataset(
+        table,
+        data_dir,
+        format="arrow",
+        partitioning=["episode_id"],
+        existing_data_behavior="overwrite_or_ignore",
+    )
+
+
 def write_minari(root, episodes, obs_space, act_space, env_spec=None):
     """A Minari dataset in its arrow layout (data/metadata.json, data/<id>/*.arrow)."""
     data = root / "data"
@@ -266,13 +277,7 @@ def write_minari(root, episodes, obs_space, act_space, env_spec=None):
                 "truncations": np.zeros(n, bool),
             }
         )
-        ds.write_dataset(
-            batch,
-            data,
-            format="arrow",
-            partitioning=["episode_id"],
-            existing_data_behavior="overwrite_or_ignore",
-        )
+        write_arrow_episode(batch, data)
     meta = {
         "total_episodes": len(episodes),
         "total_steps": sum(len(a) for _, a in episodes),
@@ -538,13 +543,7 @@ def test_minari_jpeg_fixed_length_and_arrow(tmp_path):
                 "truncations": np.append(truncs, False),
             }
         )
-        ds.write_dataset(
-            batch,
-            data,
-            format="arrow",
-            partitioning=["episode_id"],
-            existing_data_behavior="overwrite_or_ignore",
-        )
+        write_arrow_episode(batch, data)
     space = {"type": "Dict", "subspaces": {"pixels": PIXELS, "pos": POS}}
     (data / "metadata.json").write_text(
         json.dumps(
