@@ -29,12 +29,13 @@ says that it will be slow.
 from __future__ import annotations
 
 import functools
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 import torch
+
+from monde.runs import METRICS_FILE, read_metrics
 
 Precision = Literal["auto", "fp32", "bf16"]
 Workload = Literal["train", "plan"]
@@ -167,15 +168,8 @@ def precision_record(
 def logged_precisions(run_dir: str | Path) -> list[str]:
     """The precisions a run's metrics.jsonl rows say training used (every resume included;
     [] for runs logged before the field or without metrics)."""
-    path = Path(run_dir) / "metrics.jsonl"
-    seen: set[str] = set()
-    for line in path.read_text().splitlines() if path.is_file() else []:
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError:  # a line cut short by a killed run
-            continue
-        if isinstance(row, dict) and isinstance(row.get("precision"), str):
-            seen.add(row["precision"])
+    rows = read_metrics(Path(run_dir) / METRICS_FILE)
+    seen = {row["precision"] for row in rows if isinstance(row.get("precision"), str)}
     return sorted(seen)
 
 

@@ -26,7 +26,7 @@ FOUNDATION = {
     "types": set(),
     "io": set(),
     "progress": set(),
-    "precision": set(),
+    "precision": {"runs"},
     "registry": set(),
     "probing": set(),
     "runs": {"io"},
