@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Literal
 
-from monde.registry import POLICIES, PREDICTORS, SOLVERS, check_name, check_topk
+from monde.registry import ENCODERS, POLICIES, PREDICTORS, SOLVERS, check_name, check_topk
 
 
 @dataclass
@@ -80,6 +80,8 @@ class ModelConfig:
     """environment steps per model step; a model action is their concatenation"""
     latent_dim: int = 32
     """dimension D of the latent of one frame"""
+    encoder: str = "cnn"
+    """frame encoder family, a name in monde.registry.ENCODERS"""
     encoder_patch: int = 4
     """kernel and stride of the encoder's patchify stem"""
     encoder_channels: tuple[int, ...] = (32, 64, 64)
@@ -118,6 +120,7 @@ class ModelConfig:
 
     def __post_init__(self) -> None:
         check_name("model.predictor", self.predictor, PREDICTORS)
+        check_name("model.encoder", self.encoder, ENCODERS)
         if self.history < 1 or self.frameskip < 1 or self.latent_dim < 1:
             raise ValueError("model.history, model.frameskip and model.latent_dim must be ≥ 1")
         if self.predictor_depth < 1 or not self.encoder_channels:

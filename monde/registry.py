@@ -1,17 +1,20 @@
-"""Names of the interchangeable parts — solvers, predictors, collection policies — one line each.
+"""Names of the interchangeable parts — solvers, encoders, predictors, collection policies —
+one line each.
 
 A leaf module without torch: `monde.config` checks `plan.solver` and `model.predictor` against
 these tables when a config loads, and `monde.plan.registry` / `monde.models.world_model` import
 an entry's module the first time it is used. An entry is "module:attribute":
 
 - SOLVERS: a `monde.plan.registry.SolverSpec` (function, config class, capabilities).
+- ENCODERS: a builder `ModelConfig → nn.Module` mapping (N, C, Hp, Wp) float frames to
+  (N, D − P) image latents (`monde.models.encoder`).
 - PREDICTORS: a builder `ModelConfig → nn.Module` with the predictor interface of
   `monde.models.predictors` (`forward`, `rollout`, `rollout_samples`).
 - POLICIES: a factory `(env, seed) → policy` of `monde.envs.policies` (`reset(states)`,
   `act(states) → actions`); `monde.config` checks `data.policy` against it, and
   `monde.envs.policies.make_policy` builds one for collection and for the 'swm' goals.
 
-Adding a solver or a predictor kind: one new module, plus one line here.
+Adding a solver, an encoder or a predictor kind: one new module, plus one line here.
 """
 
 from __future__ import annotations
@@ -27,6 +30,10 @@ SOLVERS: dict[str, str] = {  # plan.solver → its SolverSpec
     "mppi": "monde.plan.mppi:SPEC",
     "gradient": "monde.plan.gradient:SPEC",
     "cem_gradient": "monde.plan.gradient:CEM_GRADIENT_SPEC",
+}
+
+ENCODERS: dict[str, str] = {  # model.encoder → its builder
+    "cnn": "monde.models.encoder:build_cnn",
 }
 
 PREDICTORS: dict[str, str] = {  # model.predictor → its builder

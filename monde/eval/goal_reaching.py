@@ -17,7 +17,7 @@ from monde.envs import make_env
 from monde.envs.policies import RandomPolicy
 from monde.envs.registry import close_env
 from monde.eval.protocols import evaluation_env
-from monde.models.world_model import WorldModel
+from monde.models.world_model import WorldModel, WorldModelProtocol
 from monde.plan.mpc import MPCPlanner
 from monde.plan.waypoints import WaypointGraph
 from monde.precision import resolve_precision
@@ -144,31 +144,28 @@ def run_episodes(env, seeds, policy, frameskip: int, max_steps: int):
     return success, steps
 
 
-def check_env_fits_model(env_cfg: EnvConfig, model: WorldModel) -> None:
+def check_env_fits_model(env_cfg: EnvConfig, model: WorldModelProtocol) -> None:
     """Fail before any planning if the environment's frames or actions do not fit the model."""
     env = make_env(env_cfg.name, 1, **env_cfg.env_kwargs("eval"))
     close_env(env)  # only its attributes are read
-    size = getattr(getattr(model, "cfg", None), "image_size", env.image_size)
-    if env.image_size != size:
+    if env.image_size != model.image_size:
         raise ValueError(
-            f"env.image_size is {env.image_size} but the model takes {size} px frames; "
-            "evaluate with the run's own config"
+            f"env.image_size is {env.image_size} but the model takes {model.image_size} px "
+            "frames; evaluate with the run's own config"
         )
-    cfg = getattr(model, "cfg", None)
     channels = getattr(env, "channels", 3)
-    if cfg is not None and channels != cfg.in_channels:
+    if channels != model.in_channels:
         raise ValueError(
             f"env {env_cfg.name!r} renders {channels}-channel frames but the model takes "
-            f"{cfg.in_channels} (depth: the env's `depth` option and model.in_channels: 4)"
+            f"{model.in_channels} (depth: the env's `depth` option and model.in_channels: 4)"
         )
-    if cfg is not None and cfg.proprio:
-        seen = [
-            env.state_names[i] if i < len(env.state_names) else "?" for i in cfg.proprio_indices
-        ]
-        if seen != list(cfg.proprio):
+    if model.proprio:
+        names = env.state_names
+        seen = [names[i] if i < len(names) else "?" for i in model.proprio_indices]
+        if seen != list(model.proprio):
             raise ValueError(
-                f"the model reads proprioception {cfg.proprio} from state columns "
-                f"{cfg.proprio_indices}, but env {env_cfg.name!r} has {seen} there"
+                f"the model reads proprioception {list(model.proprio)} from state columns "
+                f"{list(model.proprio_indices)}, but env {env_cfg.name!r} has {seen} there"
             )
     if env.action_dim * model.frameskip != model.action_dim:
         raise ValueError(

@@ -8,6 +8,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from monde.config import ModelConfig
+
 
 class CNNEncoder(nn.Module):
     """A small CNN: (N, C, Hp, Wp) float → (N, D).
@@ -51,3 +53,14 @@ class CNNEncoder(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return self.projector(self.features(x.contiguous(memory_format=torch.channels_last)))
+
+
+def build_cnn(cfg: ModelConfig) -> CNNEncoder:
+    """model.encoder 'cnn': the CNN above, its latent the image part (D − P) of the model's."""
+    return CNNEncoder(
+        cfg.image_size,
+        cfg.in_channels,
+        tuple(cfg.encoder_channels),
+        cfg.latent_dim - cfg.proprio_dim,  # the rest of the latent is the proprioception
+        cfg.encoder_patch,
+    )

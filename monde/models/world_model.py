@@ -15,9 +15,8 @@ import torch
 from torch import Tensor, nn
 
 from monde.config import ModelConfig
-from monde.models.encoder import CNNEncoder
 from monde.models.preprocess import frames_to_input
-from monde.registry import PREDICTORS, resolve
+from monde.registry import ENCODERS, PREDICTORS, resolve
 
 
 @runtime_checkable
@@ -25,6 +24,11 @@ class WorldModelProtocol(Protocol):
     history: int  # context frames the predictor conditions on
     frameskip: int  # environment steps per model step
     action_dim: int  # A: dims of one model action (frameskip env actions, concatenated)
+    image_size: int  # Hp = Wp: the side of the frames `encode` takes, in pixels
+    in_channels: int  # C: channels of those frames (3 RGB, 4 RGB + depth)
+    latent_dim: int  # D: dims of one frame's latent
+    proprio: tuple[str, ...]  # state columns read as proprioception, by name (() pixels only)
+    proprio_indices: tuple[int, ...]  # where those columns lie in the env's state vector
 
     def encode(self, frames: np.ndarray | Tensor) -> Tensor:
         """uint8 frames (B, T, Hp, Wp, C) → latents (B, T, D). A model that also reads
@@ -42,8 +46,8 @@ def encode_observation(
     states: np.ndarray | Tensor | None = None,
 ) -> Tensor:
     """model.encode(frames), passing the frames' `states` only to a model with proprioception
-    (`model.cfg.proprio`), so that pixels-only models from elsewhere need no states argument."""
-    if getattr(getattr(model, "cfg", None), "proprio", None):
+    (`model.proprio`), so that pixels-only models from elsewhere need no states argument."""
+    if model.proprio:
         return model.encode(frames, states)  # type: ignore[call-arg]
     return model.encode(frames)
 
@@ -69,6 +73,12 @@ def encode_frames(
     )
 
 
+def build_encoder(cfg: ModelConfig) -> nn.Module:
+    """The frame encoder `cfg.encoder` names in monde.registry.ENCODERS, built from cfg: it maps
+    (N, C, Hp, Wp) float frames to (N, D − P) image latents (the rest is proprioception)."""
+    return resolve(ENCODERS, "model.encoder", cfg.encoder)(cfg)
+
+
 def build_predictor(cfg: ModelConfig) -> nn.Module:
     """The predictor `cfg.predictor` names in monde.registry.PREDICTORS, built from cfg."""
     return resolve(PREDICTORS, "model.predictor", cfg.predictor)(cfg)
@@ -83,13 +93,10 @@ class WorldModel(nn.Module):
         self.history = cfg.history
         self.frameskip = cfg.frameskip
         self.action_dim = cfg.action_dim
-        self.encoder = CNNEncoder(
-            cfg.image_size,
-            cfg.in_channels,
-            tuple(cfg.encoder_channels),
-            cfg.latent_dim - cfg.proprio_dim,  # the rest of the latent is the proprioception
-            cfg.encoder_patch,
-        )
+        self.image_size = cfg.image_size
+        self.in_channels = cfg.in_channels
+        self.latent_dim = cfg.latent_dim
+        self.encoder = build_encoder(cfg)
         if cfg.proprio and len(cfg.proprio_indices) != cfg.proprio_dim:
             raise ValueError(
                 f"model.proprio {cfg.proprio} has no model.proprio_indices: resolve them from "
@@ -106,6 +113,16 @@ class WorldModel(nn.Module):
             if cfg.inverse_dynamics
             else None
         )
+
+    @property
+    def proprio(self) -> tuple[str, ...]:
+        """State columns read as proprioception, by name (empty for pixels only)."""
+        return tuple(self.cfg.proprio)
+
+    @property
+    def proprio_indices(self) -> tuple[int, ...]:
+        """Where the `proprio` columns lie in the state vector of the training data."""
+        return tuple(self.cfg.proprio_indices)
 
     def encode(
         self, frames: np.ndarray | Tensor, states: np.ndarray | Tensor | None = None

@@ -53,20 +53,19 @@ def rollout_samples(
 
 def latent_weights(model: WorldModelProtocol, proprio_weights: dict[str, float]) -> Tensor | None:
     """Per-dimension cost weights (D,) from `plan.proprio_weights`: 1 for the image latent, the
-    named weight for a proprioceptive column (the last P dims, in `model.cfg.proprio` order).
+    named weight for a proprioceptive column (the last P dims, in `model.proprio` order).
     None when no column is weighted."""
     if not proprio_weights:
         return None
-    cfg = getattr(model, "cfg", None)
-    proprio = list(getattr(cfg, "proprio", None) or [])
+    proprio = list(model.proprio)
     unknown = sorted(set(proprio_weights) - set(proprio))
     if unknown:
         raise ValueError(
             f"plan.proprio_weights names {unknown}, which are not proprioceptive inputs of this "
             f"model (model.proprio: {proprio or 'none'})"
         )
-    weights = torch.ones(cfg.latent_dim)  # proprio non-empty, so the model has a cfg
-    first = cfg.latent_dim - len(proprio)  # proprioception is appended last
+    weights = torch.ones(model.latent_dim)
+    first = model.latent_dim - len(proprio)  # proprioception is appended last
     for i, name in enumerate(proprio):
         weights[first + i] = float(proprio_weights.get(name, 1.0))
     return weights

@@ -14,6 +14,9 @@ class PointModel:
     history = 1
     frameskip = 5
     action_dim = 10
+    image_size, in_channels, latent_dim = 4, 3, 2
+    proprio: tuple[str, ...] = ()
+    proprio_indices: tuple[int, ...] = ()
 
     def encode(self, frames):
         frames = torch.as_tensor(np.asarray(frames))
@@ -135,9 +138,7 @@ def test_chunked_rollouts_give_the_same_plan():
 class ProprioPointModel(PointModel):
     """PointModel whose 2-D latent is its proprioception: columns x, y appended last."""
 
-    class cfg:  # noqa: N801 - the attribute a monde WorldModel carries
-        proprio = ["x", "y"]
-        latent_dim = 2
+    proprio, proprio_indices = ("x", "y"), (0, 1)
 
     def encode(self, frames, states=None):
         return super().encode(frames)

@@ -20,7 +20,7 @@ from monde.plan.icem import ICEMConfig, coloured_noise, icem
 from monde.plan.mppi import MPPIConfig, mppi, softmin_weights
 from monde.plan.registry import SolverSpec, solver_from_config, solver_spec
 from monde.plan.solvers import CEMConfig, cem
-from monde.registry import PREDICTORS, SOLVERS, check_topk, resolve
+from monde.registry import ENCODERS, PREDICTORS, SOLVERS, check_topk, resolve
 
 NAMES = ["cem", "icem", "mppi", "gradient", "cem_gradient"]  # the built-in solvers under test
 
@@ -621,3 +621,18 @@ def test_the_planning_page_refuses_a_default_solver_that_lost_the_comparison() -
         "solver_comparison.json names 'mppi' the winner but plan.solver defaults to 'cem': "
         "make the winner PlanConfig.solver's default"
     )
+
+
+@pytest.mark.parametrize("name", list(ENCODERS))
+def test_each_encoder_line_builds_its_kind(name: str) -> None:
+    from monde.models.world_model import WorldModel, build_encoder
+
+    cfg = ModelConfig(encoder=name, image_size=16, latent_dim=8, encoder_channels=(8, 8))
+    module = resolve(ENCODERS, "model.encoder", name)(cfg)
+    assert type(module) is type(build_encoder(cfg)) is type(WorldModel(cfg).encoder)
+    assert module(torch.zeros(2, 3, 16, 16)).shape == (2, 8)
+
+
+def test_an_unknown_encoder_is_refused_naming_the_field() -> None:
+    with pytest.raises(ValueError, match=r"model.encoder must be one of .*'cnn'.*did you mean"):
+        ModelConfig(encoder="cnnn")

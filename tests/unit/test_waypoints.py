@@ -51,6 +51,9 @@ class PointModel:
     """Latent = the 2-D position stored in pixel (0, 0); each env action moves it by 0.05·a."""
 
     history, frameskip, action_dim = 1, 5, 10
+    image_size, in_channels, latent_dim = 4, 3, 2
+    proprio: tuple[str, ...] = ()
+    proprio_indices: tuple[int, ...] = ()
 
     def encode(self, frames):
         return torch.as_tensor(np.asarray(frames))[..., 0, 0, :2].float() / 10.0  # (..., 2)
