@@ -43,7 +43,9 @@ def cmd_collect(args: argparse.Namespace) -> None:
     from monde.data.collect import collect
 
     cfg = _load(args)
-    stats = collect(cfg.env, cfg.data, args.out, progress=not args.quiet, resume=args.resume)
+    stats = collect(
+        cfg.env, cfg.data, args.out, not args.quiet, resume=args.resume, workers=args.workers
+    )
     print(f"collected {cfg.data.episodes} episodes into {args.out}; coverage {stats}")
 
 
@@ -98,6 +100,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--resume",
         action="store_true",
         help="continue an interrupted collection in --out (same config) where it stopped",
+    )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="processes stepping environments (default data.workers; 0: one per core for a "
+        "collection large enough to pay); the episodes are the same whatever the number",
     )
     p.set_defaults(func=cmd_collect)
     p = verbs.add_parser("train", help="train a world model")

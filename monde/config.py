@@ -59,10 +59,16 @@ class DataConfig:
     """seed of the first collected episode (episode i uses seed + i)"""
     val_fraction: float = 0.1
     """fraction of episodes held out for validation losses and probes"""
+    workers: int = 0
+    """processes stepping environments while collecting (`monde collect --workers`): 0 picks one
+    per available core when the collection has at least 10 000 steps, else 1 (this process);
+    the episodes are the same whatever the number"""
 
     def __post_init__(self) -> None:
         if self.episodes < 1 or self.steps_per_episode < 1 or self.num_envs < 1:
             raise ValueError("data.episodes, data.steps_per_episode and data.num_envs must be ≥ 1")
+        if self.workers < 0:
+            raise ValueError(f"data.workers must be ≥ 0 (0: one per core), got {self.workers}")
         if not 0.0 <= self.val_fraction < 1.0:
             raise ValueError(f"data.val_fraction must be in [0, 1), got {self.val_fraction}")
         check_name("data.policy", self.policy, POLICIES)

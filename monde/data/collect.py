@@ -9,12 +9,11 @@ import numpy as np
 
 from monde.config import DataConfig, EnvConfig
 from monde.config_io import to_dict
+from monde.data.batches import WorkerDiedError, batch_starts, batch_stream, resolve_workers
 from monde.data.store import EpisodeStore, is_store
 from monde.envs import make_env
-from monde.envs.policies import make_policy
 from monde.envs.registry import close_env, env_entry
 from monde.progress import tqdm
-from monde.types import Episode
 
 _COLLECTION_KEYS = ("episodes", "steps_per_episode", "policy", "num_envs", "seed")
 """The data settings that decide which episodes a collection writes (val_fraction does not)."""
@@ -60,6 +59,7 @@ def collect(
     out: str | Path,
     progress: bool = True,
     resume: bool = False,
+    workers: int | None = None,
 ) -> dict:
     """Collect `data_cfg.episodes` episodes into a new store at `out`; returns coverage stats.
 
@@ -68,6 +68,10 @@ def collect(
     With `resume`, an interrupted collection at `out` (same settings) continues where it
     stopped and ends holding exactly the episodes an uninterrupted run writes. The store is
     marked complete as the last write; an error marks it failed.
+
+    `workers` processes (default data_cfg.workers; 0: one per available core when the collection
+    is large enough to pay for starting them, else this process) step the batches; this process
+    writes them in episode order, so the store is the same whatever the number of workers.
     """
     clock = time.perf_counter()
     out = Path(out)
@@ -104,48 +108,43 @@ def collect(
         store.resume_writing(expected_episodes=data_cfg.episodes)
     # the states of the episodes stored before an interruption count towards coverage
     all_states = [store[i].states for i in range(done)]
+    starts = batch_starts(data_cfg, done)
+    workers = resolve_workers(data_cfg.workers if workers is None else workers, data_cfg, done)
+    if workers > 1 and progress:
+        print(f"collecting with {workers} worker processes")
     bar = tqdm(
         total=data_cfg.episodes, initial=done, desc="collect", unit="ep", disable=not progress
     )
+    batches = batch_stream(env, env_cfg, data_cfg, starts, workers)
     try:
-        # batches start at multiples of num_envs, as in an uninterrupted run
-        for first in range(done - done % data_cfg.num_envs, data_cfg.episodes, data_cfg.num_envs):
-            count = min(data_cfg.num_envs, data_cfg.episodes - first)
-            seeds = [data_cfg.seed + first + i for i in range(data_cfg.num_envs)]
-            policy = make_policy(data_cfg.policy, env, seeds[0])
-            frames = [env.reset(seeds)]  # list of (B, Hp, Wp, C)
-            states = [env.state()]
-            policy.reset(states[0])
-            actions = []
-            for _ in range(data_cfg.steps_per_episode):
-                action = policy.act(states[-1])  # (B, A_env)
-                frames.append(env.step(action))
-                states.append(env.state())
-                actions.append(action)
-            frames_b = np.stack(frames, axis=1)  # (B, T+1, Hp, Wp, C)
-            actions_b = np.stack(actions, axis=1).astype(np.float32)  # (B, T, A_env)
-            states_b = np.stack(states, axis=1)  # (B, T+1, S)
-            keep = range(max(0, done - first), count)  # a resumed batch skips stored episodes
+        for first, batch in zip(starts, batches, strict=True):
+            keep = batch[max(0, done - first) :]  # a resumed batch skips stored episodes
             # collect_seconds (committed with the episodes) lets a later run that reuses this
             # store report the collection time, across interruptions too
             store.meta["info"]["collect_seconds"] = spent + time.perf_counter() - clock
-            store.extend(
-                [Episode(frames_b[i], actions_b[i], states_b[i], {"seed": seeds[i]}) for i in keep]
-            )
-            all_states.extend(states_b[i].astype(np.float32) for i in keep)  # as stored
+            store.extend(keep)
+            all_states.extend(e.states.astype(np.float32) for e in keep)  # as stored
             bar.update(len(keep))
     except KeyboardInterrupt:
         store.mark_failed("interrupted")
         raise
+    except WorkerDiedError as err:
+        store.mark_failed(f"collection failed: {err}")
+        raise WorkerDiedError(
+            f"{out}: {err}; the store holds {len(store)} of {data_cfg.episodes} episodes, "
+            "marked incomplete: continue it with `monde collect --resume`"
+        ) from None
     except Exception as err:
         store.mark_failed(f"collection failed: {type(err).__name__}: {err}")
         raise
     finally:
         bar.close()
+        close_batches = getattr(batches, "close", None)  # stops worker processes still running
+        if close_batches is not None:
+            close_batches()
     measure = env_entry(env_cfg.name).coverage  # the env's coverage statistics, if it has any
     stats = measure(np.stack(all_states), env.cfg) if measure is not None else {}
     close_env(env)
     store.meta["info"].update(coverage=stats, collect_seconds=spent + time.perf_counter() - clock)
     store.finish()  # the last write: the store is complete
     return stats
-

@@ -1,0 +1,122 @@
+"""Collection across worker processes: the same episodes as one process, a dead worker leaves an
+incomplete store and one line saying so, and --resume with workers completes the same store."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import threading
+
+import numpy as np
+import pytest
+
+import monde.data.collect as collect_module
+from monde.cli import main
+from monde.config import DataConfig, EnvConfig
+from monde.data.batches import PARALLEL_MIN_STEPS, batch_starts, resolve_workers
+from monde.data.collect import collect
+from monde.data.store import EpisodeStore
+
+STORED_ARRAYS = ("frames", "actions", "states", "episodes", "hashes", "key_hashes")
+
+
+def tiny(episodes: int = 7) -> tuple[EnvConfig, DataConfig]:
+    """TwoRoom with its door explorer: 7 episodes in batches of 2 (the last one short)."""
+    return EnvConfig(image_size=16), DataConfig(episodes=episodes, steps_per_episode=4, num_envs=2)
+
+
+def assert_same_store(a: EpisodeStore, b: EpisodeStore) -> None:
+    """Every stored array bit-equal, and the same features and coverage."""
+    assert len(a) == len(b)
+    for key in STORED_ARRAYS:
+        rows = int(a.meta["num_frames"]) if key in ("frames", "actions", "states") else len(a)
+        np.testing.assert_array_equal(a.reader(key).range(0, rows), b.reader(key).range(0, rows))
+    assert a.meta["features"] == b.meta["features"]
+    assert a.meta["info"]["coverage"] == b.meta["info"]["coverage"]
+
+
+def test_two_workers_write_the_episodes_one_process_writes(tmp_path):
+    env_cfg, data_cfg = tiny()
+    serial_stats = collect(env_cfg, data_cfg, tmp_path / "serial", progress=False, workers=1)
+    parallel_stats = collect(env_cfg, data_cfg, tmp_path / "parallel", progress=False, workers=2)
+    assert parallel_stats == serial_stats
+    serial, parallel = EpisodeStore(tmp_path / "serial"), EpisodeStore(tmp_path / "parallel")
+    assert parallel.completeness()["summary"] == "complete: 7 episodes"
+    assert_same_store(serial, parallel)
+    for a, b in zip(serial, parallel, strict=True):  # and each episode reads back the same
+        for key in ("frames", "actions", "states"):
+            np.testing.assert_array_equal(getattr(a, key), getattr(b, key))
+
+
+def test_workers_are_capped_by_the_batches_and_small_collections_stay_in_process():
+    _, data_cfg = tiny()  # 4 batches: 0, 2, 4, 6
+    assert list(batch_starts(data_cfg, done=3)) == [2, 4, 6]
+    assert resolve_workers(8, data_cfg) == 4 and resolve_workers(2, data_cfg, done=5) == 2
+    assert resolve_workers(0, data_cfg) == 1  # 28 steps: starting workers would not pay
+    big = DataConfig(episodes=PARALLEL_MIN_STEPS, steps_per_episode=1, num_envs=1)
+    assert resolve_workers(0, big) == min(len(os.sched_getaffinity(0)), PARALLEL_MIN_STEPS)
+    with pytest.raises(ValueError, match="workers must be ≥ 0"):
+        resolve_workers(-1, data_cfg)
+
+
+def kill_first_worker(found: list[int]) -> None:
+    """SIGKILL the first child process this process starts (a collection worker)."""
+    for _ in range(2000):
+        children = multiprocessing.active_children()
+        if children:
+            found.append(children[0].pid)
+            os.kill(children[0].pid, signal.SIGKILL)
+            return
+        threading.Event().wait(0.005)
+
+
+def test_a_killed_worker_leaves_an_incomplete_store_and_one_line(tmp_path, capsys):
+    out = tmp_path / "data"
+    args = ["collect", "--out", str(out), "--workers", "2", "--quiet", "env.image_size=16"]
+    args += ["data.episodes=40", "data.steps_per_episode=4", "data.num_envs=2"]
+    killed: list[int] = []
+    killer = threading.Thread(target=kill_first_worker, args=(killed,))
+    killer.start()
+    with pytest.raises(SystemExit) as exit_info:
+        main(args)
+    killer.join()
+    assert killed, "no worker process was started"
+    message = str(exit_info.value.code)
+    assert "\n" not in message and message.startswith(f"monde collect: error: {out}: ")
+    assert "worker process died" in message and "monde collect --resume" in message
+    state = EpisodeStore(out).completeness()
+    assert state["complete"] is False and state["expected"] == 40
+    assert "collection failed: a collection worker process died" in state["summary"]
+    main([*args, "--resume"])  # continued with 2 workers, same config
+    env_cfg, data_cfg = EnvConfig(image_size=16), tiny(40)[1]
+    collect(env_cfg, data_cfg, tmp_path / "serial", progress=False, workers=1)
+    assert_same_store(EpisodeStore(tmp_path / "serial"), EpisodeStore(out))
+    assert EpisodeStore(out).completeness()["summary"] == "complete: 40 episodes"
+
+
+class Killed(BaseException):
+    """Stands in for kill -9 of the writer: escapes every handler, so nothing is marked."""
+
+
+def test_resume_with_workers_writes_the_uninterrupted_store(tmp_path, monkeypatch):
+    env_cfg, data_cfg = tiny()
+    collect(env_cfg, data_cfg, tmp_path / "whole", progress=False, workers=1)
+    real_extend = EpisodeStore.extend
+    writes: list[int] = []
+
+    def extend_then_die(self, episodes):
+        if len(writes) == 2:
+            raise Killed
+        writes.append(len(episodes))
+        return real_extend(self, episodes)
+
+    monkeypatch.setattr(collect_module.EpisodeStore, "extend", extend_then_die)
+    with pytest.raises(Killed):
+        collect(env_cfg, data_cfg, tmp_path / "cut", progress=False, workers=2)
+    monkeypatch.setattr(collect_module.EpisodeStore, "extend", real_extend)
+    assert multiprocessing.active_children() == []  # the workers were stopped
+    cut = EpisodeStore(tmp_path / "cut")
+    assert cut.completeness()["summary"] == "incomplete: 4 of 7 episodes (interrupted)"
+    collect(env_cfg, data_cfg, tmp_path / "cut", progress=False, resume=True, workers=2)
+    assert_same_store(EpisodeStore(tmp_path / "whole"), EpisodeStore(tmp_path / "cut"))
