@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -116,16 +117,33 @@ class RandomActions:
         pass
 
 
-def run_episodes(env, seeds, policy, frameskip: int, max_steps: int):
+StepWatcher = Callable[[np.ndarray, np.ndarray], None]
+"""(frames (B, Hp, Wp, C) uint8, success (B,) bool so far) → None: sees an episode batch."""
+
+
+def run_episodes(
+    env,
+    seeds,
+    policy,
+    frameskip: int,
+    max_steps: int,
+    on_step: StepWatcher | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
     """Roll out one batch of episodes; success is reaching the goal within max_steps env steps.
 
     → success (B,) bool, steps (B,) environment steps to the first success (max_steps if never;
     0 for an episode already at its goal after the reset, which is not planned for).
+    `on_step`, when given, is called with the frames after the reset and after every model step
+    (the last one possibly cut short by max_steps), and the success so far (e.g. the report's
+    planned-episode GIFs).
     """
-    policy.start(env, env.reset(seeds))
+    frames = env.reset(seeds)
+    policy.start(env, frames)
     b = env.num_envs
     success = env.is_success().astype(bool)  # at the goal before any action: solved at t = 0
     steps = np.where(success, 0, max_steps).astype(np.int64)
+    if on_step is not None:
+        on_step(frames, success.copy())
     if success.all():
         return success, steps
     t = 0
@@ -138,6 +156,8 @@ def run_episodes(env, seeds, policy, frameskip: int, max_steps: int):
             reached = env.is_success() & ~success
             steps[reached] = t
             success |= reached
+        if on_step is not None:
+            on_step(frame, success.copy())
         if success.all() or t >= max_steps:
             break
         policy.observe(frame, block, env.state())
@@ -256,4 +276,3 @@ def time_single_plan(
         "compile": plan_cfg.compile,
         "threads": torch.get_num_threads(),
     }
-

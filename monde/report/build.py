@@ -9,7 +9,6 @@ planned episodes, and writes RUN_DIR/report/{index.html, report.md, media/, unde
 from __future__ import annotations
 
 import json
-import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,8 +21,7 @@ from monde.config import RunConfig
 from monde.config_io import ConfigError, load_config
 from monde.data.splits import split_episodes
 from monde.data.store import EpisodeStore
-from monde.envs import make_env
-from monde.envs.registry import env_entry
+from monde.envs.registry import build_config, env_entry
 from monde.eval.rollout_error import model_steps
 from monde.eval.understanding import UnderstandingConfig, evaluate_understanding
 from monde.io import atomic_write_json, read_json
@@ -39,11 +37,11 @@ from monde.models.decoder import (
     train_decoder,
 )
 from monde.models.world_model import WorldModel, encode_frames
-from monde.plan.mpc import MPCPlanner
 from monde.progress import tqdm
 from monde.report import plots
-from monde.report.media import gif_bytes, png_bytes, side_by_side, upscale
+from monde.report.media import gif_bytes, side_by_side, upscale
 from monde.report.page import Media, Section, write_report
+from monde.report.planned import plan_settings, planned_media
 from monde.report.tables import provenance, success_table
 from monde.runs import read_metrics
 from monde.types import Episode
@@ -249,62 +247,6 @@ def rollout_media(
     return media
 
 
-@torch.no_grad()
-def planned_media(
-    run: Run, decoder: LatentDecoder, opts: ReportOptions, progress: bool = True
-) -> list[Media]:
-    """Plan a few evaluation episodes with MPC; GIF per episode: real | imagined plan end | goal."""
-    n = opts.planned_episodes
-    if n < 1:
-        return []
-    cfg, model = run.cfg, run.model
-    env = make_env(cfg.env.name, n, **cfg.env.env_kwargs("eval"))
-    seeds = [cfg.eval.seed + i for i in range(n)]
-    frame = env.reset(seeds)
-    goal = env.goal_rgb()
-    planner = MPCPlanner(model, cfg.plan, seed=cfg.eval.seed)
-    planner.reset(frame, goal, env.state(), env.goal_state())
-    fs = model.frameskip
-    real, imagined = [frame], []
-    success = np.zeros(n, bool)
-    steps = math.ceil(cfg.eval.max_steps / fs)
-    receding = max(1, min(cfg.plan.receding, cfg.plan.horizon))
-    for m in tqdm(range(steps), desc="planned episodes", disable=not progress):
-        if m % receding == 0:  # replan, as evaluation does
-            plan = planner.plan().actions  # (B, H, A)
-            z_plan = model.rollout(planner.z_hist, plan, a_ctx=planner.a_hist)  # (B, H, D)
-            end = decoder.decode(z_plan[:, -1])  # (B, Hp, Wp, C): where the plan ends
-        imagined.append(end)
-        executed = plan[:, m % receding]  # (B, A)
-        block = executed.cpu().numpy().reshape(n, fs, -1)  # (B, fs, A_env)
-        for j in range(fs):
-            frame = env.step(block[:, j])
-            success |= env.is_success()
-        real.append(frame)
-        planner.observe(frame, executed, env.state())
-        if success.all():
-            break
-    imagined.append(imagined[-1])
-    real_a, imag_a = np.stack(real, 1)[..., :3], np.stack(imagined, 1)  # (B, T, Hp, Wp, 3)
-    goal = goal[..., :3]  # colour only (an RGB-D env's depth is not shown)
-    goal_a = np.repeat(goal[:, None], real_a.shape[1], axis=1)
-    media = []
-    for i in range(n):
-        panels = [upscale(p[i], opts.upscale) for p in (real_a, imag_a, goal_a)]
-        media.append(
-            Media(
-                f"planned_{i}.gif",
-                gif_bytes(side_by_side(panels)),
-                f"evaluation seed {seeds[i]} ({'reached' if success[i] else 'did not reach'} the "
-                f"goal within the shown steps): real frame | decoder(imagined last state of the "
-                f"current {cfg.plan.horizon}-step plan) | goal image",
-            )
-        )
-    media.append(Media("goals.png", png_bytes(upscale(np.concatenate(list(goal), 1), 2)),
-                       "the goal images of the planned episodes"))  # fmt: skip
-    return media
-
-
 def _fmt(x: float | None, digits: int = 3) -> str:
     return "–" if x is None else f"{x:.{digits}f}"
 
@@ -388,11 +330,13 @@ def build_report(
     run = load_run(run_dir, data_dir, opts.train_episodes, progress)
     clock.lap("load")
     model, fs = run.model, run.model.frameskip
-    env_cfg = getattr(make_env(run.cfg.env.name, 1, **run.cfg.env.env_kwargs("eval")), "cfg", None)
-    surprise_ok = env_entry(run.cfg.env.name).surprise  # the env offers surprise clips
+    entry = env_entry(run.cfg.env.name)
+    env_cfg = None  # the env's own config, for its surprise clips when its entry offers them
+    if entry.surprise:
+        env_cfg = build_config(entry.config_cls, run.cfg.env.env_kwargs("eval"))
     und, _ = evaluate_understanding(
-        model, run.train, run.test, run.state_names, env_cfg if surprise_ok else None,
-        opts.understanding, progress, run.cfg.env.name,
+        model, run.train, run.test, run.state_names, env_cfg, opts.understanding, progress,
+        run.cfg.env.name,
     )  # fmt: skip
     und["provenance"] = provenance()
     clock.lap("understanding")
@@ -404,8 +348,8 @@ def build_report(
     s_run = Section(
         "Run",
         text=(
-            f"Run folder {run_dir}; model {model.cfg.predictor} predictor, latent "
-            f"{model.cfg.latent_dim}, history {model.history}, frameskip {fs} (one model step = "
+            f"Run folder {run_dir}; model {run.cfg.model.predictor} predictor, latent "
+            f"{model.latent_dim}, history {model.history}, frameskip {fs} (one model step = "
             f"{fs} environment steps). Episodes: {len(run.train)} for fitting probes and the "
             f"decoder, {len(run.test)} held out (the training run's held-out episodes) for every "
             f"score below.\n\nProvenance: {json.dumps(und['provenance'])}"
@@ -506,9 +450,9 @@ def build_report(
     sections.append(
         Section(
             "Planned episodes",
-            text=f"MPC with the run's plan settings ({run.cfg.plan.samples} samples × "
-            f"{run.cfg.plan.iterations} CEM iterations, horizon {run.cfg.plan.horizon}).",
-            media=planned_media(run, decoder, opts, progress),
+            text=f"MPC with the run's plan settings: {plan_settings(run.cfg)}. The episodes "
+            "run as `monde eval` runs its first ones (same environment, seeds and planner).",
+            media=planned_media(run.cfg, model, decoder, opts.planned_episodes, opts.upscale),
         )
     )
     clock.lap("planned episodes")

@@ -57,6 +57,25 @@ def test_episodes_at_their_goal_at_the_start_are_counted_and_left_out():
     assert row["mean_steps_to_goal"] == 2.0
 
 
+def test_on_step_sees_the_frames_after_the_reset_and_every_model_step():
+    env = LineEnv([0.0, 1.0, 100.0])
+    seen = []
+    forward = Forward()
+    forward.choose = lambda m, active=None: np.ones((3, 2), np.float32)  # 2 env actions per step
+    success, steps = run_episodes(
+        env, [0, 1, 2], forward, frameskip=2, max_steps=5,
+        on_step=lambda frames, ok: seen.append((frames.shape, ok, env.x.copy())),
+    )  # fmt: skip
+    np.testing.assert_array_equal(steps, [0, 2, 5])  # run_episodes unchanged by the watcher
+    assert [shape for shape, _, _ in seen] == [(3, 4, 4, 3)] * 4  # reset + 3 model steps
+    np.testing.assert_array_equal([ok for _, ok, _ in seen], [[1, 0, 0], [1, 1, 0], [1, 1, 0],
+                                                              [1, 1, 0]])  # fmt: skip
+    # 2 + 2 + 1 env steps of +0.4: the last model step is cut short by max_steps
+    np.testing.assert_allclose([x[2] for _, _, x in seen], [0.0, 0.8, 1.6, 2.0])
+    seen[0][1][:] = False  # each call gets its own copy of the success so far
+    assert success[0]
+
+
 def test_every_episode_solved_at_the_start_scores_nothing():
     env = LineEnv([0.0, 0.1])
     success, steps = run_episodes(env, [0, 1], RandomActions(1, seed=0), 1, 10)
