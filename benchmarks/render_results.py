@@ -21,6 +21,13 @@ COMMANDS = {
 }
 
 
+def _random_wall(data: dict) -> bool:
+    """Whether the run moved the wall: results of older Monde recorded it at the top level."""
+    if "random_wall" in data:
+        return bool(data["random_wall"])
+    return bool(data["config"]["env"].get("options", {}).get("random_wall", False))
+
+
 def render_goal_reaching(name: str, data: dict) -> str:
     plan = data["single_episode_plan"]
     prov = data["provenance"]
@@ -28,7 +35,7 @@ def render_goal_reaching(name: str, data: dict) -> str:
     lines = [
         f"## {name} — `{COMMANDS.get(name, '?')}`",
         "",
-        f"TwoRoom, random wall: {data['random_wall']}; {cfg['eval']['episodes']} episodes, "
+        f"TwoRoom, random wall: {_random_wall(data)}; {cfg['eval']['episodes']} episodes, "
         f"budget {cfg['eval']['max_steps']} environment steps, CEM {cfg['plan']['samples']} × "
         f"{cfg['plan']['iterations']}, horizon {cfg['plan']['horizon']} × frameskip "
         f"{cfg['model']['frameskip']}. Commit {prov['commit']}, torch {prov['torch']}, "
@@ -41,7 +48,7 @@ def render_goal_reaching(name: str, data: dict) -> str:
         f"{plan['p95_ms']:.1f} ms p95 ({plan['calls']} calls).",
     ]
     novelty = data.get("scene_novelty")
-    if data["random_wall"] and novelty and "columns" in novelty:
+    if _random_wall(data) and novelty and "columns" in novelty:
         lines += [
             "",
             f"Evaluation walls vs the "

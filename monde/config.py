@@ -20,26 +20,30 @@ class EnvConfig:
     """environment name in monde.envs' registry"""
     image_size: int = 64
     """rendered frame side in pixels"""
-    random_wall: bool = False
-    """randomise the wall and door position per episode"""
-    heldout_walls: bool = False
-    """with random_wall: collect on one colour of a checkerboard of wall/door positions and
-    evaluate on the other, so evaluation walls lie at least a cell away from any trained on"""
-
+    heldout_scenes: bool = False
+    """collect on the environment's training scenes and evaluate on its held-out ones, so that
+    no evaluation scene lies near one trained on (an env that offers a `scene_split` option,
+    e.g. TwoRoom with options.random_wall: a checkerboard of wall/door cells)"""
     options: dict = field(default_factory=dict)
-    """further settings of the environment's own config (e.g. maze: medium for point_maze)"""
+    """further settings of the environment's own config (e.g. random_wall: true for two_room,
+    maze: medium for point_maze)"""
+    random_wall: bool | None = field(default=None, metadata={"deprecated": True})
+    """deprecated, read from older configs: true = options.random_wall: true"""
+    heldout_walls: bool | None = field(default=None, metadata={"deprecated": True})
+    """deprecated, read from older configs: the former name of heldout_scenes"""
 
     def __post_init__(self) -> None:
-        if self.heldout_walls and not self.random_wall:
-            raise ValueError("env.heldout_walls needs env.random_wall: true")
+        if self.random_wall:  # older configs: a TwoRoom field; false was its default
+            self.options = {**self.options, "random_wall": True}
+        if self.heldout_walls is not None:
+            self.heldout_scenes = self.heldout_scenes or self.heldout_walls
+        self.random_wall = self.heldout_walls = None
 
     def env_kwargs(self, stage: Literal["collect", "eval"]) -> dict:
         """Keyword overrides for monde.envs.make_env when collecting or evaluating."""
         kwargs: dict = {"image_size": self.image_size, **self.options}
-        if self.name == "two_room":
-            kwargs["random_wall"] = self.random_wall
-        if self.heldout_walls:
-            kwargs["wall_split"] = "train" if stage == "collect" else "heldout"
+        if self.heldout_scenes:
+            kwargs["scene_split"] = "train" if stage == "collect" else "heldout"
         return kwargs
 
 
@@ -92,6 +96,15 @@ class ModelConfig:
     """kernel and stride of the encoder's patchify stem"""
     encoder_channels: tuple[int, ...] = (32, 64, 64)
     """output channels of the stem, then of each stride-2 conv stage"""
+    encoder_dim: int = 64
+    """vit: token width E (a multiple of 4 and of encoder_heads)"""
+    encoder_depth: int = 4
+    """vit: transformer blocks over the patch tokens"""
+    encoder_heads: int = 4
+    """vit: attention heads"""
+    encoder_pool: Literal["mean", "flatten"] = "mean"
+    """vit: how the tokens become the latent: their mean, or all of them flattened (keeps
+    where things are; T·E inputs to the readout)"""
     predictor: str = "gru"
     """predictor family, a name in monde.registry.PREDICTORS: mlp, gru or transformer"""
     predictor_dim: int = 64
@@ -132,6 +145,11 @@ class ModelConfig:
         if self.predictor_depth < 1 or not self.encoder_channels:
             raise ValueError(
                 "model.predictor_depth must be ≥ 1 and model.encoder_channels non-empty"
+            )
+        if self.encoder_depth < 1 or self.encoder_dim % math.lcm(4, self.encoder_heads):
+            raise ValueError(
+                f"model.encoder_depth must be ≥ 1 and model.encoder_dim {self.encoder_dim} a "
+                f"multiple of 4 and of model.encoder_heads {self.encoder_heads}"
             )
         if self.proprio and self.latent_dim <= len(self.proprio):
             raise ValueError(
@@ -205,7 +223,7 @@ class TrainConfig:
     """'auto': bf16 autocast of the forward pass where it was measured faster (CUDA with bf16;
     a CPU with AMX-BF16 at one thread per process), fp32 elsewhere (monde.precision); or
     'fp32' / 'bf16'"""
-    bf16: bool | None = None
+    bf16: bool | None = field(default=None, metadata={"deprecated": True})
     """deprecated, read from older configs: true/false = precision bf16/fp32 (if precision is
     auto)"""
     device: Literal["auto", "cpu", "cuda"] = "auto"
@@ -227,6 +245,12 @@ class TrainConfig:
     """steps between resumable checkpoints"""
     probe_every: int = 500
     """steps between held-out probes of the agent state (0 disables)"""
+    encoder_init: str = ""
+    """a pretrained encoder folder (RUN/encoder of `monde pretrain`) whose backbone weights
+    start the model's encoder; its encoder config must match model's ("": random init)"""
+    freeze_encoder: bool = False
+    """with encoder_init: keep the pretrained backbone fixed (no gradient, not in the
+    optimizer); false: fine-tune it with the rest"""
 
     def __post_init__(self) -> None:
         self.precision, self.bf16 = _legacy_bf16(self.precision, self.bf16, "train")
@@ -243,6 +267,8 @@ class TrainConfig:
                 f"train.batch_size {self.batch_size} must be divisible by "
                 f"train.grad_accum_steps {self.grad_accum_steps}"
             )
+        if self.freeze_encoder and not self.encoder_init:
+            raise ValueError("train.freeze_encoder needs train.encoder_init (a pretrained encoder)")
 
 
 @dataclass
@@ -289,7 +315,7 @@ class PlanConfig:
     precision: Literal["auto", "fp32", "bf16"] = "auto"
     """'auto': bf16 autocast of the rollout on a GPU with native bf16, fp32 elsewhere (on a
     CPU, even with AMX, small rollouts ran slower in bf16: monde.precision); or 'fp32' / 'bf16'"""
-    bf16: bool | None = None
+    bf16: bool | None = field(default=None, metadata={"deprecated": True})
     """deprecated, read from older configs: true/false = precision bf16/fp32 (if precision is
     auto)"""
     compile: bool = False
@@ -352,6 +378,88 @@ class EvalConfig:
 
 
 @dataclass
+class PretrainConfig:
+    """`monde pretrain`: masked latent prediction over the patch tokens of model.encoder 'vit'
+    (I-JEPA), from frames alone (monde.pretrain). The encoder's shape is the model section's."""
+
+    steps: int = 2000
+    """optimizer steps"""
+    batch_size: int = 64
+    """frames per optimizer step"""
+    lr: float = 1e-3
+    """AdamW peak learning rate (linear warm-up, cosine decay to 10 %)"""
+    warmup_steps: int = 100
+    """linear learning-rate warm-up"""
+    weight_decay: float = 0.04
+    """AdamW weight decay"""
+    grad_clip: float = 1.0
+    """gradient norm clip (0 disables)"""
+    anti_collapse: Literal["ema", "sigreg"] = "ema"
+    """what keeps the latents from collapsing: 'ema' — targets from an exponential moving
+    average of the encoder, no gradient through them (I-JEPA); 'sigreg' — targets from the
+    encoder itself, with SIGReg pulling its tokens towards an isotropic Gaussian (LeJEPA)"""
+    ema_momentum: tuple[float, float] = (0.996, 1.0)
+    """ema: target momentum at the first and the last step, linear in between"""
+    sigreg_weight: float = 0.05
+    """sigreg: weight of SIGReg on the full frame's tokens"""
+    sigreg_projections: int = 256
+    """sigreg: random 1-D projections per evaluation"""
+    predictor_dim: int = 32
+    """width of the narrow predictor that maps context tokens to the masked ones"""
+    predictor_depth: int = 2
+    """predictor transformer blocks"""
+    predictor_heads: int = 4
+    """predictor attention heads"""
+    target_blocks: int = 4
+    """masked blocks whose latents are predicted, per frame"""
+    target_scale: tuple[float, float] = (0.15, 0.2)
+    """range of a target block's area, as a fraction of the patch grid"""
+    target_aspect: tuple[float, float] = (0.75, 1.5)
+    """range of a target block's height / width"""
+    context_scale: tuple[float, float] = (0.85, 1.0)
+    """range of the (square) context block's area; the target blocks are cut out of it"""
+    probe_frames: int = 2000
+    """frames of training and of held-out episodes for the linear probe of the pooled tokens
+    (states are read for the probe only)"""
+    probe_every: int = 500
+    """steps between probes (0: only at the end)"""
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    """where to pretrain: 'auto' picks the GPU when CUDA is present"""
+    threads: int = 0
+    """torch CPU threads (0 keeps torch's default)"""
+    seed: int = 0
+    """seed of initialisation, frame order and masks"""
+    log_every: int = 50
+    """steps between metric rows"""
+    checkpoint_every: int = 500
+    """steps between resumable checkpoints"""
+    keep_checkpoints: int = 2
+    """newest resumable checkpoints kept on disk"""
+
+    def __post_init__(self) -> None:
+        if self.steps < 1 or self.batch_size < 2 or self.log_every < 1:
+            raise ValueError("pretrain.steps and log_every must be ≥ 1, pretrain.batch_size ≥ 2")
+        if self.checkpoint_every < 0 or self.probe_every < 0 or self.keep_checkpoints < 1:
+            raise ValueError(
+                "pretrain.checkpoint_every and probe_every must be ≥ 0, keep_checkpoints ≥ 1"
+            )
+        if self.target_blocks < 1 or self.predictor_depth < 1:
+            raise ValueError("pretrain.target_blocks and pretrain.predictor_depth must be ≥ 1")
+        if self.predictor_dim % math.lcm(4, self.predictor_heads):
+            raise ValueError(
+                f"pretrain.predictor_dim {self.predictor_dim} must be a multiple of 4 and of "
+                f"pretrain.predictor_heads {self.predictor_heads}"
+            )
+        for name in ("ema_momentum", "target_scale", "target_aspect", "context_scale"):
+            low, high = getattr(self, name)
+            if not 0 < low <= high or (name != "target_aspect" and high > 1):
+                raise ValueError(
+                    f"pretrain.{name} must be a range 0 < low ≤ high"
+                    f"{'' if name == 'target_aspect' else ' ≤ 1'}, got {[low, high]}"
+                )
+
+
+@dataclass
 class RunConfig:
     env: EnvConfig = field(default_factory=EnvConfig)
     data: DataConfig = field(default_factory=DataConfig)
@@ -359,3 +467,4 @@ class RunConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
     plan: PlanConfig = field(default_factory=PlanConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
+    pretrain: PretrainConfig = field(default_factory=PretrainConfig)

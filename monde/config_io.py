@@ -149,7 +149,11 @@ def from_dict(cls: type[T], data: Mapping, *, source: str = "<dict>") -> T:
 def to_dict(obj: Any) -> Any:
     """Plain, YAML/JSON-safe form of a dataclass tree (field order kept, tuples → lists)."""
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return {f.name: to_dict(getattr(obj, f.name)) for f in dataclasses.fields(obj) if f.init}
+        return {  # a deprecated field that its section has already read is not written back
+            f.name: to_dict(getattr(obj, f.name))
+            for f in dataclasses.fields(obj)
+            if f.init and not (f.metadata.get("deprecated") and getattr(obj, f.name) is None)
+        }
     if isinstance(obj, Mapping):
         return {to_dict(k): to_dict(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):

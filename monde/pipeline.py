@@ -71,6 +71,7 @@ def demo_data(
     `data_dir` holds a store of other settings or an incomplete one (without `resume`).
     """
     from monde.data.collect import collect
+    from monde.data.collection_settings import collection_differences
     from monde.data.store import EpisodeStore
 
     clock = time.perf_counter()
@@ -80,14 +81,13 @@ def demo_data(
         collect(cfg.env, cfg.data, data_dir, progress=progress, resume=True)  # interrupted
     else:
         store = EpisodeStore(data_dir)
-        info = store.meta["info"]
-        same = info.get("env_config") == to_dict(cfg.env) and info.get("data_config") == to_dict(
-            cfg.data
-        )
-        if not same or len(store) != cfg.data.episodes:
+        differ = collection_differences(store.meta["info"], cfg.env, cfg.data)
+        if differ or len(store) != cfg.data.episodes:
+            why = "; ".join(differ) or f"{len(store)} of {cfg.data.episodes} episodes"
             raise ValueError(
-                f"{data_dir} holds a dataset collected with other settings or is incomplete; "
-                "delete it, use another --run, or continue an interrupted collection with --resume"
+                f"{data_dir} holds a dataset collected with other settings or is incomplete "
+                f"({why}); delete it, use another --run, or continue an interrupted collection "
+                "with --resume"
             )
         print(f"reusing the {cfg.data.episodes} episodes in {data_dir}")
     stored = EpisodeStore(data_dir).meta["info"]  # a reused store keeps its collection time
@@ -156,12 +156,11 @@ def evaluate(
     # read from the store the model was trained on, never rebuilt from the config
     eval_seeds = range(cfg.eval.seed, cfg.eval.seed + cfg.eval.episodes)
     novelty = scene_novelty(model_dir, cfg.env, eval_seeds)
-    if novelty is not None and cfg.env.random_wall:
+    if novelty is not None:
         print(f"evaluation scenes vs the training scenes: {novelty}")
     payload = {
         "scene_novelty": novelty,
         "env": cfg.env.name,
-        "random_wall": cfg.env.random_wall,
         "results": results,
         "single_episode_plan": timing,
         **(extra or {}),

@@ -93,6 +93,11 @@ def env_entry(name: str) -> EnvEntry:
 def build_config(config_cls: type, overrides: dict[str, Any]) -> Any:
     """config_cls(**overrides), with a ValueError naming any unknown key and the valid keys."""
     valid = [f.name for f in fields(config_cls)]
+    if "scene_split" in overrides and "scene_split" not in valid:
+        raise ValueError(
+            f"env.heldout_scenes: {config_cls.__name__} offers no held-out scenes (no "
+            "scene_split option); set env.heldout_scenes: false"
+        )
     unknown = sorted(set(overrides) - set(valid))
     if unknown:
         raise ValueError(

@@ -60,19 +60,25 @@ class TwoRoomConfig:
     """success if the agent is closer than this to the goal"""
     min_goal_distance: float = 0.3
     """the goal is sampled at least this far from the start"""
-    wall_split: str = "all"
-    """with random_wall: 'all' scenes, or the 'train' / 'heldout' cells of a checkerboard"""
+    scene_split: str = "all"
+    """with random_wall: 'all' scenes, or the 'train' / 'heldout' cells of a checkerboard (set by
+    env.heldout_scenes: collection on 'train', evaluation on 'heldout')"""
     split_cells: int = 4
-    """checkerboard cells per axis over (wall_x_range × door_y_range) for wall_split"""
+    """checkerboard cells per axis over (wall_x_range × door_y_range) for scene_split"""
 
     def __post_init__(self) -> None:
         self.wall_x_range = tuple(float(v) for v in self.wall_x_range)  # YAML gives lists
         self.door_y_range = tuple(float(v) for v in self.door_y_range)
         if len(self.wall_x_range) != 2 or len(self.door_y_range) != 2:
             raise ValueError("wall_x_range and door_y_range must be (low, high) pairs")
-        if self.wall_split not in ("all", "train", "heldout"):
+        if self.scene_split not in ("all", "train", "heldout"):
             raise ValueError(
-                f"wall_split must be 'all', 'train' or 'heldout', got {self.wall_split!r}"
+                f"scene_split must be 'all', 'train' or 'heldout', got {self.scene_split!r}"
+            )
+        if self.scene_split != "all" and not self.random_wall:
+            raise ValueError(
+                "held-out scenes (env.heldout_scenes) need env.options.random_wall: true: with a "
+                "fixed wall every scene is the same"
             )
         if self.split_cells < 1:
             raise ValueError(f"split_cells must be >= 1, got {self.split_cells}")
@@ -97,7 +103,7 @@ def sample_task(seed: int, cfg: TwoRoomConfig) -> tuple[np.ndarray, np.ndarray]:
     """Start and goal states (4,) float32 from one seed: start in a random room, goal in the other.
 
     Draw order (fixed, so the same seed gives the same task): wall, door (only if random_wall;
-    redrawn until they fall in a cell of the wanted colour when wall_split is 'train' or
+    redrawn until they fall in a cell of the wanted colour when scene_split is 'train' or
     'heldout'), room side, then start and goal by rejection until ||goal - start|| >=
     min_goal_distance. 'train' and 'heldout' scenes never share a checkerboard cell, so a model
     trained on one split is evaluated on wall and door positions at least a cell edge away from
@@ -109,7 +115,7 @@ def sample_task(seed: int, cfg: TwoRoomConfig) -> tuple[np.ndarray, np.ndarray]:
         while True:
             u, v = rng.random(2)  # position within the wall and door ranges, in [0, 1)
             colour = (int(u * cfg.split_cells) + int(v * cfg.split_cells)) % 2
-            if cfg.wall_split == "all" or colour == (cfg.wall_split == "heldout"):
+            if cfg.scene_split == "all" or colour == (cfg.scene_split == "heldout"):
                 break
         (w0, w1), (d0, d1) = cfg.wall_x_range, cfg.door_y_range
         wall_x, door_y = float(w0 + u * (w1 - w0)), float(d0 + v * (d1 - d0))

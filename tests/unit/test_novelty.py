@@ -18,7 +18,7 @@ TRAIN_WALLS = (0.35, 0.65)  # TwoRoom's default wall_x_range
 def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A run folder whose data/ store holds 12 short random-wall episodes."""
     run = tmp_path_factory.mktemp("run")
-    env_cfg = EnvConfig(image_size=16, random_wall=True)
+    env_cfg = EnvConfig(image_size=16, options={"random_wall": True})
     data_cfg = DataConfig(episodes=12, steps_per_episode=3, num_envs=4, policy="random")
     collect(env_cfg, data_cfg, run / "data", progress=False)
     (run / "model").mkdir()
@@ -39,8 +39,12 @@ def test_training_scenes_are_the_stored_first_states(run_dir: Path) -> None:
 
 def test_an_eval_time_override_moves_the_novelty(run_dir: Path) -> None:
     seeds = range(10_000, 10_020)
-    same = scene_novelty(run_dir / "model", EnvConfig(image_size=16, random_wall=True), seeds)
-    moved_cfg = EnvConfig(image_size=16, random_wall=True, options={"wall_x_range": [0.67, 0.75]})
+    same = scene_novelty(
+        run_dir / "model", EnvConfig(image_size=16, options={"random_wall": True}), seeds
+    )
+    moved_cfg = EnvConfig(
+        image_size=16, options={"random_wall": True, "wall_x_range": [0.67, 0.75]}
+    )
     moved = scene_novelty(run_dir / "model", moved_cfg, seeds)
     assert same is not None and moved is not None
     assert moved["training_scenes"] == 12
@@ -52,7 +56,7 @@ def test_an_eval_time_override_moves_the_novelty(run_dir: Path) -> None:
 def test_the_recorded_split_is_used_and_missing_data_is_said(run_dir: Path, tmp_path: Path) -> None:
     other_run = tmp_path / "elsewhere"
     (other_run / "model").mkdir(parents=True)
-    cfg = EnvConfig(image_size=16, random_wall=True)
+    cfg = EnvConfig(image_size=16, options={"random_wall": True})
     missing = scene_novelty(other_run / "model", cfg, range(3))
     assert missing is not None and "unavailable" in missing
     record_training_data(other_run, EpisodeStore(run_dir / "data"), [0, 1, 2])

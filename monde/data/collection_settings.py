@@ -1,0 +1,42 @@
+"""Whether a store was collected with given settings: the one comparison that decides when a
+collection may be resumed or a store reused."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from monde.config import DataConfig, EnvConfig
+from monde.config_io import ConfigError, from_dict, to_dict
+
+COLLECTION_KEYS = ("episodes", "steps_per_episode", "policy", "num_envs", "seed")
+"""The data settings that decide which episodes a collection writes (val_fraction does not)."""
+
+
+def _stored_env(stored: Mapping) -> dict:
+    """The env settings a store recorded, read as a config today reads them (older keys such as
+    random_wall move into options), so that a store of an older Monde compares equal."""
+    try:
+        return to_dict(from_dict(EnvConfig, stored, source="the store's env_config"))
+    except ConfigError:
+        return dict(stored)  # a key this Monde no longer knows: compared as written
+
+
+def collection_differences(info: Mapping, env_cfg: EnvConfig, data_cfg: DataConfig) -> list[str]:
+    """`section.key: stored → now` for each collection setting that differs between a store's
+    recorded `info` and these configs; one entry when the store was not written by a collection.
+    """
+    if "env_config" not in info or "data_config" not in info:
+        return ["the store was not written by `monde collect`"]
+    stored_env, now_env = _stored_env(info["env_config"]), to_dict(env_cfg)
+    differ = [
+        f"env.{k}: {stored_env[k]!r} → {now_env[k]!r}"
+        for k in sorted(stored_env.keys() & now_env.keys())
+        if stored_env[k] != now_env[k]
+    ]
+    stored_data = info["data_config"]
+    differ += [
+        f"data.{k}: {stored_data.get(k)!r} → {getattr(data_cfg, k)!r}"
+        for k in COLLECTION_KEYS
+        if stored_data.get(k) != getattr(data_cfg, k)
+    ]
+    return differ
