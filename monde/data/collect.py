@@ -87,7 +87,6 @@ def collect(
             info={
                 "env": env_cfg.name,
                 "image_size": env_cfg.image_size,
-                "random_wall": env_cfg.random_wall,
                 "policy": data_cfg.policy,
                 "fps": getattr(env, "fps", None),
                 "frameskip": 1,
