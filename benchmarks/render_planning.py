@@ -54,18 +54,20 @@ one environment action per model step repeated `frameskip` times (`plan.repeat_a
 warm-starts from the previous solution shifted by the executed steps, plans only for episodes
 that have not yet reached their goal, and bounds its memory with `plan.chunk`. Sampling solvers
 run under `torch.inference_mode`; the context is encoded once and its predictor work done once
-per episode (`rollout_samples`, with a KV cache for the transformer); `plan.bf16` and
-`plan.compile` are options.
+per episode (`rollout_samples`, with a KV cache for the transformer); `plan.precision`
+(`auto`, `fp32` or `bf16`: `auto` rolls out in bf16 on a GPU that computes it natively and in
+fp32 on a CPU, `monde.precision`) and `plan.compile` are options.
 
 Waypoints (`plan.waypoints: N`, `monde.plan.waypoints`): a planner that greedily lowers the
 latent distance to the goal stalls where the way to the goal leads first away from it (around
 the wall of a maze). With N > 0 the planner remembers the latents of the frames of the first N
-training episodes of its run (`RUN/data`, one model step apart; never the validation split or an
-evaluation goal) as a graph: frames that followed each other, and latents as close as
-consecutive ones usually are, are joined. A breadth-first search from the goal's nearest node
-gives every node its steps to the goal, and each replanning call aims at the node
-`plan.waypoint_lookahead` steps down that path from the current latent, or at the goal once it
-is that near.
+training episodes of the store the run recorded it trained on (`RUN/training_data.json`, else
+the `RUN/data` of `monde demo` and `monde bench` runs; `monde.pipeline.waypoint_store`), one
+model step apart, never the validation split or an evaluation goal, as a graph: frames that
+followed each other, and latents as close as consecutive ones usually are, are joined. A
+breadth-first search from the goal's nearest node gives every node its steps to the goal, and
+each replanning call aims at the node `plan.waypoint_lookahead` steps down that path from the
+current latent, or at the goal once it is that near.
 """
 
 
