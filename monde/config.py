@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from monde.registry import ENCODERS, POLICIES, PREDICTORS, SOLVERS, check_name, check_topk
 
@@ -327,6 +327,11 @@ class PlanConfig:
     each replanning call a subgoal on the way to the goal, around walls; 0: aim at the goal"""
     waypoint_lookahead: int = 3
     """model steps down the graph's shortest path from the current latent to the subgoal"""
+    solver_options: dict[str, Any] = field(default_factory=dict)
+    """the configured solver's own settings, by the names of its config class (e.g.
+    {noise_beta: 2.5} for icem, or plan.solver_options.noise_beta=2.5 on the command line):
+    they override what the flat fields above give it, and a solver added later keeps its new
+    settings here; an unknown name is refused when the planner is built"""
     proprio_weights: dict[str, float] = field(default_factory=dict)
     """weight in the planning cost of a proprioceptive column of the model (model.proprio; the
     others weigh 1), e.g. {vx: 0, vy: 0}: plan on where the ball is, not on how fast it goes;

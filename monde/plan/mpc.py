@@ -93,11 +93,11 @@ class MPCPlanner:
             SubgoalSelector(waypoints, cfg.waypoint_lookahead) if waypoints is not None else None
         )
         spec = solver_spec(cfg.solver)
-        self.solver, self.solver_cfg = spec.solve, spec.from_plan(cfg)
+        self.solver, self.solver_cfg = spec.solve, spec.configure(cfg)
         self.differentiable = spec.differentiable  # plans outside torch.inference_mode
         self.repeat = model.frameskip if cfg.repeat_actions else 1
         self.search_dim = model.action_dim // self.repeat  # dims searched per model step
-        self.kept_elites = spec.warm_elites(cfg)  # elites shifted into the next call
+        self.kept_elites = spec.warm_elites(self.solver_cfg)  # elites shifted into the next call
         self.dim_weights = latent_weights(model, cfg.proprio_weights)  # (D,) or None
         self.z_goal: Tensor | None = None
         self._rollout = (

@@ -13,7 +13,7 @@ Adding a solver: one new module defining the function, its config dataclass and 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 from typing import TYPE_CHECKING, Any
 
 from monde.registry import SOLVERS, check_topk, resolve
@@ -31,15 +31,29 @@ class SolverSpec:
     solve: the solver function. config: its config dataclass. from_plan: PlanConfig → an
     instance of `config` (samples × iterations is the budget of each). differentiable: the
     solver differentiates the cost, so the planner runs it outside torch.inference_mode.
-    warm_elites: PlanConfig → how many of a call's elites (PlanResult.elites), shifted by the
-    executed steps, the next call receives as `candidates` (0: none).
+    warm_elites: the solver's config → how many of a call's elites (PlanResult.elites), shifted
+    by the executed steps, the next call receives as `candidates` (0: none).
     """
 
     solve: Callable[..., Any]
     config: type
     from_plan: Callable[[PlanConfig], Any]
     differentiable: bool = False
-    warm_elites: Callable[[PlanConfig], int] = lambda cfg: 0
+    warm_elites: Callable[[Any], int] = lambda solver_cfg: 0
+
+    def configure(self, cfg: PlanConfig) -> Any:
+        """The solver's config: `from_plan(cfg)`, then `cfg.solver_options` (the solver's own
+        section, any field of `config` by name). ValueError naming plan.solver_options.KEY and
+        the valid keys when the solver has no such field."""
+        solver_cfg = self.from_plan(cfg)
+        valid = [f.name for f in fields(self.config) if f.init]
+        unknown = sorted(set(cfg.solver_options) - set(valid))
+        if unknown:
+            raise ValueError(
+                f"plan.solver_options.{unknown[0]}: solver {cfg.solver!r} ({self.config.__name__}) "
+                f"has no such setting; its settings are {', '.join(valid)}"
+            )
+        return replace(solver_cfg, **cfg.solver_options) if cfg.solver_options else solver_cfg
 
 
 def solver_spec(name: str) -> SolverSpec:
@@ -50,4 +64,4 @@ def solver_spec(name: str) -> SolverSpec:
 def solver_from_config(cfg: PlanConfig) -> tuple[Callable[..., Any], Any]:
     """PlanConfig → (solver function, its config)."""
     spec = solver_spec(cfg.solver)
-    return spec.solve, spec.from_plan(cfg)
+    return spec.solve, spec.configure(cfg)

@@ -551,7 +551,7 @@ def test_each_registry_line_names_a_solver_spec_with_its_capabilities() -> None:
     assert all(isinstance(spec, SolverSpec) for spec in specs.values())
     assert {n for n, s in specs.items() if s.differentiable} == {"gradient", "cem_gradient"}
     cfg = PlanConfig(topk=10, keep_elites=0.25)
-    assert {n: s.warm_elites(cfg) for n, s in specs.items()} == {
+    assert {n: s.warm_elites(s.configure(cfg)) for n, s in specs.items()} == {
         "cem": 0,
         "icem": 3,
         "mppi": 0,
@@ -636,3 +636,25 @@ def test_each_encoder_line_builds_its_kind(name: str) -> None:
 def test_an_unknown_encoder_is_refused_naming_the_field() -> None:
     with pytest.raises(ValueError, match=r"model.encoder must be one of .*'cnn'.*did you mean"):
         ModelConfig(encoder="cnnn")
+
+
+def test_a_solver_section_sets_the_solvers_own_settings_by_name() -> None:
+    """plan.solver_options overrides what the flat plan.* fields give the configured solver."""
+    icem = solver_spec("icem")
+    plan = PlanConfig(
+        solver="icem", noise_beta=1.5, solver_options={"noise_beta": 2.5, "keep_elites": 0.5}
+    )
+    solver_cfg = icem.configure(plan)
+    assert (solver_cfg.noise_beta, solver_cfg.keep_elites, solver_cfg.samples) == (2.5, 0.5, 300)
+    assert icem.warm_elites(solver_cfg) == 15  # half of the 30 elites go to the next call
+    assert solver_from_config(plan)[1] == solver_cfg
+    with pytest.raises(ValueError) as err:
+        solver_spec("mppi").configure(PlanConfig(solver="mppi", solver_options={"noise_beta": 2}))
+    assert str(err.value).startswith(
+        "plan.solver_options.noise_beta: solver 'mppi' (MPPIConfig) has no such setting; "
+        "its settings are samples, "
+    )
+    with pytest.raises(ValueError, match="MPPIConfig.temperature"):  # the solver's own checks
+        solver_spec("mppi").configure(
+            PlanConfig(solver="mppi", solver_options={"temperature": -1.0})
+        )
