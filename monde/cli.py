@@ -105,8 +105,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--workers",
         type=int,
         default=None,
-        help="processes stepping environments (default data.workers; 0: one per core for a "
-        "collection large enough to pay); the episodes are the same whatever the number",
+        help="processes stepping environments (default data.workers; 0: chosen from the first "
+        "batch's stepping and writing times); the episodes are the same whatever the number",
     )
     p.set_defaults(func=cmd_collect)
     p = verbs.add_parser("train", help="train a world model")

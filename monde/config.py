@@ -64,9 +64,9 @@ class DataConfig:
     val_fraction: float = 0.1
     """fraction of episodes held out for validation losses and probes"""
     workers: int = 0
-    """processes stepping environments while collecting (`monde collect --workers`): 0 picks one
-    per available core when the collection has at least 10 000 steps, else 1 (this process);
-    the episodes are the same whatever the number"""
+    """processes stepping environments while collecting (`monde collect --workers`); 0: chosen
+    from the first batch, one per core where stepping outweighs writing (PushT), else 1 (this
+    process); the episodes are the same whatever the number"""
 
     def __post_init__(self) -> None:
         if self.episodes < 1 or self.steps_per_episode < 1 or self.num_envs < 1:

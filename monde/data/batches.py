@@ -7,6 +7,11 @@ configs, so any process can step it and get the same episodes bit for bit: `batc
 batches to `workers` processes (spawned, never forked: torch and simulators do not survive a
 fork) and yields them back in order, for the one writer (monde.data.collect) to append.
 
+With `workers=0` the choice is measured: the first batch is stepped here, and its stepping and
+writing times decide whether worker processes pay (`auto_workers`). They pay when stepping
+dominates (PushT's simulator and renderer); when the writer's hashing and compression cost more
+than stepping (TwoRoom's numpy batch), more steppers cannot make the one writer faster.
+
 A worker that dies (killed, out of memory) stops the stream with `WorkerDiedError`; an exception
 raised inside a worker is re-raised here as it was raised there.
 """
@@ -16,6 +21,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import time
 from collections import deque
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -30,9 +36,13 @@ from monde.envs.base import Env
 from monde.envs.policies import make_policy
 from monde.types import Episode
 
-PARALLEL_MIN_STEPS = 10_000
-"""Below this many environment steps to collect, `workers=None` collects in this process:
-starting a worker (a fresh interpreter, its imports, its environments) costs about a second."""
+PARALLEL_MIN_SECONDS = 5.0
+"""`auto_workers` starts workers only for at least this much serial collection still to do:
+starting one (a fresh interpreter, its imports, its environments) costs about a second."""
+
+STEP_TO_WRITE_MIN = 2.0
+"""`auto_workers` starts workers only when stepping a batch takes at least this many times as
+long as writing it: the one writer must keep up with two steppers for a second one to pay."""
 
 IN_FLIGHT_PER_WORKER = 2
 """Batches handed out per worker ahead of the writer: each worker has its next batch queued
@@ -59,15 +69,23 @@ def batch_starts(data_cfg: DataConfig, done: int = 0) -> range:
 
 
 def resolve_workers(workers: int, data_cfg: DataConfig, done: int = 0) -> int:
-    """The worker processes a collection uses: `workers` (≥ 1) capped at the batches left; 0
-    picks one per available core when at least PARALLEL_MIN_STEPS steps are left, else 1."""
+    """The worker processes asked for, capped at the batches left (at least 1); 0 (chosen after
+    the first batch by `auto_workers`) stays 0."""
     if workers < 0:
-        raise ValueError(f"workers must be ≥ 0 (0: one per core), got {workers}")
-    batches = len(batch_starts(data_cfg, done))
-    if not workers:
-        steps_left = (data_cfg.episodes - done) * data_cfg.steps_per_episode
-        workers = available_cores() if steps_left >= PARALLEL_MIN_STEPS else 1
-    return max(1, min(workers, batches))
+        raise ValueError(f"workers must be ≥ 0 (0: chosen from the first batch), got {workers}")
+    return workers and max(1, min(workers, len(batch_starts(data_cfg, done))))
+
+
+def auto_workers(step_s: float, write_s: float, batches_left: int, cores: int) -> int:
+    """Worker processes for `batches_left` batches that each take `step_s` seconds to step and
+    `write_s` to write: 1 (step them here) unless at least PARALLEL_MIN_SECONDS of collection
+    are left and stepping takes STEP_TO_WRITE_MIN × the writing; then as many as there are
+    `cores` and batches, and as the writer keeps up with (step_s / write_s)."""
+    if batches_left * (step_s + write_s) < PARALLEL_MIN_SECONDS:
+        return 1
+    if step_s < STEP_TO_WRITE_MIN * write_s:
+        return 1
+    return max(1, min(cores, batches_left, int(step_s / max(write_s, 1e-9))))
 
 
 def collect_batch(env: Env, data_cfg: DataConfig, first: int) -> list[Episode]:
@@ -186,15 +204,45 @@ def _parallel_stream(
             _stop(pool)
 
 
-def batch_stream(
-    env: Env,
-    env_cfg: EnvConfig,
-    data_cfg: DataConfig,
-    starts: Sequence[int],
-    workers: int = 1,
-) -> Iterator[list[Episode]]:
+class BatchStream:
     """The batches starting at `starts`, in that order: stepped on `env` in this process when
-    `workers` is 1, else by `workers` spawned processes with one environment batch each."""
-    if workers <= 1:
-        return (collect_batch(env, data_cfg, first) for first in starts)
-    return _parallel_stream(env_cfg, data_cfg, starts, workers)
+    `workers` is 1, by `workers` spawned processes (one environment batch each) when more, and
+    with 0 as `auto_workers` decides from the first batch. `workers` is then the number used;
+    `close()` stops worker processes still running (the iterator ends early)."""
+
+    def __init__(
+        self,
+        env: Env,
+        env_cfg: EnvConfig,
+        data_cfg: DataConfig,
+        starts: Sequence[int],
+        workers: int = 1,
+    ) -> None:
+        self.env, self.env_cfg, self.data_cfg = env, env_cfg, data_cfg
+        self.starts, self.workers = list(starts), workers
+        self._batches = self._iterate()
+
+    def _serial(self, starts: Sequence[int]) -> Iterator[list[Episode]]:
+        return (collect_batch(self.env, self.data_cfg, first) for first in starts)
+
+    def _iterate(self) -> Iterator[list[Episode]]:
+        starts = self.starts
+        if self.workers == 0 and starts:
+            clock = time.perf_counter()
+            batch = collect_batch(self.env, self.data_cfg, starts[0])
+            step_s = time.perf_counter() - clock
+            clock = time.perf_counter()
+            yield batch
+            write_s = time.perf_counter() - clock  # the consumer's time: writing the batch
+            starts = starts[1:]
+            self.workers = auto_workers(step_s, write_s, len(starts), available_cores())
+        if self.workers <= 1:
+            yield from self._serial(starts)
+        else:
+            yield from _parallel_stream(self.env_cfg, self.data_cfg, starts, self.workers)
+
+    def __iter__(self) -> Iterator[list[Episode]]:
+        return self._batches
+
+    def close(self) -> None:
+        self._batches.close()

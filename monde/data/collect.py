@@ -9,7 +9,7 @@ import numpy as np
 
 from monde.config import DataConfig, EnvConfig
 from monde.config_io import to_dict
-from monde.data.batches import WorkerDiedError, batch_starts, batch_stream, resolve_workers
+from monde.data.batches import BatchStream, WorkerDiedError, batch_starts, resolve_workers
 from monde.data.store import EpisodeStore, is_store
 from monde.envs import make_env
 from monde.envs.registry import close_env, env_entry
@@ -69,9 +69,9 @@ def collect(
     stopped and ends holding exactly the episodes an uninterrupted run writes. The store is
     marked complete as the last write; an error marks it failed.
 
-    `workers` processes (default data_cfg.workers; 0: one per available core when the collection
-    is large enough to pay for starting them, else this process) step the batches; this process
-    writes them in episode order, so the store is the same whatever the number of workers.
+    `workers` processes (default data_cfg.workers; 0: chosen from the first batch's stepping
+    and writing times, monde.data.batches.auto_workers) step the batches; this process writes
+    them in episode order, so the store is the same whatever the number of workers.
     """
     clock = time.perf_counter()
     out = Path(out)
@@ -109,18 +109,17 @@ def collect(
     all_states = [store[i].states for i in range(done)]
     starts = batch_starts(data_cfg, done)
     workers = resolve_workers(data_cfg.workers if workers is None else workers, data_cfg, done)
-    if workers > 1 and progress:
-        print(f"collecting with {workers} worker processes")
     bar = tqdm(
         total=data_cfg.episodes, initial=done, desc="collect", unit="ep", disable=not progress
     )
-    batches = batch_stream(env, env_cfg, data_cfg, starts, workers)
+    batches = BatchStream(env, env_cfg, data_cfg, starts, workers)
     try:
         for first, batch in zip(starts, batches, strict=True):
             keep = batch[max(0, done - first) :]  # a resumed batch skips stored episodes
             # collect_seconds (committed with the episodes) lets a later run that reuses this
             # store report the collection time, across interruptions too
             store.meta["info"]["collect_seconds"] = spent + time.perf_counter() - clock
+            store.meta["info"]["collect_workers"] = batches.workers  # processes stepping now
             store.extend(keep)
             all_states.extend(e.states.astype(np.float32) for e in keep)  # as stored
             bar.update(len(keep))
@@ -138,12 +137,14 @@ def collect(
         raise
     finally:
         bar.close()
-        close_batches = getattr(batches, "close", None)  # stops worker processes still running
-        if close_batches is not None:
-            close_batches()
+        batches.close()  # stops worker processes still running
     measure = env_entry(env_cfg.name).coverage  # the env's coverage statistics, if it has any
     stats = measure(np.stack(all_states), env.cfg) if measure is not None else {}
     close_env(env)
-    store.meta["info"].update(coverage=stats, collect_seconds=spent + time.perf_counter() - clock)
+    store.meta["info"].update(
+        coverage=stats,
+        collect_seconds=spent + time.perf_counter() - clock,
+        collect_workers=batches.workers,
+    )
     store.finish()  # the last write: the store is complete
     return stats

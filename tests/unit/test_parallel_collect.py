@@ -14,7 +14,7 @@ import pytest
 import monde.data.collect as collect_module
 from monde.cli import main
 from monde.config import DataConfig, EnvConfig
-from monde.data.batches import PARALLEL_MIN_STEPS, batch_starts, resolve_workers
+from monde.data.batches import auto_workers, batch_starts, resolve_workers
 from monde.data.collect import collect
 from monde.data.store import EpisodeStore
 
@@ -49,15 +49,26 @@ def test_two_workers_write_the_episodes_one_process_writes(tmp_path):
             np.testing.assert_array_equal(getattr(a, key), getattr(b, key))
 
 
-def test_workers_are_capped_by_the_batches_and_small_collections_stay_in_process():
+def test_workers_are_capped_by_the_batches_and_chosen_from_the_first_batch():
     _, data_cfg = tiny()  # 4 batches: 0, 2, 4, 6
     assert list(batch_starts(data_cfg, done=3)) == [2, 4, 6]
     assert resolve_workers(8, data_cfg) == 4 and resolve_workers(2, data_cfg, done=5) == 2
-    assert resolve_workers(0, data_cfg) == 1  # 28 steps: starting workers would not pay
-    big = DataConfig(episodes=PARALLEL_MIN_STEPS, steps_per_episode=1, num_envs=1)
-    assert resolve_workers(0, big) == min(len(os.sched_getaffinity(0)), PARALLEL_MIN_STEPS)
+    assert resolve_workers(0, data_cfg) == 0  # chosen once the first batch is timed
     with pytest.raises(ValueError, match="workers must be ≥ 0"):
         resolve_workers(-1, data_cfg)
+    # PushT-like: stepping 28 s, writing 0.3 s per batch → every core
+    assert auto_workers(28.0, 0.3, batches_left=99, cores=16) == 16
+    assert auto_workers(28.0, 0.3, batches_left=3, cores=16) == 3  # no more than batches
+    assert auto_workers(28.0, 7.0, batches_left=99, cores=16) == 4  # the writer keeps up with 4
+    # TwoRoom-like: writing (hashing, compressing) costs more than stepping → this process
+    assert auto_workers(0.3, 0.8, batches_left=99, cores=16) == 1
+    assert auto_workers(0.3, 0.01, batches_left=10, cores=16) == 1  # 3 s left: not worth it
+
+
+def test_the_measured_choice_keeps_a_small_collection_in_process(tmp_path):
+    env_cfg, data_cfg = tiny()
+    collect(env_cfg, data_cfg, tmp_path / "auto", progress=False)  # data.workers = 0
+    assert EpisodeStore(tmp_path / "auto").meta["info"]["collect_workers"] == 1
 
 
 def kill_first_worker(found: list[int]) -> None:
