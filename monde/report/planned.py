@@ -39,9 +39,9 @@ def describe_settings(settings: Any) -> str:
 
 def plan_settings(cfg: RunConfig) -> str:
     """The run's planner in words: its solver's own config (built by the solver's registry
-    entry from `plan`, as the planner builds it), horizon and replanning interval."""
+    entry from `plan` and `plan.solver_options`), horizon and replanning interval."""
     plan = cfg.plan
-    settings = solver_spec(plan.solver).from_plan(plan)
+    settings = solver_spec(plan.solver).configure(plan)  # as the planner builds it
     every = "every model step" if plan.receding == 1 else f"every {plan.receding} model steps"
     return (
         f"solver {plan.solver} ({type(settings).__name__}: {describe_settings(settings)}), "

@@ -34,3 +34,8 @@ def test_plan_settings_describe_the_configured_solver():
     mppi = plan_settings(from_dict(RunConfig, {"plan": {"solver": "mppi", "receding": 2}}))
     assert mppi.startswith("solver mppi (MPPIConfig: samples ") and "temperature" in mppi
     assert "CEM" not in mppi and mppi.endswith("replanning every 2 model steps")
+
+
+def test_plan_settings_show_the_solver_options_section():
+    cfg = from_dict(RunConfig, {"plan": {"solver": "mppi", "solver_options": {"temperature": 0.5}}})
+    assert "temperature 0.5" in plan_settings(cfg)
