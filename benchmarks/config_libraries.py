@@ -5,7 +5,11 @@
     nice /tmp/cfgvenv/bin/python benchmarks/config_libraries.py          # measure, write the JSON
     /tmp/cfgvenv/bin/python benchmarks/config_libraries.py --render      # Markdown from the JSON
 
-Each candidate is a minimal adapter written below that gives Monde's config API
+The reference is monde/config_io.py as it is now: since commit 09b92b2 a thin layer over
+pydantic v2 in strict JSON mode (the port of the `pydantic strict` adapter below, with what that
+adapter dropped kept). Beside it: the home-made config_io it replaced, read from git at commit
+1044134 (its last version: the code this comparison was first made against, and what the port
+removed), and each candidate, a minimal adapter written below that gives Monde's config API
 (`ConfigError`, `from_dict`, `to_dict`, `apply_overrides`, `load_config`, `save_config`) on top
 of a library: pydantic v2 (`TypeAdapter` over the existing dataclasses, in lax mode; a failing
 check is blamed on the file or on the first override after which it fails, as config_io does),
@@ -20,11 +24,11 @@ failing a check), and saving the resolved config and loading it back. A result c
 working when it equals what config_io gives.
 
 Lines of code are counted as logical source lines (no blank lines, comments or docstrings) of
-config_io.py and of each adapter with the shared helpers it uses; the tyro total is config_io
-less the parts tyro replaces plus its glue. config_io's own unit tests
-(tests/unit/test_config_io.py) are also run against each adapter (needs pytest), which shows
-which of its promised messages and checks survive. Candidates whose package is not installed are
-skipped; nothing here runs in the test suite.
+config_io.py (now and before the port) and of each adapter with the shared helpers it uses; the
+tyro total is today's config_io less the parts tyro replaces plus its glue. config_io's own
+unit tests (tests/unit/test_config_io.py) are also run against each adapter (needs pytest), which
+shows which of its promised messages and checks survive. Candidates whose package is not
+installed are skipped; nothing here runs in the test suite.
 
 Writes benchmarks/results/config_libraries.json.
 """
@@ -43,6 +47,7 @@ import importlib.metadata
 import inspect
 import io
 import json
+import os
 import platform
 import re
 import shutil
@@ -52,6 +57,7 @@ import sys
 import tempfile
 import time
 import tokenize
+import types
 import typing
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -69,6 +75,33 @@ from monde.io import atomic_write_json, atomic_write_text  # noqa: E402
 
 OUT = ROOT / "benchmarks" / "results" / "config_libraries.json"
 CONFIG_IO = ROOT / "monde" / "config_io.py"
+HOME_MADE_COMMIT = "1044134"  # config_io's last home-made version (09b92b2 ported it to pydantic)
+
+
+@functools.cache
+def home_made_source() -> str | None:
+    """monde/config_io.py at HOME_MADE_COMMIT (None without git or that commit)."""
+    try:
+        return subprocess.run(
+            ["git", "show", f"{HOME_MADE_COMMIT}:monde/config_io.py"],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            check=True,
+        ).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return None
+
+
+@functools.cache
+def home_made() -> types.ModuleType:
+    """The home-made config_io, imported from its source at HOME_MADE_COMMIT."""
+    name = "config_io_home_made"
+    module = types.ModuleType(name)
+    sys.modules[name] = module  # dataclasses in it look their module up
+    code = compile(home_made_source(), f"{HOME_MADE_COMMIT}:monde/config_io.py", "exec")
+    exec(code, module.__dict__)  # noqa: S102 - this repository's own code, from its history
+    return module
 
 
 # ============================================================================= shared helpers
@@ -362,12 +395,7 @@ class TyroAdapter:
     requires = ("tyro",)
     helpers = (ConfigError,)
     replaces = (  # config_io's top-level definitions that tyro makes unnecessary
-        "_NONE_WORDS",
-        "_resolve_path",
-        "_strip_none",
-        "_section_type",
-        "_is_sequence_type",
-        "_parse_override_value",
+        "_candidates",
         "apply_overrides",
         "load_config",
         "_blame",
@@ -409,9 +437,10 @@ class TyroAdapter:
 
 
 class ConfigIOAdapter:
-    """The home-made one: monde/config_io.py as it is."""
+    """Monde's own: monde/config_io.py as it is now (on pydantic since 09b92b2)."""
 
     requires = ()
+    imports = "pydantic"  # on the first validation, not with the module
     helpers = ()
     from_dict = staticmethod(config_io.from_dict)
     to_dict = staticmethod(config_io.to_dict)
@@ -420,8 +449,37 @@ class ConfigIOAdapter:
     save_config = staticmethod(config_io.save_config)
 
 
+class HomeMadeAdapter:
+    """The home-made config_io before the port to pydantic: monde/config_io.py at commit
+    HOME_MADE_COMMIT (its own type conversion, suggestions and blame; PyYAML only)."""
+
+    requires = ()
+    helpers = ()
+
+    @staticmethod
+    def from_dict(*args: Any, **kwargs: Any) -> Any:
+        return home_made().from_dict(*args, **kwargs)
+
+    @staticmethod
+    def to_dict(obj: Any) -> Any:
+        return home_made().to_dict(obj)
+
+    @staticmethod
+    def apply_overrides(*args: Any, **kwargs: Any) -> Any:
+        return home_made().apply_overrides(*args, **kwargs)
+
+    @staticmethod
+    def load_config(*args: Any, **kwargs: Any) -> Any:
+        return home_made().load_config(*args, **kwargs)
+
+    @staticmethod
+    def save_config(obj: Any, path: str | Path) -> None:
+        home_made().save_config(obj, path)
+
+
 CANDIDATES: dict[str, type] = {
     "config_io": ConfigIOAdapter,
+    "home-made config_io": HomeMadeAdapter,
     "pydantic": PydanticAdapter,
     "pydantic+difflib": PydanticSuggestAdapter,
     "pydantic strict": PydanticStrictAdapter,
@@ -484,6 +542,10 @@ def line_counts(name: str, adapter: type) -> dict:
     }
     if name == "config_io":
         return {**base, "total_sloc": base["config_io_sloc"], "adapter_sloc": 0}
+    if adapter is HomeMadeAdapter:  # its own source, whole
+        source = home_made_source()
+        own = {"physical": len(source.splitlines()), "sloc": sloc(source)}
+        return {**base, "home_made": own, "total_sloc": own["sloc"], "adapter_sloc": 0}
     classes = [c for c in adapter.__mro__ if c is not object]  # a subclass counts its parents
     adapter_sloc = sum(sloc(_dedent(c)) for c in classes)
     adapter_sloc += sum(sloc(_dedent(h)) for h in adapter.helpers)
@@ -554,10 +616,10 @@ CASES = [
     Case(
         "int_for_bool_file",
         "an int where a bool belongs (config_io refuses it)",
-        "two_room.yaml",
-        edit=("random_wall: false", "random_wall: 2"),
+        "bench/point_maze_full.yaml",
+        edit=("compile: true", "compile: 2"),
         expect="error",
-        key="env.random_wall",
+        key="train.compile",
         value="2",
         source="file",
     ),
@@ -575,11 +637,11 @@ CASES = [
     Case(
         "literal_file",
         "a value outside a Literal",
-        "point_maze.yaml",
-        edit=("predictor: mlp", "predictor: lstm"),
+        "two_room.yaml",
+        edit=("regularizer: vicreg", "regularizer: vicrag"),
         expect="error",
-        key="model.predictor",
-        value="lstm",
+        key="train.regularizer",
+        value="vicrag",
         source="file",
     ),
     Case(
@@ -594,11 +656,13 @@ CASES = [
     ),
     Case(
         "overrides",
-        "dotted overrides of every kind: float, tuple, Literal, new dict key, nested dict key",
+        "dotted overrides of every kind: float, tuple, Literal, registry name, new dict key, "
+        "nested dict key",
         "point_maze.yaml",
         overrides=[
             "train.lr=3e-4",
             "model.encoder_channels=[16, 32]",
+            "plan.metric=cosine",
             "plan.solver=icem",
             "plan.proprio_weights.vx=0",
             "env.options.maze=medium",
@@ -760,9 +824,7 @@ lib = importlib.util.module_from_spec(spec); sys.modules["config_libraries"] = l
 spec.loader.exec_module(lib)
 adapter = lib.CANDIDATES[{name!r}]
 shim = types.ModuleType("monde.config_io")
-errors = {{"config_io": lib.config_io.ConfigError,
-          "tyro": (lib.ConfigError, lib.config_io.ConfigError)}}
-shim.ConfigError = errors.get({name!r}, lib.ConfigError)
+shim.ConfigError = lib.error_type(adapter)
 for verb in ("from_dict", "to_dict", "apply_overrides", "load_config", "save_config"):
     setattr(shim, verb, getattr(adapter, verb))
 sys.modules["monde.config_io"] = shim
@@ -771,6 +833,15 @@ args = ["-q", "-p", "no:cacheprovider", "--noconftest", "-o", "addopts=", {test!
         "--junitxml", {xml!r}]
 sys.exit(pytest.main(args))  # --noconftest: tests/conftest.py imports torch
 """
+
+
+def error_type(adapter: type) -> type | tuple[type, ...]:
+    """What the adapter raises for a bad config (config_io's unit tests expect it)."""
+    if adapter is TyroAdapter:  # tyro's own errors, and config_io's for the file
+        return (ConfigError, config_io.ConfigError)
+    if adapter is HomeMadeAdapter:
+        return home_made().ConfigError
+    return config_io.ConfigError if adapter is ConfigIOAdapter else ConfigError
 
 
 def unit_tests(name: str) -> dict | None:
@@ -799,6 +870,11 @@ def unit_tests(name: str) -> dict | None:
 
 
 # ============================================================================= run and render
+
+
+def _imports(adapter: type) -> str | None:
+    """The library module an adapter imports (None: PyYAML only)."""
+    return getattr(adapter, "imports", adapter.requires[0] if adapter.requires else None)
 
 
 def _versions() -> dict:
@@ -841,6 +917,7 @@ def _commit() -> str | None:
 
 
 def measure() -> dict:
+    load_before = os.getloadavg()
     versions = _versions()
     candidates: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -848,6 +925,8 @@ def measure() -> dict:
         shutil.copytree(ROOT / "configs", configs, ignore=shutil.ignore_patterns("*.md"))
         for name, adapter in CANDIDATES.items():
             missing = [m for m in adapter.requires if importlib.util.find_spec(m) is None]
+            if adapter is HomeMadeAdapter and home_made_source() is None:
+                missing = [f"git history ({HOME_MADE_COMMIT}:monde/config_io.py)"]
             if missing:
                 candidates[name] = {"available": False, "missing": missing}
                 print(f"{name}: skipped, not installed: {', '.join(missing)}")
@@ -864,7 +943,7 @@ def measure() -> dict:
                 },
                 "all_presets": all_presets(adapter, configs),
                 "load_ms": load_ms(adapter, configs),
-                "import_s": import_s(adapter.requires[0]) if adapter.requires else None,
+                "import_s": import_s(imports) if (imports := _imports(adapter)) else None,
                 "unit_tests": unit_tests(name),
             }
             print(f"{name}: cases that work {candidates[name]['cases_working']}")
@@ -872,6 +951,10 @@ def measure() -> dict:
         "generated_by": "benchmarks/config_libraries.py",
         "commit": _commit(),
         "config_io_sha256": hashlib.sha256(CONFIG_IO.read_bytes()).hexdigest()[:16],
+        "home_made_commit": HOME_MADE_COMMIT,
+        # the machine is shared (1 / 5 / 15 min load averages): the timings vary with its load
+        "load_average_before": list(load_before),
+        "load_average_after": list(os.getloadavg()),
         "versions": versions,
         "import_s_yaml": import_s("yaml"),
         "cases": [dataclasses.asdict(case) for case in CASES],
@@ -912,6 +995,14 @@ def _count(group: str, total: int) -> Any:
     return lambda c: f"{c['cases_working'][group]}/{total}"
 
 
+def _load_text(results: dict) -> str:
+    """The shared machine's 1-minute load average around the measurement, if recorded."""
+    if "load_average_before" not in results:
+        return ""
+    before, after = results["load_average_before"][0], results["load_average_after"][0]
+    return f", on a shared machine of load average {before:.1f} before and {after:.1f} after"
+
+
 def render(results: dict) -> str:
     """Markdown: per case and candidate, whether it works and what its message names."""
     cands = {n: c for n, c in results["candidates"].items() if c["available"]}
@@ -920,8 +1011,9 @@ def render(results: dict) -> str:
     libs = ", ".join(f"{p} {v[p]}" for p in ("pydantic", "omegaconf", "tyro", "pyyaml") if v[p])
     out = [
         f"Measured by `python {results['generated_by']}` at commit {results['commit']} "
-        f"(Python {v['python']}, {libs}); rendered by `python {results['generated_by']} "
-        "--render` from benchmarks/results/config_libraries.json.",
+        f"(Python {v['python']}, {libs}){_load_text(results)}; rendered by "
+        f"`python {results['generated_by']} --render` from "
+        "benchmarks/results/config_libraries.json.",
         "",
         "A case works when the config equals config_io's, or when the error names what "
         "config_io's names (the file or 'command line', the dotted key, the close key for a "
@@ -956,10 +1048,16 @@ def render(results: dict) -> str:
     if lines:
         out += [
             "",
-            f"config_io.py: {lines['config_io_physical']} lines, {lines['config_io_sloc']} "
+            f"config_io.py now: {lines['config_io_physical']} lines, {lines['config_io_sloc']} "
             f"logical (no blank, comment or docstring lines); PyYAML imports in "
             f"{results['import_s_yaml']} s.",
         ]
+    old = cands.get("home-made config_io", {}).get("lines", {}).get("home_made")
+    if old:
+        out[-1] += (
+            f" The home-made config_io.py before the port (commit "
+            f"{results.get('home_made_commit')}): {old['physical']} lines, {old['sloc']} logical."
+        )
     out += ["", "Unit tests of config_io failing with each adapter (first line of the reason):", ""]
     for name, c in cands.items():
         failed = (c["unit_tests"] or {}).get("failed_tests", {})
