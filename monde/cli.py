@@ -3,12 +3,14 @@
     monde collect  --out DATA                       record episodes with the exploration policy
     monde train    --data DATA --run RUN [--resume] train a world model
                    [--device auto|cpu|cuda]         (under torchrun too: docs/scaling.md)
+    monde pretrain --data DATA --run RUN [--resume] self-supervised encoder from frames alone
     monde eval     --model RUN/model [--out JSON]   goal-reaching success vs random actions
     monde demo     [--run RUN]                      collect → train → eval on the built-in default
     monde report   RUN [--out DIR]                  HTML + Markdown report of what a run learned
     monde understand RUN --out JSON                 probes, rollout error, surprise → JSON
     monde data     info|verify|repair|convert|view  inspect, check, mend, import/export datasets
     monde bench    ENV… [--budget quick|full]        collect → train → eval per env; docs table
+    monde serve    --config configs/serve.yaml      a planning server for robots (docs/serve.md)
 
 Every verb takes --config PRESET.yaml and dotted overrides such as `train.steps=500`.
 """
@@ -20,7 +22,7 @@ import os
 import sys
 from pathlib import Path
 
-from monde import cli_bench, cli_data, cli_report
+from monde import cli_bench, cli_data, cli_report, cli_serve
 from monde.config import RunConfig
 from monde.config_io import ConfigError
 from monde.runs import RunLockedError
@@ -70,6 +72,18 @@ def cmd_train(args: argparse.Namespace) -> None:
     if is_main_process():
         print({k: round(v, 4) for k, v in metrics.items()})
         print(f"model saved to {Path(args.run) / 'model'}")
+
+
+def cmd_pretrain(args: argparse.Namespace) -> None:
+    from monde.pretrain.loop import ENCODER_DIR, pretrain_run
+
+    cfg = _load(args, Path(args.run) / "config.yaml" if args.resume else None)
+    if args.device is not None:
+        cfg.pretrain.device = args.device
+    results = pretrain_run(cfg, args.data, args.run, resume=args.resume, progress=not args.quiet)
+    final = {k: round(v, 4) for k, v in results["final"].items()}
+    print(f"{final}; {results['frames_per_s']:.0f} frames/s")
+    print(f"encoder saved to {Path(args.run) / ENCODER_DIR} (train.encoder_init)")
 
 
 def cmd_eval(args: argparse.Namespace) -> None:
@@ -134,6 +148,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="train on a store marked incomplete (interrupted collection, failed import)",
     )
     p.set_defaults(func=cmd_train)
+    p = verbs.add_parser("pretrain", help="pretrain an encoder on frames alone (no actions)")
+    _common(p)
+    p.add_argument("--data", type=Path, required=True, help="episode store folder")
+    p.add_argument("--run", type=Path, required=True, help="run folder (metrics, encoder/)")
+    p.add_argument("--resume", action="store_true", help="continue from the newest checkpoint")
+    p.add_argument(
+        "--device", choices=("auto", "cpu", "cuda"), default=None, help="overrides pretrain.device"
+    )
+    p.set_defaults(func=cmd_pretrain)
     p = verbs.add_parser("eval", help="goal-reaching evaluation")
     _common(p)
     p.add_argument("--model", type=Path, required=True, help="model folder (RUN/model)")
@@ -148,6 +171,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_report.register(verbs)
     cli_data.register(verbs)
     cli_bench.register(verbs)
+    cli_serve.register(verbs)
     return parser
 
 

@@ -33,10 +33,10 @@ FOUNDATION = {
 }
 BASE = set(FOUNDATION)
 CONFIG = BASE | {"config", "config_io"}  # typed configs and their YAML machinery
-CLI = {"cli", "cli_bench", "cli_data", "cli_report"}
-LIBRARY = {
-    *("data", "envs", "models", "plan", "eval", "report", "train", "pretrain", "pipeline", "bench"),
-}
+CLI = {"cli", "cli_bench", "cli_data", "cli_report", "cli_serve"}
+LIBRARY = {"data", "envs", "models", "plan", "eval", "report", "train", "pipeline", "bench"}
+LIBRARY |= {"pretrain"}  # frames-only encoder pretraining, beside train
+LIBRARY |= {"serve"}  # the planning server (monde serve)
 
 # part → the parts it may import (the picture in docs/architecture.md, top to bottom)
 ALLOWED: dict[str, set[str]] = {
@@ -54,6 +54,9 @@ ALLOWED: dict[str, set[str]] = {
     # collect → train → evaluate → results as functions (never the command line)
     "pipeline": CONFIG | {"data", "envs", "models", "plan", "eval", "report", "train"},
     "bench": CONFIG | {"data", "envs", "models", "plan", "eval", "report", "train", "pipeline"},
+    # the planning server: loads models, plans with MPCPlanner; knows no environment
+    "serve": CONFIG | {"models", "plan"},
+    "client": set(),  # the server's client: standard library and numpy only
     # the package root re-exports the common path lazily (PEP 562)
     "monde": {"_version", "config", "envs", "models", "plan"},
     # the command line sits on top; its verb modules never import the entry point back

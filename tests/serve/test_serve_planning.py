@@ -1,0 +1,93 @@
+"""Served planning is MPCPlanner's: one batched call for many sessions gives the actions the
+in-process planner gives for the same episodes; concurrent act calls share one solver call."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import torch
+from serve_helpers import PLAN, TOKEN, RunningServer, create_app, frame, serve_config, tiny_model
+
+from monde.client import MondeClient
+from monde.plan.mpc import MPCPlanner
+from monde.serve.planning import ActCall, ServedPlanner
+
+
+def test_batched_sessions_plan_as_mpcplanner_does_for_a_batch_of_episodes():
+    model = tiny_model()
+    goals = np.stack([frame(1), frame(2), frame(3)])
+    steps = [np.stack([frame(10 * t + i) for i in range(3)]) for t in range(3)]  # (3, H, W, C)
+    reference = MPCPlanner(model, PLAN, seed=7)
+    reference.reset(steps[0], goals)
+    served = ServedPlanner("m", model, PLAN, seed=7)
+    sessions = [served.start(g, None) for g in goals]
+    expected = np.zeros(0)
+    for t, obs in enumerate(steps):
+        if t:
+            reference.observe(obs, torch.from_numpy(expected[:, 0]))
+        expected = reference.plan().actions.numpy()  # (3, H, A)
+        outcomes = served.act(
+            [ActCall(s, o, None, None) for s, o in zip(sessions, obs, strict=True)]
+        )
+        got = np.stack([o.plan for o in outcomes])
+        np.testing.assert_allclose(got, expected, atol=1e-5)
+        assert [o.batch_size for o in outcomes] == [3, 3, 3]
+        assert [o.step for o in outcomes] == [t + 1] * 3
+
+
+def test_receding_plans_every_k_steps_and_executed_overrides():
+    plan = PLAN.__class__(**{**PLAN.__dict__, "receding": 2})
+    served = ServedPlanner("m", tiny_model(), plan, seed=0)
+    session = served.start(frame(1), None)
+    first = served.act([ActCall(session, frame(2), None, None)])[0]
+    second = served.act([ActCall(session, frame(3), None, np.zeros(4, np.float32))])[0]
+    assert first.replanned and not second.replanned
+    np.testing.assert_array_equal(second.action, first.plan[1])
+    np.testing.assert_array_equal(session.a_hist.numpy(), np.zeros((0, 4)))  # history 1
+
+
+def test_concurrent_act_calls_share_a_solver_call(planners):
+    app = create_app(serve_config(batch_window_ms=200.0), planners, TOKEN)
+    server = RunningServer(app)
+    try:
+        clients = [MondeClient(server.url, token=TOKEN) for _ in range(4)]
+        sessions = [c.start("pix", frame(i)) for i, c in enumerate(clients)]
+        sizes = [0] * 4
+        barrier = threading.Barrier(4)
+
+        def act(i: int) -> None:
+            barrier.wait()
+            sizes[i] = sessions[i].act(frame(20 + i)).timing["batch_size"]
+
+        threads = [threading.Thread(target=act, args=(i,)) for i in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(20)
+        assert max(sizes) > 1, sizes  # 200 ms window: the calls were planned together
+        text = clients[0].request("GET", "/metrics")
+    except Exception:
+        raise
+    finally:
+        server.stop()
+    assert text is not None
+
+
+def test_unbatched_server_plans_one_call_at_a_time(planners):
+    server = RunningServer(create_app(serve_config(batch=False), planners, TOKEN))
+    try:
+        clients = [MondeClient(server.url, token=TOKEN) for _ in range(3)]
+        sessions = [c.start("pix", frame(i)) for i, c in enumerate(clients)]
+        sizes = []
+        threads = [
+            threading.Thread(target=lambda s=s: sizes.append(s.act(frame(3)).timing["batch_size"]))
+            for s in sessions
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(20)
+        assert sizes == [1, 1, 1]
+    finally:
+        server.stop()
