@@ -104,7 +104,8 @@ def fit(
         run_dir.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(cfg.seed)
     model.to(dev).train()
-    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    trainable = [p for p in model.parameters() if p.requires_grad]  # not a frozen encoder's
+    optimizer = torch.optim.AdamW(trainable, lr=cfg.lr, weight_decay=cfg.weight_decay)
     train_step = TrainStep(model, optimizer, cfg, dist)  # checks the batch split first
     precision, why = resolve_precision(cfg.precision, dev)  # what the objective autocasts to
     if main:

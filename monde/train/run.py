@@ -16,6 +16,7 @@ from monde.data.sampler import WindowSampler
 from monde.data.splits import split_episodes
 from monde.data.store import EpisodeStore
 from monde.models.checkpoint import save_model
+from monde.models.encoder_checkpoint import load_encoder_into
 from monde.models.world_model import WorldModel
 from monde.runs import locked_run
 from monde.train.distributed import (
@@ -179,6 +180,10 @@ def _train_run(
         record_training_data(run_dir, store, store.usable(train_ids))  # for novelty figures
     torch.manual_seed(cfg.train.seed)  # initial weights
     model = WorldModel(cfg.model)
+    if cfg.train.encoder_init:  # a `monde pretrain` encoder: fine-tuned, or frozen (no grad)
+        load_encoder_into(
+            model.encoder, cfg.model, cfg.train.encoder_init, freeze=cfg.train.freeze_encoder
+        )
     if cfg.model.proprio:  # normalise proprioception by training episodes' statistics
         first, count = store.index[store.usable(train_ids)].T  # (N,) each, as the sampler
         rows = np.concatenate([np.arange(f, f + c) for f, c in zip(first, count, strict=True)])

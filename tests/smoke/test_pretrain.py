@@ -1,0 +1,95 @@
+"""`monde pretrain` on a tiny store: the encoder checkpoint it writes, a resumed run equal to an
+uninterrupted one, and `monde train` starting from it — frozen (weights bit-equal afterwards)
+or fine-tuned — or refusing one of another encoder config, naming the tensor."""
+
+import json
+
+import pytest
+import torch
+
+from monde.cli import main
+from monde.config_io import save_config
+from monde.data.collect import collect
+from monde.io import load_safetensors
+from monde.pretrain.loop import pretrain_run
+from monde.train.run import train_run
+
+VIT = {"encoder": "vit", "encoder_patch": 8, "encoder_dim": 16, "encoder_depth": 1}
+VIT["encoder_heads"] = 2
+PRETRAIN = {"steps": 4, "batch_size": 8, "warmup_steps": 1, "log_every": 1, "probe_every": 2}
+PRETRAIN.update(checkpoint_every=2, threads=1, probe_frames=40, predictor_dim=8)
+
+
+@pytest.fixture
+def vit_cfg(tiny_cfg):
+    for key, value in VIT.items():
+        setattr(tiny_cfg.model, key, value)
+    for key, value in PRETRAIN.items():
+        setattr(tiny_cfg.pretrain, key, value)
+    return tiny_cfg
+
+
+@pytest.fixture
+def dataset(tiny_cfg, tmp_path):
+    collect(tiny_cfg.env, tiny_cfg.data, tmp_path / "data", progress=False)
+    return tmp_path / "data"
+
+
+def test_pretrain_command_writes_an_encoder_and_resumes_exactly(vit_cfg, dataset, tmp_path):
+    save_config(vit_cfg, tmp_path / "tiny.yaml")
+    main(["pretrain", "--config", str(tmp_path / "tiny.yaml"), "--data", str(dataset)]
+         + ["--run", str(tmp_path / "full"), "--quiet"])  # fmt: skip
+    encoder = tmp_path / "full" / "encoder"
+    meta = json.loads((encoder / "config.json").read_text())
+    assert meta["format"] == "monde.Encoder/1" and meta["encoder"]["encoder_dim"] == 16
+    results = json.loads((tmp_path / "full" / "results.json").read_text())
+    assert results["steps"] == 4 and results["frames_per_s"] > 0
+    assert "probe_r2/agent_x" in results["final"] and "probe_r2_grid/agent_x" in results["final"]
+    rows = [json.loads(line) for line in (tmp_path / "full" / "metrics.jsonl").open()]
+    assert [r["step"] for r in rows] == [0, 1, 2, 3, 4]  # step 0: the random encoder's probe
+
+    run = tmp_path / "crash"
+    pretrain_run(vit_cfg, dataset, run, progress=False, stop_after=3)  # checkpoint at 2
+    assert not (run / "encoder").exists()
+    pretrain_run(vit_cfg, dataset, run, resume=True, progress=False)
+    full = load_safetensors(encoder / "encoder.safetensors")[0]
+    resumed = load_safetensors(run / "encoder" / "encoder.safetensors")[0]
+    for key in full:
+        assert torch.equal(full[key], resumed[key]), key
+
+
+@pytest.mark.parametrize("anti_collapse", ["ema", "sigreg"])
+def test_train_from_a_pretrained_encoder_frozen_or_fine_tuned(
+    vit_cfg, dataset, tmp_path, anti_collapse
+):
+    vit_cfg.pretrain.anti_collapse = anti_collapse
+    vit_cfg.pretrain.steps = 2
+    pretrain_run(vit_cfg, dataset, tmp_path / "pre", progress=False)
+    pretrained = load_safetensors(tmp_path / "pre" / "encoder" / "encoder.safetensors")[0]
+    vit_cfg.train.encoder_init = str(tmp_path / "pre" / "encoder")
+    for freeze in (True, False):
+        vit_cfg.train.freeze_encoder = freeze
+        model, _ = train_run(vit_cfg, dataset, tmp_path / f"train-{freeze}", progress=False)
+        trained = model.encoder.backbone.state_dict()
+        same = [torch.equal(trained[k].cpu(), v) for k, v in pretrained.items()]
+        assert all(same) if freeze else not all(same)
+        saved = load_safetensors(tmp_path / f"train-{freeze}" / "model" / "model.safetensors")[0]
+        assert torch.equal(
+            saved["encoder.backbone.patch_embed.weight"], trained["patch_embed.weight"]
+        )
+
+
+def test_train_refuses_an_encoder_of_another_config(vit_cfg, dataset, tmp_path):
+    vit_cfg.pretrain.steps = 1
+    pretrain_run(vit_cfg, dataset, tmp_path / "pre", progress=False)
+    vit_cfg.model.encoder_dim = 32
+    vit_cfg.train.encoder_init = str(tmp_path / "pre" / "encoder")
+    save_config(vit_cfg, tmp_path / "wide.yaml")
+    with pytest.raises(SystemExit) as exit_info:
+        main(["train", "--config", str(tmp_path / "wide.yaml"), "--data", str(dataset)]
+             + ["--run", str(tmp_path / "run"), "--quiet"])  # fmt: skip
+    weights = tmp_path / "pre" / "encoder" / "encoder.safetensors"
+    assert str(exit_info.value.code) == (
+        f"monde train: error: {weights}: tensor 'blocks.0.mlp.0.bias' has shape (64,), this "
+        "model config's encoder expects (128,)"
+    )
