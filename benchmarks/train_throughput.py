@@ -579,6 +579,32 @@ def _planning_lines(entry: dict) -> list[str]:
     return lines
 
 
+def _pretraining_lines(entry: dict) -> list[str]:
+    """`monde pretrain`'s step (benchmarks/pretrain_throughput.py): frames/s, share of peak."""
+    pre = entry.get("pretraining")
+    if not pre:
+        return []
+    lines = [
+        "",
+        f"Pretraining (`{pre['command']}`; commit {pre['provenance']['commit']}): one "
+        "`monde pretrain` step on synthetic frames (masks, forward + backward, AdamW, EMA), "
+        f"median of the timed steps. Peak = measured fp32 matmul "
+        f"{pre['peak_fp32_matmul_gflops']:.1f} GFLOP/s.",
+        "",
+        "| preset | anti-collapse | tokens | batch | threads | frames/s | step ms | GFLOP/s "
+        "| of peak | load before → after |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in pre["rows"]:
+        lines.append(
+            f"| {r['preset']} | {r['anti_collapse']} | {r['tokens']} | {r['batch_size']} | "
+            f"{r['threads'] or '—'} | {r['frames_per_s']:.0f} | {r['step_ms']:.0f} | "
+            f"{r['achieved_gflops']:.1f} | {100 * r['fraction_of_peak']:.1f} % | "
+            f"{r['load_average_before']:.1f} → {r['load_average_after']:.1f} |"
+        )
+    return lines
+
+
 def render(data: dict) -> str:
     """The generated numbers section of docs/scaling.md."""
     lines = [
@@ -587,6 +613,10 @@ def render(data: dict) -> str:
         "do not edit -->",
     ]
     for kind, entry in data.items():
+        if "runs" not in entry:  # only pretraining measured on this device so far
+            lines += ["", f"### {kind}: {entry['pretraining']['device']}"]
+            lines += _pretraining_lines(entry)
+            continue
         prov, peak = entry["provenance"], entry["peak"]
         lines += [
             "",
@@ -645,6 +675,7 @@ def render(data: dict) -> str:
             ]
             lines += _why_bf16(entry)
         lines += _planning_lines(entry)
+        lines += _pretraining_lines(entry)
     lines.append(END)
     return "\n".join(lines)
 
@@ -691,7 +722,10 @@ def main() -> None:
         except (ValueError, IndexError):
             parser.error(f"--processes takes P or PxT items, e.g. 1x1,2x1; got {args.processes!r}")
         entry = run(device, args.quick, modes, counts, args.steps, args.warmup, args.repeats)
-        data[entry_key(device, entry["cpu_flags"])] = entry
+        key = entry_key(device, entry["cpu_flags"])
+        if "pretraining" in data.get(key, {}):  # benchmarks/pretrain_throughput.py measures it
+            entry["pretraining"] = data[key]["pretraining"]
+        data[key] = entry
         atomic_write_json(args.out, data)
         print(f"wrote {args.out}")
     if args.out == OUT:
