@@ -53,10 +53,11 @@ class DataConfig:
     """episodes to collect"""
     steps_per_episode: int = 100
     """environment steps per episode"""
-    policy: str = "door_explorer"
-    """collection policy, a name in monde.registry.POLICIES: door_explorer (TwoRoom's scripted
-    explorer), random (uniform actions), smooth_random (held random actions: Reacher, PointMaze,
-    any Gym env) or pusht_pusher (PushT's scripted pushes)"""
+    policy: str = "auto"
+    """collection policy: 'auto' (the environment's own default, from its registry entry) or
+    a name in monde.registry.POLICIES: door_explorer (TwoRoom's scripted explorer), random
+    (uniform actions), smooth_random (held random actions: Reacher, PointMaze, any Gym env) or
+    pusht_pusher (PushT's scripted pushes)"""
     num_envs: int = 50
     """environments stepped together while collecting"""
     seed: int = 0
@@ -75,7 +76,7 @@ class DataConfig:
             raise ValueError(f"data.workers must be ≥ 0 (0: one per core), got {self.workers}")
         if not 0.0 <= self.val_fraction < 1.0:
             raise ValueError(f"data.val_fraction must be in [0, 1), got {self.val_fraction}")
-        check_name("data.policy", self.policy, POLICIES)
+        check_name("data.policy", self.policy, ["auto", *POLICIES])
 
 
 @dataclass
@@ -117,6 +118,9 @@ class ModelConfig:
     """context frames the predictor conditions on"""
     max_context: int = 8
     """longest frame sequence the transformer attends over"""
+    latent_tokens: int = 0
+    """predictor 'token_transformer': the image latent (D − P dims) read as this many tokens of
+    (D − P) / latent_tokens dims, in the order the encoder wrote them (a grid of patch features)"""
     inverse_dynamics: bool = True
     """add an inverse-dynamics head a_t = g(z_t, z_{t+1}) (used by the training loss only)"""
     proprio: list[str] = field(default_factory=list)

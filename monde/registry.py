@@ -41,6 +41,7 @@ PREDICTORS: dict[str, str] = {  # model.predictor → its builder
     "mlp": "monde.models.predictors:build_mlp",
     "gru": "monde.models.predictors:build_gru",
     "transformer": "monde.models.predictors:build_transformer",
+    "token_transformer": "monde.models.token_predictor:build_token_transformer",
 }
 
 POLICIES: dict[str, str] = {  # data.policy → its factory (env, seed) → policy

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -10,22 +11,11 @@ import numpy as np
 from monde.config import DataConfig, EnvConfig
 from monde.config_io import to_dict
 from monde.data.batches import BatchStream, WorkerDiedError, batch_starts, resolve_workers
+from monde.data.collection_settings import collection_differences
 from monde.data.store import EpisodeStore, is_store
 from monde.envs import make_env
-from monde.envs.registry import close_env, env_entry
+from monde.envs.registry import close_env, collection_policy, env_entry
 from monde.progress import tqdm
-
-_COLLECTION_KEYS = ("episodes", "steps_per_episode", "policy", "num_envs", "seed")
-"""The data settings that decide which episodes a collection writes (val_fraction does not)."""
-
-
-def _settings_differ(stored: dict, now: dict, section: str) -> list[str]:
-    """`section.key: stored → now` for each setting both record and that differs."""
-    return [
-        f"{section}.{k}: {stored[k]!r} → {now[k]!r}"
-        for k in sorted(stored.keys() & now.keys())
-        if stored[k] != now[k]
-    ]
 
 
 def _reopen(out: Path, env_cfg: EnvConfig, data_cfg: DataConfig, resume: bool) -> EpisodeStore:
@@ -39,13 +29,7 @@ def _reopen(out: Path, env_cfg: EnvConfig, data_cfg: DataConfig, resume: bool) -
             else "delete it or pick another folder"
         )
         raise FileExistsError(f"{out} already holds a store ({state['summary']}); {hint}")
-    info = store.meta["info"]
-    stored_data = {k: info.get("data_config", {}).get(k) for k in _COLLECTION_KEYS}
-    now_data = {k: getattr(data_cfg, k) for k in _COLLECTION_KEYS}
-    differ = _settings_differ(info.get("env_config") or {}, to_dict(env_cfg), "env")
-    differ += _settings_differ(stored_data, now_data, "data")
-    if "env_config" not in info or "data_config" not in info:
-        differ.append("the store was not written by `monde collect`")
+    differ = collection_differences(store.meta["info"], env_cfg, data_cfg)
     if differ:
         raise ValueError(
             f"{out}: cannot resume: it was collected with other settings ({'; '.join(differ)})"
@@ -75,6 +59,8 @@ def collect(
     """
     clock = time.perf_counter()
     out = Path(out)
+    # 'auto' is the env's own policy; the store records the name it ran
+    data_cfg = replace(data_cfg, policy=collection_policy(env_cfg.name, data_cfg.policy))
     store = _reopen(out, env_cfg, data_cfg, resume) if is_store(out) else None
     if store is not None and store.meta.get("complete") is True:
         print(f"{out} already holds the {len(store)} collected episodes; nothing to resume")

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 
 from monde.config import DataConfig, EnvConfig
 from monde.config_io import ConfigError, from_dict, to_dict
+from monde.envs.registry import collection_policy
 
 COLLECTION_KEYS = ("episodes", "steps_per_episode", "policy", "num_envs", "seed")
 """The data settings that decide which episodes a collection writes (val_fraction does not)."""
@@ -33,10 +34,13 @@ def collection_differences(info: Mapping, env_cfg: EnvConfig, data_cfg: DataConf
         for k in sorted(stored_env.keys() & now_env.keys())
         if stored_env[k] != now_env[k]
     ]
-    stored_data = info["data_config"]
+    stored_data = dict(info["data_config"])
+    stored_data["policy"] = collection_policy(env_cfg.name, stored_data.get("policy", "auto"))
+    now_data = {k: getattr(data_cfg, k) for k in COLLECTION_KEYS}
+    now_data["policy"] = collection_policy(env_cfg.name, data_cfg.policy)  # as collect wrote it
     differ += [
-        f"data.{k}: {stored_data.get(k)!r} → {getattr(data_cfg, k)!r}"
+        f"data.{k}: {stored_data.get(k)!r} → {now_data[k]!r}"
         for k in COLLECTION_KEYS
-        if stored_data.get(k) != getattr(data_cfg, k)
+        if stored_data.get(k) != now_data[k]
     ]
     return differ

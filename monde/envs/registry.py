@@ -90,6 +90,12 @@ def env_entry(name: str) -> EnvEntry:
     return ENV_REGISTRY[name]
 
 
+def collection_policy(env_name: str, requested: str) -> str:
+    """The collection policy `data.policy` names for env `env_name`: 'auto' is the env's own
+    default (its entry's `policy`), any other name is itself."""
+    return env_entry(env_name).policy if requested == "auto" else requested
+
+
 def build_config(config_cls: type, overrides: dict[str, Any]) -> Any:
     """config_cls(**overrides), with a ValueError naming any unknown key and the valid keys."""
     valid = [f.name for f in fields(config_cls)]

@@ -200,7 +200,7 @@ def evaluate_goal_reaching(
     plan_cfg: PlanConfig,
     eval_cfg: EvalConfig,
     progress: bool = True,
-    collection_policy: str = "door_explorer",
+    collection_policy: str = "auto",
     waypoints: WaypointGraph | None = None,
 ) -> dict:
     """Run eval_cfg.episodes episodes with MPC (and, if asked, random actions); → result dict.

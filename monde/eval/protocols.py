@@ -6,6 +6,7 @@ from __future__ import annotations
 from monde.config import EnvConfig, EvalConfig
 from monde.envs import Env, make_env
 from monde.envs.policies import make_policy
+from monde.envs.registry import collection_policy as resolved_policy
 from monde.envs.replay_goals import ReplayGoals
 
 
@@ -17,8 +18,9 @@ def evaluation_env(
     env = make_env(env_cfg.name, num_envs, **env_cfg.env_kwargs("eval"))
     if eval_cfg.protocol == "monde":
         return env
+    policy_name = resolved_policy(env_cfg.name, collection_policy)  # 'auto': the env's own
 
     def policy(seed: int):
-        return make_policy(collection_policy, env, seed)
+        return make_policy(policy_name, env, seed)
 
     return ReplayGoals(env, policy, eval_cfg.goal_steps)

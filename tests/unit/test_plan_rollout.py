@@ -25,11 +25,11 @@ def _model(predictor: str, depth: int, **kw) -> WorldModel:
     return model.eval()
 
 
-@pytest.mark.parametrize("predictor", ["mlp", "gru", "transformer"])
+@pytest.mark.parametrize("predictor", ["mlp", "gru", "transformer", "token_transformer"])
 @pytest.mark.parametrize("depth", [1, 2])
 @pytest.mark.parametrize("tc", [1, 3])
 def test_rollout_samples_equals_rollout_on_the_repeated_context(predictor, depth, tc):
-    model = _model(predictor, depth, max_context=6)
+    model = _model(predictor, depth, max_context=6, latent_tokens=4)
     b, s, h = 2, 5, 4  # tc + h − 1 = 6 fits max_context: the transformer uses its KV cache
     z = torch.randn(b, tc, 8)
     a_ctx = torch.randn(b, tc - 1, model.action_dim)
