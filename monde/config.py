@@ -119,8 +119,9 @@ class ModelConfig:
     max_context: int = 8
     """longest frame sequence the transformer attends over"""
     latent_tokens: int = 0
-    """predictor 'token_transformer': the image latent (D − P dims) read as this many tokens of
-    (D − P) / latent_tokens dims, in the order the encoder wrote them (a grid of patch features)"""
+    """the image latent (D − P dims) as this many tokens of (D − P) / latent_tokens dims: what
+    encoder 'cnn_grid' writes (a square, one token per image cell, row-major) and predictor
+    'token_transformer' reads; 0: one vector"""
     inverse_dynamics: bool = True
     """add an inverse-dynamics head a_t = g(z_t, z_{t+1}) (used by the training loss only)"""
     proprio: list[str] = field(default_factory=list)

@@ -34,6 +34,7 @@ SOLVERS: dict[str, str] = {  # plan.solver → its SolverSpec
 
 ENCODERS: dict[str, str] = {  # model.encoder → its builder
     "cnn": "monde.models.encoder:build_cnn",
+    "cnn_grid": "monde.models.encoder:build_cnn_grid",  # a token per image cell
     "vit": "monde.models.vit:build_vit",  # patch tokens; pretrained by `monde pretrain`
 }
 

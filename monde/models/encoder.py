@@ -1,5 +1,9 @@
 """Frame encoders: one latent vector per frame. They know nothing about actions or time.
 
+'cnn' maps the whole feature map to one vector; 'cnn_grid' keeps space: it pools the map to a
+g × g grid and maps each cell to a token of its own, written row-major into the latent (the
+token latent that predictor 'token_transformer' reads, `model.latent_tokens` = g²).
+
 Proprioception is not fused here: WorldModel appends it to the image latent (see its `encode`).
 """
 
@@ -62,5 +66,55 @@ def build_cnn(cfg: ModelConfig) -> CNNEncoder:
         cfg.in_channels,
         tuple(cfg.encoder_channels),
         cfg.latent_dim - cfg.proprio_dim,  # the rest of the latent is the proprioception
+        cfg.encoder_patch,
+    )
+
+
+class CNNGridEncoder(nn.Module):
+    """The CNN's feature stages, read out per cell: (N, C, Hp, Wp) float → (N, g² · E).
+
+    The feature map is average-pooled to g × g cells and a per-cell MLP (1 × 1 convolutions)
+    maps each cell's features to a token of E dims; the latent is the tokens in row-major cell
+    order, so a token stays tied to where in the image its features come from.
+    """
+
+    def __init__(
+        self,
+        image_size: int,
+        in_channels: int,
+        channels: tuple[int, ...],
+        latent_dim: int,
+        tokens: int,
+        patch: int = 4,
+    ):
+        super().__init__()
+        grid = round(tokens**0.5)
+        if tokens < 1 or grid * grid != tokens or latent_dim % tokens:
+            raise ValueError(
+                f"model.latent_tokens {tokens} must be a square (g × g cells) that divides the "
+                f"image latent's {latent_dim} dims, for model.encoder 'cnn_grid'"
+            )
+        self.features = CNNEncoder(image_size, in_channels, channels, 1, patch).features
+        width = channels[-1]
+        self.readout = nn.Sequential(
+            nn.AdaptiveAvgPool2d(grid),
+            nn.Conv2d(width, 2 * width, 1),
+            nn.GELU(),
+            nn.Conv2d(2 * width, latent_dim // tokens, 1),
+        )
+
+    def forward(self, x: Tensor) -> Tensor:
+        cells = self.readout(self.features(x.contiguous(memory_format=torch.channels_last)))
+        return cells.permute(0, 2, 3, 1).flatten(1)  # (N, E, g, g) → (N, g·g·E), row-major
+
+
+def build_cnn_grid(cfg: ModelConfig) -> CNNGridEncoder:
+    """model.encoder 'cnn_grid': the CNN's stages read out as model.latent_tokens cell tokens."""
+    return CNNGridEncoder(
+        cfg.image_size,
+        cfg.in_channels,
+        tuple(cfg.encoder_channels),
+        cfg.latent_dim - cfg.proprio_dim,
+        cfg.latent_tokens,
         cfg.encoder_patch,
     )

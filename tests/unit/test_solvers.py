@@ -627,7 +627,9 @@ def test_the_planning_page_refuses_a_default_solver_that_lost_the_comparison() -
 def test_each_encoder_line_builds_its_kind(name: str) -> None:
     from monde.models.world_model import WorldModel, build_encoder
 
-    cfg = ModelConfig(encoder=name, image_size=16, latent_dim=8, encoder_channels=(8, 8))
+    cfg = ModelConfig(
+        encoder=name, image_size=16, latent_dim=8, encoder_channels=(8, 8), latent_tokens=4
+    )
     module = resolve(ENCODERS, "model.encoder", name)(cfg)
     assert type(module) is type(build_encoder(cfg)) is type(WorldModel(cfg).encoder)
     assert module(torch.zeros(2, 3, 16, 16)).shape == (2, 8)

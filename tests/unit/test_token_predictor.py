@@ -69,3 +69,30 @@ def test_the_token_count_must_divide_the_image_latent():
     with pytest.raises(ValueError, match=r"model.latent_tokens 3 .* image latent's 8 dims"):
         build_token_transformer(ModelConfig(latent_dim=8, latent_tokens=3))
     assert build_token_transformer(ModelConfig(latent_dim=8)).tokens == 1  # 0: one token
+
+
+def test_a_grid_latent_trains_and_plans_with_the_token_predictor(tmp_path):
+    """encoder 'cnn_grid' writes g × g cell tokens; the token predictor reads them; one training
+    step and one planning call run through the WorldModel."""
+    import numpy as np
+
+    from monde.config import PlanConfig
+    from monde.models.world_model import WorldModel
+    from monde.plan.mpc import MPCPlanner
+
+    cfg = ModelConfig(
+        image_size=16, encoder="cnn_grid", encoder_channels=(8, 8), latent_dim=16,
+        latent_tokens=4, predictor="token_transformer", predictor_dim=16, frameskip=2,
+    )  # fmt: skip
+    model = WorldModel(cfg)
+    frames = np.random.default_rng(0).integers(0, 255, (2, 3, 16, 16, 3), dtype=np.uint8)
+    z = model.encode(frames)  # (B, T, D)
+    assert z.shape == (2, 3, 16)
+    loss = (model.predict(z[:, :-1], torch.zeros(2, 2, 4)) - z[:, 1:]).square().mean()
+    loss.backward()
+    assert model.encoder.readout[-1].weight.grad is not None
+    planner = MPCPlanner(model.eval(), PlanConfig(horizon=2, samples=8, iterations=1, topk=2))
+    planner.reset(frames[:, 0], frames[:, -1])
+    assert planner.plan().actions.shape == (2, 2, 4)
+    with pytest.raises(ValueError, match="must be a square"):
+        WorldModel(ModelConfig(image_size=16, encoder="cnn_grid", latent_dim=12, latent_tokens=3))
