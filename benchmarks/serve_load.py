@@ -130,7 +130,14 @@ def load_test(model_dir, cfg, clients, seconds, threads, tmp: Path) -> dict:
         try:
             rows = []
             for users in clients:
+                before = batch_histogram(url, token)
                 row = locust_row(url, token, users, seconds, frames, tmp)
+                after = batch_histogram(url, token)  # this row's batches (ramp-up included)
+                calls = after["monde_serve_batch_size_sum"] - before["monde_serve_batch_size_sum"]
+                batches = (
+                    after["monde_serve_batch_size_count"] - before["monde_serve_batch_size_count"]
+                )
+                row["mean_batch_size"] = calls / batches if batches else None
                 print(f"{mode} {users:>3} clients: {row['requests_per_s']:.1f} req/s, "
                       f"p50 {row['p50_ms']:.0f} ms, p99 {row['p99_ms']:.0f} ms, "
                       f"load {row['load_average_1min']['end']:.1f}", flush=True)  # fmt: skip
@@ -147,23 +154,59 @@ def load_test(model_dir, cfg, clients, seconds, threads, tmp: Path) -> dict:
 
 
 def batch_histogram(url: str, token: str) -> dict:
-    """The server's batch-size histogram (its Prometheus text) after all rows of a mode."""
+    """The server's batch-size histogram so far: count and sum of batch sizes (its metrics)."""
     from monde.client import MondeClient
 
-    client = MondeClient(url, token=token)
-    client.request("GET", "/v1/models")
-    conn = client._connection()
-    conn.request("GET", "/metrics", headers={"Authorization": f"Bearer {token}"})
-    text = conn.getresponse().read().decode()
-    out = {}
+    text = MondeClient(url, token=token).request("GET", "/metrics")  # Prometheus text, not JSON
+    out = {"monde_serve_batch_size_count": 0.0, "monde_serve_batch_size_sum": 0.0}
     for line in text.splitlines():
         if line.startswith("monde_serve_batch_size_count") or line.startswith(
             "monde_serve_batch_size_sum"
         ):
-            out[line.split("{")[0]] = float(line.split()[-1])
+            name = line.split("{")[0].split()[0]
+            out[name] = out.get(name, 0.0) + float(line.split()[-1])
     if out.get("monde_serve_batch_size_count"):
         out["mean"] = out["monde_serve_batch_size_sum"] / out["monde_serve_batch_size_count"]
     return out
+
+
+def planner_scaling(model_dir: Path, cfg, threads: int, sizes=(1, 4, 16, 64)) -> list[dict]:
+    """In-process, no HTTP: one MPCPlanner.plan() call for B episodes, wall and CPU time per
+    episode — the ceiling of what batching sessions can gain on this machine (the best of 5
+    rounds of 5 calls, after a warm-up call)."""
+    import torch
+
+    from monde.models.checkpoint import load_model
+    from monde.plan.mpc import MPCPlanner
+
+    if threads:
+        torch.set_num_threads(threads)
+    model = load_model(model_dir)
+    frames_path = Path(tempfile.mkdtemp()) / "frames.npz"
+    load_frames(cfg, max(sizes), frames_path)
+    frames = np.load(frames_path)
+    rows = []
+    for b in sizes:
+        planner = MPCPlanner(model, cfg.plan, seed=0)
+        planner.reset(frames["observations"][:b], frames["goals"][:b])
+        planner.plan()
+        wall, cpu = [], []
+        for _ in range(5):
+            w, c = time.perf_counter(), time.process_time()
+            for _ in range(5):
+                planner.plan()
+            wall.append((time.perf_counter() - w) / 5)
+            cpu.append((time.process_time() - c) / 5)
+        rows.append({
+            "episodes": b,
+            "wall_ms_per_call": 1000 * min(wall),
+            "wall_ms_per_episode": 1000 * min(wall) / b,
+            "cpu_ms_per_episode": 1000 * min(cpu) / b,
+            "load_average_1min": os.getloadavg()[0],
+        })  # fmt: skip
+        print(f"plan B={b}: {rows[-1]['wall_ms_per_episode']:.2f} ms/episode wall, "
+              f"{rows[-1]['cpu_ms_per_episode']:.2f} ms CPU", flush=True)  # fmt: skip
+    return rows
 
 
 def success_over_http(model_dir: Path, cfg, episodes: int, concurrency: int, threads: int) -> dict:
@@ -224,8 +267,8 @@ def render(result: dict) -> str:
         f"{result['plan']}); rendered by `{COMMAND} --render` from benchmarks/results/serve.json.",
         "",
         "| clients | batched req/s | p50 ms | p99 ms | unbatched req/s | p50 ms | p99 ms "
-        "| batched ÷ unbatched | load avg (1 min) |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| batched ÷ unbatched | mean batch | load avg (1 min) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     load = result["load"]
     for b, u in zip(load["batched"]["rows"], load["unbatched"]["rows"], strict=True):
@@ -233,9 +276,24 @@ def render(result: dict) -> str:
         lines.append(
             f"| {b['clients']} | {b['requests_per_s']:.1f} | {b['p50_ms']:.0f} | "
             f"{b['p99_ms']:.0f} | {u['requests_per_s']:.1f} | {u['p50_ms']:.0f} | "
-            f"{u['p99_ms']:.0f} | {ratio:.2f}× | {b['load_average_1min']['end']:.1f} / "
+            f"{u['p99_ms']:.0f} | {ratio:.2f}× | {b.get('mean_batch_size') or 0:.1f} | "
+            f"{b['load_average_1min']['end']:.1f} / "
             f"{u['load_average_1min']['end']:.1f} |"
         )
+    scaling = result.get("planner_scaling")
+    if scaling:
+        first = scaling[0]["wall_ms_per_episode"]
+        lines += [
+            "",
+            "| episodes per plan call (in-process) | wall ms / episode | CPU ms / episode "
+            "| ceiling of batching |",
+            "|---|---|---|---|",
+        ]
+        for row in scaling:
+            lines.append(
+                f"| {row['episodes']} | {row['wall_ms_per_episode']:.2f} | "
+                f"{row['cpu_ms_per_episode']:.2f} | {first / row['wall_ms_per_episode']:.2f}× |"
+            )
     s = result.get("success")
     if s:
         h, i = s["http"], s["in_process"]
@@ -290,6 +348,7 @@ def main() -> None:
                                        Path(tmp))  # fmt: skip
         elif "load" in previous:
             result["load"] = previous["load"]
+        result["planner_scaling"] = planner_scaling(model_dir, cfg, args.threads)
         if args.skip != "success":
             result["success"] = success_over_http(
                 model_dir, cfg, args.episodes, args.concurrency, args.threads

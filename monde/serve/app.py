@@ -82,6 +82,7 @@ def create_app(cfg: ServeConfig, planners: dict[str, ServedPlanner], token: str)
         batchers[name] = Batcher(
             planner.act, executor, window, max_batch,
             on_batch=lambda n, s, observe=observe, seconds=seconds: (observe(n), seconds(s)),
+            expected=lambda name=name: store.active(name, within_s=1.0),
         )  # fmt: skip
     ready = {"ok": False}
 

@@ -1,8 +1,11 @@
 """Gather concurrent calls for at most a few milliseconds and run them as one batch on the
 planning thread, so the event loop stays free to read and answer requests meanwhile.
 
-While one batch plans, the next one fills; a call whose client went away before its batch ran
-is left out of it.
+While one batch plans, the next one fills. A batch stops waiting early once it holds as many
+calls as there are active callers (`expected()`: the server counts the sessions used in the
+last second), so a lone robot never waits and sixteen robots calling back to back are planned
+together even when their calls arrive a few ms apart; in any case it waits at most `window_s`.
+A call whose client went away before its batch ran is left out.
 """
 
 from __future__ import annotations
@@ -30,8 +33,12 @@ class Batcher(Generic[T, R]):
         window_s: float,
         max_batch: int,
         on_batch: Callable[[int, float], None] | None = None,
+        expected: Callable[[], int] | None = None,
     ):
+        """`expected()`: how many callers are active now (a batch holding that many calls
+        stops waiting); None: wait the whole window."""
         self.run, self.executor = run, executor
+        self.expected = expected
         self.window_s, self.max_batch = window_s, max_batch
         self.on_batch = on_batch  # (batch size, seconds) after each batch
         self._queue: asyncio.Queue[tuple[T, asyncio.Future]] | None = None
@@ -61,7 +68,10 @@ class Batcher(Generic[T, R]):
         queue = self._queue
         batch = [await queue.get()]
         deadline = time.perf_counter() + self.window_s
+        target = self.max_batch if self.expected is None else max(1, self.expected())
         while len(batch) < self.max_batch:
+            if len(batch) >= target and queue.empty():
+                break
             if not queue.empty():
                 batch.append(queue.get_nowait())
                 continue

@@ -35,8 +35,9 @@ class ServeConfig:
     """a session unused this long expires (→ 404)"""
     batch: bool = True
     """gather concurrent act calls of one model into one solver call (false: one at a time)"""
-    batch_window_ms: float = 2.0
-    """how long the first act call of a batch waits for others"""
+    batch_window_ms: float = 5.0
+    """the longest the first act call of a batch waits for others; it waits less once every
+    session active in the last second has a call in the batch (a lone robot never waits)"""
     max_batch: int = 64
     """act calls planned together at most"""
     max_body_bytes: int = 1_000_000

@@ -54,8 +54,12 @@ class SessionStore:
     def __len__(self) -> int:
         return len(self._sessions)
 
-    def count(self, model: str) -> int:
-        return sum(s.model == model for s in self._sessions.values())
+    def active(self, model: str, within_s: float) -> int:
+        """Sessions of `model` in flight or used in the last `within_s` seconds."""
+        since = self.clock() - within_s
+        return sum(
+            s.model == model and (s.busy or s.last_used >= since) for s in self._sessions.values()
+        )
 
     def add(self, session: Session) -> Session:
         self.expire()

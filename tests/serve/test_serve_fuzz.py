@@ -20,7 +20,7 @@ def url():
 
 
 @schema.parametrize()
-@settings(max_examples=8, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+@settings(max_examples=5, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
 def test_no_request_makes_the_server_fail(case, url):
     for headers in ({"Authorization": f"Bearer {TOKEN}"}, {}):
         response = case.call(base_url=url, headers=headers, timeout=20)
