@@ -47,10 +47,17 @@ def probe_curve(run_dir: Path) -> list[dict]:
     ]
 
 
+MODES = {  # --modes names → (pretrain.anti_collapse, pretrain.sigreg_on)
+    "ema": ("ema", "tokens"),
+    "sigreg": ("sigreg", "tokens"),
+    "sigreg-frames": ("sigreg", "frames"),
+}
+
+
 def compare(cfg: RunConfig, data: Path, modes: list[str], name: str) -> dict:
     runs = {}
     for mode in modes:
-        cfg.pretrain.anti_collapse = mode
+        cfg.pretrain.anti_collapse, cfg.pretrain.sigreg_on = MODES[mode]
         run_dir = ROOT / "runs" / "pretrain_compare" / f"{name}-{mode}"
         before = os.getloadavg()[0]
         start = time.perf_counter()
@@ -68,6 +75,18 @@ def compare(cfg: RunConfig, data: Path, modes: list[str], name: str) -> dict:
         }
         print(mode, {k: round(v, 3) for k, v in results["final"].items()}, flush=True)
     return runs
+
+
+def _same_setting(a: dict, b: dict) -> bool:
+    """Whether two entries ran on the same data, model and pretraining, but for the mode."""
+
+    def setting(entry: dict) -> tuple:
+        pretrain = dict(entry.get("pretrain", {}))
+        for key in ("anti_collapse", "sigreg_on"):
+            pretrain.pop(key, None)
+        return entry.get("data"), entry.get("model"), pretrain
+
+    return bool(a) and setting(a) == setting(b)
 
 
 def render(results: dict) -> str:
@@ -122,7 +141,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--config", type=Path, help="a configs/pretrain preset")
     parser.add_argument("--data", type=Path, default=None, help="episode store (else collected)")
-    parser.add_argument("--modes", default="ema,sigreg", help="pretrain.anti_collapse values")
+    parser.add_argument(
+        "--modes", default="ema,sigreg", help=f"comma-separated, of {', '.join(MODES)}"
+    )
     parser.add_argument("--steps", type=int, default=600, help="pretraining steps per mode")
     parser.add_argument("--out", type=Path, default=OUT, help="results JSON")
     parser.add_argument("overrides", nargs="*", help="dotted overrides, e.g. data.episodes=300")
@@ -133,6 +154,9 @@ def main() -> None:
         return
     if args.config is None:
         parser.error("--config is required (unless --render-only)")
+    modes = [m for m in args.modes.split(",") if m]
+    if not modes or set(modes) - set(MODES):
+        parser.error(f"--modes takes a comma-separated list of {', '.join(MODES)}")
     cfg = load_config(RunConfig, args.config, [f"pretrain.steps={args.steps}", *args.overrides])
     name = args.config.stem
     data = args.data or ROOT / "runs" / "pretrain_data" / name
@@ -146,9 +170,12 @@ def main() -> None:
         "pretrain": to_dict(cfg.pretrain),
         "note": "load averages: a shared 2-core machine; timings vary with others' work",
         "provenance": provenance(),
-        "runs": compare(cfg, data, [m for m in args.modes.split(",") if m], name),
+        "runs": compare(cfg, data, modes, name),
     }
     results = read_json(args.out) if args.out.exists() else {}
+    old = results.get(name, {})
+    if _same_setting(old, entry):  # another mode of the same setting: keep the modes run before
+        entry["runs"] = {**old["runs"], **entry["runs"]}
     results[name] = entry
     atomic_write_json(args.out, results)
     print(f"wrote {args.out}")

@@ -414,6 +414,9 @@ class PretrainConfig:
     """sigreg: weight of SIGReg on the full frame's tokens"""
     sigreg_projections: int = 256
     """sigreg: random 1-D projections per evaluation"""
+    sigreg_on: Literal["tokens", "frames"] = "tokens"
+    """sigreg: what it spreads — every token of the batch (B·T samples), or each frame's mean
+    token (B samples: one embedding per frame, as LeJEPA's global views)"""
     predictor_dim: int = 32
     """width of the narrow predictor that maps context tokens to the masked ones"""
     predictor_depth: int = 2

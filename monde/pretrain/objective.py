@@ -8,8 +8,8 @@ one pass per block; on a CPU one pass is cheaper).
 - anti_collapse 'ema': the target encoder is a moving average of the online one (monde.pretrain
   .ema), no gradient flows through it, and its tokens are layer-normalised (I-JEPA).
 - anti_collapse 'sigreg': the target is the online encoder on the whole frame, gradient and
-  all, and SIGReg (monde.models.regularizers) pulls its tokens towards an isotropic Gaussian
-  (LeJEPA, LeWM).
+  all, and SIGReg (monde.models.regularizers) pulls its tokens (pretrain.sigreg_on: tokens),
+  or each frame's mean token (frames), towards an isotropic Gaussian (LeJEPA, LeWM).
 """
 
 from __future__ import annotations
@@ -89,11 +89,10 @@ class MaskedLatentObjective(nn.Module):
         parts = {"prediction": prediction.detach()}
         loss = prediction
         if self.cfg.anti_collapse == "sigreg":
-            reg = sigreg(
-                full.reshape(-1, full.shape[-1]),  # (B·T, E): every token of the batch
-                self.cfg.sigreg_projections,
-                generator,
+            spread = (  # (B·T, E): every token of the batch, or (B, E): one per frame
+                full.reshape(-1, full.shape[-1]) if self.cfg.sigreg_on == "tokens" else full.mean(1)
             )
+            reg = sigreg(spread, self.cfg.sigreg_projections, generator)
             loss = loss + self.cfg.sigreg_weight * reg
             parts["sigreg"] = reg.detach()
         # collapse monitor: spread across the batch of the mean token, averaged over dims

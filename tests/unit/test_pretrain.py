@@ -115,10 +115,13 @@ def test_vit_encoder_gives_tokens_and_the_pooled_latent():
     assert model.encode(frames).shape == (2, 3, 8)
 
 
-@pytest.mark.parametrize("anti_collapse", ["ema", "sigreg"])
-def test_objective_trains_encoder_and_predictor_but_not_the_target(anti_collapse):
+@pytest.mark.parametrize(
+    ("anti_collapse", "sigreg_on"), [("ema", "tokens"), ("sigreg", "tokens"), ("sigreg", "frames")]
+)
+def test_objective_trains_encoder_and_predictor_but_not_the_target(anti_collapse, sigreg_on):
     torch.manual_seed(0)
     cfg = PretrainConfig(anti_collapse=anti_collapse, predictor_dim=8, predictor_depth=1)
+    cfg.sigreg_on = sigreg_on
     backbone = build_encoder(ModelConfig(**VIT)).backbone
     objective = MaskedLatentObjective(backbone, cfg)
     masks = sample_masks(backbone.grid, 4, cfg, np.random.default_rng(0))
