@@ -101,7 +101,7 @@ def render(results: dict) -> str:
             "",
             f"### {name}",
             "",
-            f"`{entry['command']}` — {entry['episodes']} episodes, "
+            " and ".join(f"`{c}`" for c in entry["commands"]) + f" — {entry['episodes']} episodes, "
             f"{entry['pretrain']['steps']} steps of batch {entry['pretrain']['batch_size']}, "
             f"commit {entry['provenance']['commit']}. Held-out linear-probe R², the randomly "
             "initialised encoder (step 0) → after pretraining:",
@@ -163,7 +163,7 @@ def main() -> None:
     if not is_store(data):
         collect(cfg.env, cfg.data, data, progress=False)
     entry = {
-        "command": "python " + shlex.join(["benchmarks/pretrain_compare.py", *sys.argv[1:]]),
+        "commands": ["python " + shlex.join(["benchmarks/pretrain_compare.py", *sys.argv[1:]])],
         "data": str(data),
         "episodes": cfg.data.episodes,
         "model": to_dict(cfg.model),
@@ -176,6 +176,8 @@ def main() -> None:
     old = results.get(name, {})
     if _same_setting(old, entry):  # another mode of the same setting: keep the modes run before
         entry["runs"] = {**old["runs"], **entry["runs"]}
+        before = old.get("commands", [old["command"]] if "command" in old else [])
+        entry["commands"] = [*before, *entry["commands"]]
     results[name] = entry
     atomic_write_json(args.out, results)
     print(f"wrote {args.out}")

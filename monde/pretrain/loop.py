@@ -105,12 +105,14 @@ class _Probe:
         ]
         self.names = tuple(names)
         self.sides = []
-        for rows in (train_rows, val_rows):
+        for rows in (train_rows, val_rows) if self.names else ():  # a video has no states
             pick = np.sort(rng.choice(rows, size=min(cfg.probe_frames, len(rows)), replace=False))
             self.sides.append((store.read("frames", pick), store.read("states", pick)))
 
     @torch.no_grad()
     def __call__(self, backbone: PatchTransformer, image_size: int, channels: int) -> dict:
+        if not self.sides:
+            return {}
         was_training = backbone.training
         backbone.eval()
         device = next(backbone.parameters()).device
@@ -185,13 +187,12 @@ def _resume(root: Path, objective, optimizer) -> int:
 
 
 def _check_store(store: EpisodeStore, cfg: RunConfig) -> None:
-    info, model = store.meta["info"], cfg.model
-    if info.get("image_size") != model.image_size:
+    model = cfg.model
+    size, _, channels = store.meta["features"]["frames"]["shape"]  # (Hp, Wp, C)
+    if size != model.image_size:
         raise ValueError(
-            f"{store.path}: frames are {info.get('image_size')} px but model.image_size is "
-            f"{model.image_size}"
+            f"{store.path}: frames are {size} px but model.image_size is {model.image_size}"
         )
-    channels = store.meta["features"]["frames"]["shape"][-1]
     if channels != model.in_channels:
         raise ValueError(
             f"{store.path}: frames have {channels} channels but model.in_channels is "

@@ -93,3 +93,21 @@ def test_train_refuses_an_encoder_of_another_config(vit_cfg, dataset, tmp_path):
         f"monde train: error: {weights}: tensor 'blocks.0.mlp.0.bias' has shape (64,), this "
         "model config's encoder expects (128,)"
     )
+
+
+def test_pretrain_on_an_imported_video_folder(vit_cfg, tmp_path):
+    from PIL import Image
+
+    from monde.data.video import import_video_folder
+
+    folder = tmp_path / "videos"
+    folder.mkdir()
+    for v in range(3):
+        frames = [Image.new("RGB", (32, 32), (40 * v, 90, 200)) for _ in range(12)]
+        for t, frame in enumerate(frames):
+            frame.paste((250, 250, 250), (2 * t, 8, 2 * t + 8, 16))  # a square moving right
+        frames[0].save(folder / f"{v}.gif", save_all=True, append_images=frames[1:], duration=100)
+    import_video_folder(folder, tmp_path / "data", progress=False)  # action-free episodes
+    vit_cfg.pretrain.steps = 2
+    results = pretrain_run(vit_cfg, tmp_path / "data", tmp_path / "run", progress=False)
+    assert results["steps"] == 2 and (tmp_path / "run" / "encoder" / "encoder.safetensors").exists()
