@@ -220,6 +220,18 @@ def _model_inputs(cfg: dict) -> str:
     return "+".join(parts)
 
 
+def _model_kind(cfg: dict) -> str:
+    """Encoder / predictor of the row's model, from its config: 'cnn / mlp', with the token
+    count of a token latent and whether the encoder came pretrained (frozen or fine-tuned)."""
+    model, train = cfg["model"], cfg["train"]
+    encoder = model.get("encoder", "cnn")
+    if model.get("latent_tokens"):
+        encoder += f" ({model['latent_tokens']} tokens)"
+    if train.get("encoder_init"):
+        encoder += ", pretrained" + (" frozen" if train.get("freeze_encoder") else "")
+    return f"{encoder} / {model['predictor']}"
+
+
 def render_table(results: Path) -> str:
     """Markdown table of every bench JSON under `results` (sorted by env, budget, protocol)."""
     rows = []
@@ -230,7 +242,7 @@ def render_table(results: Path) -> str:
         steps = planner["mean_steps_to_goal"]
         samples = cfg["train"]["steps"] * cfg["train"]["batch_size"]  # windows trained on
         rows.append(
-            f"| {bench['env']} | {_model_inputs(cfg)} | {bench['budget']} "
+            f"| {bench['env']} | {_model_inputs(cfg)} | {_model_kind(cfg)} | {bench['budget']} "
             f"| {bench['protocol']} "
             f"| {_pct(planner['success_rate'])} ({_pct(planner['ci95'][0])} – "
             f"{_pct(planner['ci95'][1])}) "
@@ -244,10 +256,10 @@ def render_table(results: Path) -> str:
             f"| {cfg['eval']['episodes']}{_at_start(planner)} | {data['provenance']['commit']} |"
         )
     header = [
-        "| env | inputs | budget | protocol | success (95 % CI) | random actions | planner "
-        "| steps to goal "
+        "| env | inputs | model | budget | protocol | success (95 % CI) | random actions "
+        "| planner | steps to goal "
         "| ms per plan call | train min | windows/s (training) | total min | episodes | commit |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     return "\n".join(header + rows) if rows else "No benchmark has been run yet."
 

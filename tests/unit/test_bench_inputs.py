@@ -9,3 +9,14 @@ def test_inputs_come_from_the_model_config() -> None:
     assert _model_inputs({"model": {"proprio": ["obs2"], "in_channels": 3}}) == "rgb+proprio"
     assert _model_inputs({"model": {"proprio": ["qpos0"], "in_channels": 4}}) == "rgb+proprio+depth"
     assert _model_inputs({"model": {"in_channels": 4}}) == "rgb+depth"
+
+
+def test_model_column_names_encoder_predictor_tokens_and_pretraining() -> None:
+    from monde.bench import _model_kind
+
+    assert _model_kind({"model": {"predictor": "mlp"}, "train": {}}) == "cnn / mlp"
+    grid = {"encoder": "cnn_grid", "latent_tokens": 16, "predictor": "token_transformer"}
+    assert _model_kind({"model": grid, "train": {}}) == "cnn_grid (16 tokens) / token_transformer"
+    vit = {"model": {"encoder": "vit", "predictor": "gru"},
+           "train": {"encoder_init": "runs/p/encoder", "freeze_encoder": True}}  # fmt: skip
+    assert _model_kind(vit) == "vit, pretrained frozen / gru"
