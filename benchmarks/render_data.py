@@ -96,10 +96,78 @@ def render_scale(data: dict) -> list[str]:
     return lines
 
 
+def render_collect_scaling(data: dict) -> list[str]:
+    lines = [
+        "### Collection across worker processes — `python benchmarks/collect_scaling.py`",
+        "",
+        f"`monde collect --workers N` on {data['cores_available']} available cores "
+        f"({data['cpu_model']}); each row collects the preset's episodes into a fresh store, "
+        "timed from the call to the store marked complete (starting the workers included), "
+        "fastest of its repeats. `--workers 0` is the default: the first batch is stepped in "
+        "the collecting process and its stepping and writing times choose the workers.",
+        "",
+        "| env | --workers | processes used | episodes | episodes/s | × 1 worker "
+        "| CPU s per episode | cores it got | load average (1 min) |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in data["rows"]:
+        speedup = f"{r['speedup']:.2f}" if r.get("speedup") else "–"
+        load = r["load_average_1min"]
+        lines.append(
+            f"| {r['env']} | {r['workers']} | {r['workers_used']} | {r['episodes']} "
+            f"| {r['episodes_per_s']:.2f} | {speedup} | {r['cpu_seconds_per_episode']:.2f} "
+            f"| {r['cores_used']:.2f} | {load['start']:.1f} → {load['end']:.1f} |"
+        )
+    same = data["same_episodes_at_every_worker_count"]
+    lines += [
+        "",
+        "Every worker count wrote the same episodes (per-episode hashes equal): "
+        + ", ".join(f"{env} {'yes' if ok else '**no**'}" for env, ok in same.items())
+        + f". Commit {data['provenance']['commit']}.",
+        "",
+        f"The machine was shared ({data['cpu_count']} CPUs, other jobs running): `cores it "
+        "got` is the row's CPU time (collecting process and workers) over its wall time, and "
+        "the load average says how busy the machine was; a speedup below the worker count "
+        "where the row got fewer cores than workers is the machine's, not the collection's.",
+    ]
+    return lines
+
+
+def render_data_scaling(data: dict) -> list[str]:
+    lines = [
+        "### Success against training episodes — `python benchmarks/data_scaling.py`",
+        "",
+        f"Preset {data['preset']}"
+        + (f" with {' '.join(data['overrides'])}" if data["overrides"] else "")
+        + "; the largest size collected once, each smaller size its first episodes.",
+        "",
+        "| training episodes | success (95 % CI) | random actions | train steps | train min |",
+        "|---|---|---|---|---|",
+    ]
+    for r in data["rows"]:
+        rand = (
+            f"{100 * r['random_success_rate']:.0f} %"
+            if r["random_success_rate"] is not None
+            else "–"
+        )
+        train_min = f"{r['train_seconds'] / 60:.0f}" if r.get("train_seconds") else "–"
+        lines.append(
+            f"| {r['episodes']:,} | {100 * r['success_rate']:.0f} % ({100 * r['ci95'][0]:.0f} % "
+            f"– {100 * r['ci95'][1]:.0f} %) | {rand} | {r['train_steps']:,} | {train_min} |"
+        )
+    lines += ["", f"Command: `{data['command']}`; commit {data['provenance']['commit']}."]
+    return lines
+
+
 def main() -> None:
     results = ROOT / "benchmarks" / "results"
     parts: list[str] = []
-    for name, render in (("data_loader.json", render_loader), ("data_scale.json", render_scale)):
+    for name, render in (
+        ("data_loader.json", render_loader),
+        ("data_scale.json", render_scale),
+        ("collect_scaling.json", render_collect_scaling),
+        ("data_scaling.json", render_data_scaling),
+    ):
         path = results / name
         if path.exists():
             parts += render(read_json(path)) + [""]

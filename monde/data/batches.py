@@ -121,10 +121,10 @@ def _start_worker(env_cfg: EnvConfig, data_cfg: DataConfig) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         os.environ[var] = "1"  # libraries loaded from now on (an env's simulator) read these
-    if "torch" in sys.modules:  # an env that imports torch: one intra-op thread per worker
-        sys.modules["torch"].set_num_threads(1)
     _worker["env"] = make_env(env_cfg.name, data_cfg.num_envs, **env_cfg.env_kwargs("collect"))
     _worker["data_cfg"] = data_cfg
+    if "torch" in sys.modules:  # an env that imports torch: one intra-op thread per worker
+        sys.modules["torch"].set_num_threads(1)
 
 
 def _batch_in_worker(first: int) -> list[Episode]:
@@ -176,26 +176,28 @@ def _parallel_stream(
     )
     pending: deque[tuple[int, Future]] = deque()
     todo = iter(starts)
+    next_out = starts[0] if starts else 0  # the first episode of the batch the writer awaits
     finished = False
     try:
-        with _parent_main_hidden():  # the pool starts its processes on the first submits
-            for first in todo:
-                pending.append((first, pool.submit(_batch_in_worker, first)))
-                if len(pending) >= workers * IN_FLIGHT_PER_WORKER:
-                    break
-        while pending:
-            first, future = pending.popleft()
-            try:
+        try:
+            with _parent_main_hidden():  # the pool starts its processes on the first submits
+                for first in todo:
+                    pending.append((first, pool.submit(_batch_in_worker, first)))
+                    if len(pending) >= workers * IN_FLIGHT_PER_WORKER:
+                        break
+            while pending:
+                next_out, future = pending[0]
                 batch = future.result()
-            except BrokenProcessPool as err:
-                raise WorkerDiedError(
-                    f"a collection worker process died while collecting episodes from {first} "
-                    f"on (killed, or out of memory?): {err}"
-                ) from None
-            nxt = next(todo, None)
-            if nxt is not None:
-                pending.append((nxt, pool.submit(_batch_in_worker, nxt)))
-            yield batch
+                pending.popleft()
+                nxt = next(todo, None)
+                if nxt is not None:
+                    pending.append((nxt, pool.submit(_batch_in_worker, nxt)))
+                yield batch
+        except BrokenProcessPool as err:  # from a result, or from a submit to a broken pool
+            raise WorkerDiedError(
+                f"a collection worker process died while collecting episodes from {next_out} "
+                f"on (killed, or out of memory?): {err}"
+            ) from None
         finished = True
     finally:
         if finished:

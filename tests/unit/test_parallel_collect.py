@@ -1,5 +1,6 @@
 """Collection across worker processes: the same episodes as one process, a dead worker leaves an
-incomplete store and one line saying so, and --resume with workers completes the same store."""
+incomplete store and one line saying so, and --resume with workers completes the same store.
+Episodes are seeded by their index: the first N of a collection are the collection of N."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import multiprocessing
 import os
 import signal
 import threading
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -16,6 +18,8 @@ from monde.cli import main
 from monde.config import DataConfig, EnvConfig
 from monde.data.batches import auto_workers, batch_starts, resolve_workers
 from monde.data.collect import collect
+from monde.data.collection_settings import collection_differences
+from monde.data.prefix import first_episodes
 from monde.data.store import EpisodeStore
 
 STORED_ARRAYS = ("frames", "actions", "states", "episodes", "hashes", "key_hashes")
@@ -85,7 +89,7 @@ def kill_first_worker(found: list[int]) -> None:
 def test_a_killed_worker_leaves_an_incomplete_store_and_one_line(tmp_path, capsys):
     out = tmp_path / "data"
     args = ["collect", "--out", str(out), "--workers", "2", "--quiet", "env.image_size=16"]
-    args += ["data.episodes=40", "data.steps_per_episode=4", "data.num_envs=2"]
+    args += ["data.episodes=12", "data.steps_per_episode=4", "data.num_envs=2"]
     killed: list[int] = []
     killer = threading.Thread(target=kill_first_worker, args=(killed,))
     killer.start()
@@ -97,20 +101,21 @@ def test_a_killed_worker_leaves_an_incomplete_store_and_one_line(tmp_path, capsy
     assert "\n" not in message and message.startswith(f"monde collect: error: {out}: ")
     assert "worker process died" in message and "monde collect --resume" in message
     state = EpisodeStore(out).completeness()
-    assert state["complete"] is False and state["expected"] == 40
+    assert state["complete"] is False and state["expected"] == 12
     assert "collection failed: a collection worker process died" in state["summary"]
     main([*args, "--resume"])  # continued with 2 workers, same config
-    env_cfg, data_cfg = EnvConfig(image_size=16), tiny(40)[1]
+    env_cfg, data_cfg = EnvConfig(image_size=16), tiny(12)[1]
     collect(env_cfg, data_cfg, tmp_path / "serial", progress=False, workers=1)
     assert_same_store(EpisodeStore(tmp_path / "serial"), EpisodeStore(out))
-    assert EpisodeStore(out).completeness()["summary"] == "complete: 40 episodes"
+    assert EpisodeStore(out).completeness()["summary"] == "complete: 12 episodes"
 
 
 class Killed(BaseException):
     """Stands in for kill -9 of the writer: escapes every handler, so nothing is marked."""
 
 
-def test_resume_with_workers_writes_the_uninterrupted_store(tmp_path, monkeypatch):
+def test_an_interrupted_parallel_collection_stops_its_workers_and_resumes(tmp_path, monkeypatch):
+    """The writer stops while workers step (resuming with workers: the killed-worker test)."""
     env_cfg, data_cfg = tiny()
     collect(env_cfg, data_cfg, tmp_path / "whole", progress=False, workers=1)
     real_extend = EpisodeStore.extend
@@ -129,5 +134,20 @@ def test_resume_with_workers_writes_the_uninterrupted_store(tmp_path, monkeypatc
     assert multiprocessing.active_children() == []  # the workers were stopped
     cut = EpisodeStore(tmp_path / "cut")
     assert cut.completeness()["summary"] == "incomplete: 4 of 7 episodes (interrupted)"
-    collect(env_cfg, data_cfg, tmp_path / "cut", progress=False, resume=True, workers=2)
+    collect(env_cfg, data_cfg, tmp_path / "cut", progress=False, resume=True, workers=1)
     assert_same_store(EpisodeStore(tmp_path / "whole"), EpisodeStore(tmp_path / "cut"))
+
+
+def test_the_first_episodes_of_a_collection_are_the_smaller_collection(tmp_path):
+    env_cfg, data_cfg = tiny(7)
+    collect(env_cfg, data_cfg, tmp_path / "seven", progress=False, workers=1)
+    small = replace(data_cfg, episodes=3)  # a short last batch: episode 2 of batch 2–3
+    collect(env_cfg, small, tmp_path / "three", progress=False, workers=1)
+    copy = first_episodes(tmp_path / "seven", tmp_path / "prefix", env_cfg, small, progress=False)
+    assert_same_store(EpisodeStore(tmp_path / "three"), copy)
+    assert copy.completeness()["summary"] == "complete: 3 episodes"
+    assert collection_differences(copy.meta["info"], env_cfg, small) == []  # reused as such
+    with pytest.raises(ValueError, match=r"complete collection of at least 8"):
+        first_episodes(tmp_path / "seven", tmp_path / "x", env_cfg, replace(data_cfg, episodes=8))
+    with pytest.raises(ValueError, match=r"other settings .*data\.seed: 0 → 1"):
+        first_episodes(tmp_path / "seven", tmp_path / "y", env_cfg, replace(small, seed=1))

@@ -1,0 +1,131 @@
+"""The data-scaling curve: goal-reaching success against training episodes (DINO-WM's figure).
+
+    python benchmarks/data_scaling.py --sizes 1000 2000 5000 10000     # PushT: many CPU hours
+    python benchmarks/data_scaling.py --sizes 20 40 --preset configs/bench/push_t_quick.yaml \\
+        --runs runs/data_scaling_try train.steps=50 eval.episodes=4          # a try, minutes
+
+Collects the largest size once (`monde collect` with worker processes, --workers; resumable),
+then for each size N copies its first N episodes into RUN/data — bit for bit the episodes a
+collection of N writes (monde.data.prefix) — and runs the demo pipeline on it (train with the
+preset's steps, the same for every size, then evaluate on the preset's held-out episodes), in
+runs/data_scaling/episodes_N. Sizes already evaluated with the same config are read back, and
+an interrupted size resumes its collection or training, so the command can be re-run until the
+curve is complete. Writes benchmarks/results/data_scaling.json after each size; dotted
+overrides (train.steps=…, eval.episodes=…) apply to every size.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from monde.config import RunConfig  # noqa: E402
+from monde.config_io import to_dict  # noqa: E402
+from monde.data.collect import collect  # noqa: E402
+from monde.data.collection_settings import collection_differences  # noqa: E402
+from monde.data.prefix import first_episodes  # noqa: E402
+from monde.data.store import EpisodeStore, is_store  # noqa: E402
+from monde.io import atomic_write_json, read_json  # noqa: E402
+from monde.pipeline import run_config, run_demo  # noqa: E402
+from monde.report import provenance  # noqa: E402
+
+PRESET = ROOT / "configs" / "bench" / "push_t_full.yaml"
+OUT = ROOT / "benchmarks" / "results" / "data_scaling.json"
+
+
+def collect_largest(cfg: RunConfig, data: Path, workers: int | None, progress: bool) -> None:
+    """The largest size's episodes in `data`: collected, resumed, or reused when complete."""
+    if not is_store(data):
+        collect(cfg.env, cfg.data, data, progress, workers=workers)
+        return
+    store = EpisodeStore(data)
+    if differ := collection_differences(store.meta["info"], cfg.env, cfg.data):
+        raise SystemExit(f"{data}: collected with other settings ({'; '.join(differ)})")
+    if store.meta.get("complete") is not True:
+        collect(cfg.env, cfg.data, data, progress, resume=True, workers=workers)
+
+
+def evaluated(run: Path, cfg: RunConfig) -> dict | None:
+    """RUN/results.json when it was written for exactly this config, else None."""
+    path = run / "results.json"
+    if path.exists():
+        payload = read_json(path)
+        if payload.get("config") == to_dict(cfg):
+            return payload
+    return None
+
+
+def row(size: int, run: Path, payload: dict) -> dict:
+    planner, rand = payload["results"]["planner"], payload["results"].get("random")
+    return {
+        "episodes": size,
+        "success_rate": planner["success_rate"],
+        "ci95": planner["ci95"],
+        "eval_episodes": planner["episodes"],
+        "random_success_rate": rand["success_rate"] if rand else None,
+        "train_steps": payload["config"]["train"]["steps"],
+        "collect_seconds": payload.get("collect_seconds"),
+        "train_seconds": payload.get("train_seconds"),
+        "eval_seconds": payload.get("eval_seconds"),
+        "results": str(run / "results.json"),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", nargs="+", type=int, default=[1000, 2000, 5000, 10000])
+    parser.add_argument("--preset", type=Path, default=PRESET, help="config of every size")
+    parser.add_argument("--runs", type=Path, default=ROOT / "runs" / "data_scaling")
+    parser.add_argument("--workers", type=int, default=None, help="collection worker processes")
+    parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    parser.add_argument("overrides", nargs="*", help="dotted overrides, e.g. train.steps=500")
+    args = parser.parse_args()
+    sizes = sorted(set(args.sizes))
+    progress = not args.quiet
+
+    def config(size: int) -> RunConfig:
+        return run_config(args.preset, [*args.overrides, f"data.episodes={size}"])
+
+    largest = args.runs / "data"
+    clock = time.perf_counter()
+    collect_largest(config(sizes[-1]), largest, args.workers, progress)
+    collect_seconds = EpisodeStore(largest).meta["info"].get("collect_seconds")
+    result = {
+        "command": "python benchmarks/data_scaling.py " + " ".join(sys.argv[1:]),
+        "preset": os.path.relpath(args.preset.resolve(), ROOT),
+        "overrides": args.overrides,
+        "largest_store": str(largest),
+        "largest_collect_seconds": collect_seconds,
+        "rows": [],
+        "load_average_1min": {"start": os.getloadavg()[0]},
+        "provenance": provenance(),
+    }
+    for size in sizes:
+        cfg, run = config(size), args.runs / f"episodes_{size}"
+        payload = evaluated(run, cfg)
+        if payload is None:
+            if not is_store(run / "data"):
+                run.mkdir(parents=True, exist_ok=True)
+                first_episodes(largest, run / "data", cfg.env, cfg.data, progress)
+            resume = (run / "config.yaml").exists()  # an interrupted training continues
+            payload = run_demo(cfg, run, resume=resume, progress=progress)
+        result["rows"].append(row(size, run, payload))
+        result["load_average_1min"]["end"] = os.getloadavg()[0]
+        result["seconds"] = time.perf_counter() - clock
+        atomic_write_json(args.out, result)
+        r = result["rows"][-1]
+        print(
+            f"{size} episodes: success {100 * r['success_rate']:.0f} % "
+            f"({100 * r['ci95'][0]:.0f}–{100 * r['ci95'][1]:.0f}) → {args.out}"
+        )
+
+
+if __name__ == "__main__":
+    main()
