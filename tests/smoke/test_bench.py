@@ -35,7 +35,7 @@ def test_bench_runs_each_env_and_renders_the_table(tiny_cfg, tmp_path, protocol)
     assert (tmp_path / "bench" / f"{name}_training.png").stat().st_size > 1000
     assert f"](bench/{name}_training.png)" in doc.read_text()
     table = doc.read_text()
-    assert f"| two_room | rgb | quick | {protocol} |" in table
+    assert f"| two_room | rgb | cnn / gru | quick | {protocol} |" in table
     assert render_table(results) in table
     doc.unlink()
     main(["bench", "--render-only", "--results", str(results), "--doc", str(doc)])
@@ -71,7 +71,7 @@ def test_bench_proprio_row_feeds_the_envs_proprioception(tiny_cfg, tmp_path):
     assert again["bench"]["total_seconds"] == total
     assert again["bench"]["wall_seconds"] < total  # the resume only evaluated
     assert data["config"]["model"]["proprio"] == ["agent_x", "agent_y"]
-    assert "| two_room | rgb+proprio | quick | monde |" in doc.read_text()
+    assert "| two_room | rgb+proprio | cnn / gru | quick | monde |" in doc.read_text()
 
 
 def test_bench_success_curve_evaluates_every_checkpoint(tiny_cfg, tmp_path):
