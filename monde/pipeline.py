@@ -240,15 +240,15 @@ def understand(
     most `train_cap` fitting episodes) → the results dict of
     `monde understand` (monde.eval.understanding); the model stays frozen.
     """
-    from monde.envs import make_env
-    from monde.envs.registry import env_entry
+    from monde.envs.registry import build_config, env_entry
     from monde.eval.understanding import evaluate_understanding
     from monde.report.build import load_run
 
     run = load_run(run_dir, data_dir, train_cap, progress)
     env_cfg, name = None, run.cfg.env.name
-    if env_entry(name).surprise:  # the env offers surprise clips
-        env_cfg = make_env(name, 1, **run.cfg.env.env_kwargs("eval")).cfg
+    entry = env_entry(name)
+    if entry.surprise:  # the env offers surprise clips: built from its own config, no env made
+        env_cfg = build_config(entry.config_cls, run.cfg.env.env_kwargs("eval"))
     results, _ = evaluate_understanding(
         run.model, run.train, run.test, run.state_names, env_cfg, understanding, progress, name
     )
