@@ -45,9 +45,12 @@ differentiable, warm_elites)` (`monde/plan/registry.py`: `from_plan` builds the 
 from `plan.*`, `differentiable` runs it outside `torch.inference_mode`, `warm_elites` says how
 many of its elites the next call gets), and `monde/registry.py` gets the line
 `"name": "module:SPEC"` in `SOLVERS`; `plan.solver` is checked against that table when a config
-loads. A predictor kind is the same: a module with its `nn.Module` and a builder
-`ModelConfig → module`, and one line in `PREDICTORS`. Solver settings stay flat `plan.*` fields
-(`plan.noise_beta`, `plan.temperature`, …) so every saved run config keeps loading.
+loads. An encoder or predictor kind is the same: a module with its `nn.Module` and a builder
+`ModelConfig → module`, and one line in `ENCODERS` or `PREDICTORS`. A solver's own settings go
+in `plan.solver_options`, by the names of its config class (`plan.solver_options.noise_beta=2.5`
+for `icem`; an unknown name is refused with the valid ones), so a new solver needs no new
+`plan.*` field; the flat fields the built-in solvers read (`plan.noise_beta`,
+`plan.temperature`, …) stay, so every saved run config keeps loading.
 
 The MPC loop (`monde.plan.mpc.MPCPlanner`) re-plans every `plan.receding` model steps, searches
 one environment action per model step repeated `frameskip` times (`plan.repeat_actions`),
