@@ -101,7 +101,8 @@ def render(results: dict) -> str:
             "",
             f"### {name}",
             "",
-            " and ".join(f"`{c}`" for c in entry["commands"]) + f" — {entry['episodes']} episodes, "
+            " and ".join(f"`{c}`" for c in entry.get("commands", [entry.get("command")]))
+            + f" — {entry['episodes']} episodes, "
             f"{entry['pretrain']['steps']} steps of batch {entry['pretrain']['batch_size']}, "
             f"commit {entry['provenance']['commit']}. Held-out linear-probe R², the randomly "
             "initialised encoder (step 0) → after pretraining:",

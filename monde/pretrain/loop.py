@@ -45,6 +45,11 @@ from monde.runs import (
     truncate_metrics,
 )
 
+
+class NonFiniteLossError(FloatingPointError, ValueError):
+    """The pretraining loss became NaN or ±inf; no optimizer step was taken with it."""
+
+
 ENCODER_DIR = "encoder"
 RESULTS_FILE = "results.json"
 
@@ -285,7 +290,7 @@ def _pretrain(
         momentum = ema_momentum(step, p.steps, *p.ema_momentum)
         metrics = {k: float(v) for k, v in parts.items()}
         if not math.isfinite(metrics["loss"]):
-            raise FloatingPointError(
+            raise NonFiniteLossError(
                 f"pretraining loss became {metrics['loss']} at step {step}; the last good "
                 f"checkpoint is in {ckpt_root}. Lower pretrain.lr, then resume with --resume."
             )
