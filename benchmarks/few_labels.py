@@ -211,10 +211,12 @@ class Curve:
         from monde.pipeline import demo_data
 
         data = self.runs / "data"
-        if "collect" not in self.result["stages"] or not (data / "zarr.json").exists():
-            data.parent.mkdir(parents=True, exist_ok=True)
-            with stage(self.result["stages"], "collect"):
-                demo_data(self.config(), data, resume=True, progress=self.progress)
+        data.parent.mkdir(parents=True, exist_ok=True)
+        timing: dict = {}
+        with stage(timing, "collect"):  # reused (and checked against the config) when there
+            collect_s, _ = demo_data(self.config(), data, resume=True, progress=self.progress)
+        if "collect" not in self.result["stages"]:
+            self.result["stages"]["collect"] = {**timing["collect"], "store_seconds": collect_s}
             self.write()
         return data
 
