@@ -3,12 +3,16 @@
     .venv/bin/python benchmarks/serve_load.py            # → benchmarks/results/serve.json
     .venv/bin/python benchmarks/serve_load.py --render   # the docs/serve.md tables, from the JSON
 
-1. Load: a `monde serve` subprocess on loopback serves the run's model, batched, then unbatched
-   (`--unbatched`: one act call per solver call); for each of 1, 4, 16, 64 concurrent clients a
-   headless locust run (benchmarks/serve_locustfile.py; each client a session calling `act`
-   back to back with real environment frames) reports act requests/s and p50 / p99 latency,
-   statistics reset once all clients are running. The server, locust and everything else on
-   this shared 2-core machine compete for the CPU: the load average is recorded per row.
+1. Load: a `monde serve` subprocess on loopback serves the run's model, batched or unbatched
+   (`--unbatched`: one act call per solver call), alternating B U B U … for `--repeats` rounds;
+   for each of 1, 4, 16, 64 concurrent clients a headless locust run
+   (benchmarks/serve_locustfile.py; each client a session calling `act` back to back with real
+   environment frames) reports act requests/s and p50 / p99 latency, statistics reset once all
+   clients are running; each cell is the median of its rounds. The server, locust and
+   everything else on this shared 2-core machine compete for the CPU: the load average is
+   recorded per row, and the rounds show how far one row moves with it.
+3. Planner scaling: in-process MPCPlanner.plan() time per episode for 1 … 64 episodes per call,
+   the most batching sessions can save on planning itself.
 2. Success: examples/robot_loop.py drives the run's evaluation episodes (eval.seed + i, the
    run's env and step budget) over HTTP, and `evaluate_goal_reaching` runs the same episodes
    in-process, as `monde eval` does; both rows with their 95 % Wilson intervals.
@@ -42,12 +46,15 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(model_dir: Path, token: str, batched: bool, threads: int) -> tuple:
+def start_server(
+    model_dir: Path, token: str, batched: bool, threads: int, overrides: tuple[str, ...] = ()
+) -> tuple:
     port = free_port()
     cmd = [
         sys.executable, "-m", "monde.cli", "serve", "--model", f"demo={model_dir}",
         "--port", str(port), "--quiet", f"threads={threads}", "max_sessions=512",
     ]  # fmt: skip
+    cmd += list(overrides)
     if not batched:
         cmd.append("--unbatched")
     env = {**os.environ, "MONDE_SERVE_TOKEN": token}
@@ -120,37 +127,65 @@ def locust_row(url: str, token: str, users: int, seconds: int, frames: Path, tmp
     }
 
 
-def load_test(model_dir, cfg, clients, seconds, threads, tmp: Path) -> dict:
+def mode_rows(model_dir, token, batched: bool, clients, seconds, threads, frames, tmp) -> list:
+    """One server (batched or not), one locust row per client count."""
+    proc, url = start_server(model_dir, token, batched, threads)
+    rows = []
+    try:
+        for users in clients:
+            before = batch_histogram(url, token)
+            row = locust_row(url, token, users, seconds, frames, tmp)
+            after = batch_histogram(url, token)  # this row's batches (ramp-up included)
+            calls = after["monde_serve_batch_size_sum"] - before["monde_serve_batch_size_sum"]
+            batches = after["monde_serve_batch_size_count"] - before["monde_serve_batch_size_count"]
+            row["mean_batch_size"] = calls / batches if batches else None
+            print(f"{'batched' if batched else 'unbatched'} {users:>3} clients: "
+                  f"{row['requests_per_s']:.1f} req/s, p50 {row['p50_ms']:.0f} ms, "
+                  f"p99 {row['p99_ms']:.0f} ms, load {row['load_average_1min']['end']:.1f}",
+                  flush=True)  # fmt: skip
+            rows.append(row)
+    finally:
+        stop_server(proc)
+    return rows
+
+
+def median_row(rows: list[dict]) -> dict:
+    """The rows of one (mode, clients) over the repeats → medians, the repeats kept."""
+    keys = ("requests_per_s", "p50_ms", "p99_ms", "mean_ms", "mean_batch_size")
+    out = {k: float(np.median([r[k] for r in rows if r[k] is not None] or [0])) for k in keys}
+    return {
+        "clients": rows[0]["clients"],
+        **out,
+        "load_average_1min": {
+            "end": float(np.median([r["load_average_1min"]["end"] for r in rows]))
+        },
+        "repeats": rows,
+    }
+
+
+def load_test(model_dir, cfg, clients, seconds, threads, repeats: int, tmp: Path) -> dict:
+    """Batched and unbatched servers alternate (B U B U …) so that both see the machine's load
+    swings alike; each (mode, clients) cell reports the median of its repeats."""
     frames = tmp / "frames.npz"
     load_frames(cfg, 64, frames)
     token = secrets.token_urlsafe(24)
-    modes = {}
-    for mode in ("batched", "unbatched"):
-        proc, url = start_server(model_dir, token, mode == "batched", threads)
-        try:
-            rows = []
-            for users in clients:
-                before = batch_histogram(url, token)
-                row = locust_row(url, token, users, seconds, frames, tmp)
-                after = batch_histogram(url, token)  # this row's batches (ramp-up included)
-                calls = after["monde_serve_batch_size_sum"] - before["monde_serve_batch_size_sum"]
-                batches = (
-                    after["monde_serve_batch_size_count"] - before["monde_serve_batch_size_count"]
+    runs: dict[str, list[list[dict]]] = {"batched": [], "unbatched": []}
+    for _ in range(repeats):
+        for mode in runs:
+            runs[mode].append(
+                mode_rows(
+                    model_dir, token, mode == "batched", clients, seconds, threads, frames, tmp
                 )
-                row["mean_batch_size"] = calls / batches if batches else None
-                print(f"{mode} {users:>3} clients: {row['requests_per_s']:.1f} req/s, "
-                      f"p50 {row['p50_ms']:.0f} ms, p99 {row['p99_ms']:.0f} ms, "
-                      f"load {row['load_average_1min']['end']:.1f}", flush=True)  # fmt: skip
-                rows.append(row)
-            metrics = batch_histogram(url, token)
-        finally:
-            stop_server(proc)
-        modes[mode] = {"rows": rows, "batch_size": metrics}
+            )
+    modes = {
+        mode: {"rows": [median_row([rep[k] for rep in reps]) for k in range(len(clients))]}
+        for mode, reps in runs.items()
+    }
     ratio = {
         str(b["clients"]): b["requests_per_s"] / max(u["requests_per_s"], 1e-9)
         for b, u in zip(modes["batched"]["rows"], modes["unbatched"]["rows"], strict=True)
     }
-    return {**modes, "batched_over_unbatched_requests_per_s": ratio}
+    return {**modes, "repeats": repeats, "batched_over_unbatched_requests_per_s": ratio}
 
 
 def batch_histogram(url: str, token: str) -> dict:
@@ -170,10 +205,12 @@ def batch_histogram(url: str, token: str) -> dict:
     return out
 
 
-def planner_scaling(model_dir: Path, cfg, threads: int, sizes=(1, 4, 16, 64)) -> list[dict]:
+def planner_scaling(
+    model_dir: Path, cfg, threads: int, sizes=(1, 4, 16, 64), rounds: int = 8
+) -> list[dict]:
     """In-process, no HTTP: one MPCPlanner.plan() call for B episodes, wall and CPU time per
-    episode — the ceiling of what batching sessions can gain on this machine (the best of 5
-    rounds of 5 calls, after a warm-up call)."""
+    episode — the ceiling of what batching sessions can gain on this machine (per size, the
+    least disturbed of `rounds` rounds of 3 calls, after a warm-up call)."""
     import torch
 
     from monde.models.checkpoint import load_model
@@ -185,23 +222,28 @@ def planner_scaling(model_dir: Path, cfg, threads: int, sizes=(1, 4, 16, 64)) ->
     frames_path = Path(tempfile.mkdtemp()) / "frames.npz"
     load_frames(cfg, max(sizes), frames_path)
     frames = np.load(frames_path)
+    planners = {}
+    for b in sizes:
+        planners[b] = MPCPlanner(model, cfg.plan, seed=0)
+        planners[b].reset(frames["observations"][:b], frames["goals"][:b])
+        planners[b].plan()  # warm-up
+    wall: dict[int, list[float]] = {b: [] for b in sizes}
+    cpu: dict[int, list[float]] = {b: [] for b in sizes}
+    for _ in range(rounds):  # sizes interleaved, so that each sees the machine's swings alike
+        for b in sizes:
+            w, c = time.perf_counter(), time.process_time()
+            for _ in range(3):
+                planners[b].plan()
+            wall[b].append((time.perf_counter() - w) / 3)
+            cpu[b].append((time.process_time() - c) / 3)
     rows = []
     for b in sizes:
-        planner = MPCPlanner(model, cfg.plan, seed=0)
-        planner.reset(frames["observations"][:b], frames["goals"][:b])
-        planner.plan()
-        wall, cpu = [], []
-        for _ in range(5):
-            w, c = time.perf_counter(), time.process_time()
-            for _ in range(5):
-                planner.plan()
-            wall.append((time.perf_counter() - w) / 5)
-            cpu.append((time.process_time() - c) / 5)
+        best = int(np.argmin(wall[b]))  # the least disturbed round
         rows.append({
             "episodes": b,
-            "wall_ms_per_call": 1000 * min(wall),
-            "wall_ms_per_episode": 1000 * min(wall) / b,
-            "cpu_ms_per_episode": 1000 * min(cpu) / b,
+            "wall_ms_per_call": 1000 * wall[b][best],
+            "wall_ms_per_episode": 1000 * wall[b][best] / b,
+            "cpu_ms_per_episode": 1000 * cpu[b][best] / b,
             "load_average_1min": os.getloadavg()[0],
         })  # fmt: skip
         print(f"plan B={b}: {rows[-1]['wall_ms_per_episode']:.2f} ms/episode wall, "
@@ -261,10 +303,16 @@ def provenance() -> dict:
 
 
 def render(result: dict) -> str:
+    at = {
+        part: f"{result[part]['measured']['commit']}, {result[part]['measured']['utc']}"
+        for part in ("load", "planner_scaling", "success")
+        if part in result
+    }
     lines = [
-        f"Measured by `{COMMAND}` at commit {result['provenance']['commit']} "
+        f"Measured by `{COMMAND} --threads {result['threads']}` "
         f"({result['provenance']['cpus']} CPUs, shared; model `{result['model']}`, "
-        f"{result['plan']}); rendered by `{COMMAND} --render` from benchmarks/results/serve.json.",
+        f"{result['plan']}; commit and time per table: {at}); rendered by `{COMMAND} --render` "
+        "from benchmarks/results/serve.json.",
         "",
         "| clients | batched req/s | p50 ms | p99 ms | unbatched req/s | p50 ms | p99 ms "
         "| batched ÷ unbatched | mean batch | load avg (1 min) |",
@@ -276,11 +324,11 @@ def render(result: dict) -> str:
         lines.append(
             f"| {b['clients']} | {b['requests_per_s']:.1f} | {b['p50_ms']:.0f} | "
             f"{b['p99_ms']:.0f} | {u['requests_per_s']:.1f} | {u['p50_ms']:.0f} | "
-            f"{u['p99_ms']:.0f} | {ratio:.2f}× | {b.get('mean_batch_size') or 0:.1f} | "
+            f"{u['p99_ms']:.0f} | {ratio:.2f}× | {b['mean_batch_size'] or 0:.1f} | "
             f"{b['load_average_1min']['end']:.1f} / "
             f"{u['load_average_1min']['end']:.1f} |"
         )
-    scaling = result.get("planner_scaling")
+    scaling = result.get("planner_scaling", {}).get("rows")
     if scaling:
         first = scaling[0]["wall_ms_per_episode"]
         lines += [
@@ -314,10 +362,14 @@ def main() -> None:
     parser.add_argument("--run", type=Path, default=ROOT / "runs" / "demo")
     parser.add_argument("--clients", default="1,4,16,64")
     parser.add_argument("--seconds", type=int, default=20, help="per locust row")
+    parser.add_argument("--repeats", type=int, default=3, help="B U B U … rounds; medians")
     parser.add_argument("--episodes", type=int, default=100)
     parser.add_argument("--concurrency", type=int, default=16, help="robots over HTTP at once")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
-    parser.add_argument("--skip", choices=("load", "success"), default=None)
+    parser.add_argument(
+        "--skip", choices=("load", "success", "scaling"), action="append", default=[],
+        help="keep this part from the existing JSON (repeatable)",
+    )  # fmt: skip
     parser.add_argument("--render", action="store_true")
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args()
@@ -341,21 +393,31 @@ def main() -> None:
         "load_average_start": list(os.getloadavg()),
     }
     previous = read_json(args.out) if args.out.exists() else {}
+    commit = result["provenance"]["commit"]
+
+    def measured(part: dict) -> dict:  # each part says when and how it was measured
+        utc = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        return {**part, "measured": {"commit": commit, "threads": args.threads, "utc": utc}}
+
     with tempfile.TemporaryDirectory() as tmp:
-        if args.skip != "load":
+        if "load" not in args.skip:
             clients = [int(c) for c in args.clients.split(",")]
-            result["load"] = load_test(model_dir, cfg, clients, args.seconds, args.threads,
-                                       Path(tmp))  # fmt: skip
-        elif "load" in previous:
-            result["load"] = previous["load"]
-        result["planner_scaling"] = planner_scaling(model_dir, cfg, args.threads)
-        if args.skip != "success":
-            result["success"] = success_over_http(
-                model_dir, cfg, args.episodes, args.concurrency, args.threads
+            result["load"] = measured(
+                load_test(model_dir, cfg, clients, args.seconds, args.threads, args.repeats,
+                          Path(tmp))
+            )  # fmt: skip
+        if "scaling" not in args.skip:
+            rows = planner_scaling(model_dir, cfg, args.threads)
+            result["planner_scaling"] = measured({"rows": rows})
+        if "success" not in args.skip:
+            result["success"] = measured(
+                success_over_http(model_dir, cfg, args.episodes, args.concurrency, args.threads)
             )
             print(result["success"]["http"], result["success"]["in_process"], flush=True)
-        elif "success" in previous:
-            result["success"] = previous["success"]
+    for part in ("load", "planner_scaling", "success"):
+        if {"planner_scaling": "scaling"}.get(part, part) in args.skip:
+            if part in previous:
+                result[part] = previous[part]
     result["load_average_end"] = list(os.getloadavg())
     atomic_write_json(args.out, result)
     print(f"wrote {args.out}")

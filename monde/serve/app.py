@@ -3,6 +3,7 @@ behind a Batcher per model, so the event loop keeps answering while a batch plan
 
     GET    /health                       liveness, no token
     GET    /health/ready                 readiness (models loaded), no token
+    GET    /openapi.json                 the OpenAPI description
     GET    /metrics                      Prometheus text
     GET    /v1/models                    the served models
     POST   /v1/sessions                  start a session: model name + goal image (+ proprio)
@@ -87,9 +88,12 @@ def create_app(cfg: ServeConfig, planners: dict[str, ServedPlanner], token: str)
     ready = {"ok": False}
 
     async def reap() -> None:
+        counted = 0  # store.expired_total also counts sessions found expired on a request
         while True:
             await asyncio.sleep(min(5.0, cfg.session_ttl_s / 2))
-            metrics.sessions_expired.inc(store.expire())
+            store.expire()
+            metrics.sessions_expired.inc(store.expired_total - counted)
+            counted = store.expired_total
             metrics.sessions.set(len(store))
 
     @contextlib.asynccontextmanager
@@ -110,6 +114,9 @@ def create_app(cfg: ServeConfig, planners: dict[str, ServedPlanner], token: str)
         version=__version__,
         description="Plans actions toward goal images with a Monde world model (docs/serve.md).",
         lifespan=lifespan,
+        openapi_url=None,  # served below, behind the token like every route but health
+        docs_url=None,
+        redoc_url=None,
     )
     app.add_middleware(BodyLimitAndMetrics, max_bytes=cfg.max_body_bytes, metrics=metrics)
 
@@ -163,6 +170,10 @@ def create_app(cfg: ServeConfig, planners: dict[str, ServedPlanner], token: str)
     async def readiness() -> JSONResponse:
         ok = ready["ok"]
         return JSONResponse({"ready": ok}, status_code=200 if ok else 503)
+
+    @app.get("/openapi.json", dependencies=auth, include_in_schema=False)
+    async def openapi() -> JSONResponse:
+        return JSONResponse(app.openapi())
 
     @app.get("/metrics", dependencies=auth, response_class=Response)
     async def prometheus() -> Response:

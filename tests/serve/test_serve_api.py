@@ -31,13 +31,17 @@ def http(server):
 def test_health_needs_no_token_everything_else_does(http):
     assert http.get("/health").json() == {"status": "ok"}
     assert http.get("/health/ready").json() == {"ready": True}
-    for path in ("/v1/models", "/metrics"):
+    assert http.get("/docs").status_code == 404  # no unauthenticated API browser
+    for path in ("/v1/models", "/metrics", "/openapi.json"):
         assert http.get(path).status_code == 401
         wrong = http.get(path, headers={"Authorization": "Bearer nope"})
         assert wrong.status_code == 401 and wrong.headers["www-authenticate"] == "Bearer"
     assert http.post("/v1/sessions", json={}).status_code == 401
     assert http.post("/v1/sessions/abc/act", json={}).status_code == 401
     assert http.delete("/v1/sessions/abc").status_code == 401
+    assert (
+        http.get("/openapi.json", headers=AUTH).json()["info"]["title"] == "Monde planning server"
+    )
     models = http.get("/v1/models", headers=AUTH).json()
     assert [m["name"] for m in models] == ["pix", "prop"]
     assert models[0]["image_shape"] == [32, 32, 3] and models[1]["proprio"] == ["p0", "p1"]

@@ -70,3 +70,12 @@ def test_sessions_are_bounded_and_expire_unless_in_flight():
         store.get(a.id)
     store.remove(b.id)
     assert len(store) == 0 and store.expired_total == 1
+
+
+def test_monde_serve_refuses_a_public_address_without_a_token(monkeypatch, capsys):
+    from monde.cli import main
+
+    monkeypatch.delenv("MONDE_SERVE_TOKEN", raising=False)
+    with pytest.raises(SystemExit) as stop:
+        main(["serve", "--model", "demo=runs/none/model", "--host", "0.0.0.0"])
+    assert "refusing to listen on 0.0.0.0 without a token" in str(stop.value.code)
