@@ -80,13 +80,28 @@ def compare(cfg: RunConfig, data: Path, modes: list[str], name: str) -> dict:
 def _same_setting(a: dict, b: dict) -> bool:
     """Whether two entries ran on the same data, model and pretraining, but for the mode."""
 
-    def setting(entry: dict) -> tuple:
-        pretrain = dict(entry.get("pretrain", {}))
-        for key in ("anti_collapse", "sigreg_on"):
-            pretrain.pop(key, None)
-        return entry.get("data"), entry.get("model"), pretrain
+    def shared(x: dict, y: dict) -> dict:  # a field added since (at its default) is left out
+        return {k: v for k, v in x.items() if k in y and k not in ("anti_collapse", "sigreg_on")}
 
-    return bool(a) and setting(a) == setting(b)
+    if not a or a.get("data") != b.get("data"):
+        return False
+    return all(
+        shared(a.get(part, {}), b.get(part, {})) == shared(b.get(part, {}), a.get(part, {}))
+        for part in ("model", "pretrain")
+    )
+
+
+def merge_entry(results: dict, name: str, entry: dict) -> None:
+    """results[name] = entry, keeping the modes an entry of the same setting ran before."""
+    old = results.get(name, {})
+    for e in (old, entry):  # each run keeps the commit that made it
+        for run in e.get("runs", {}).values():
+            run.setdefault("commit", e["provenance"]["commit"])
+    if _same_setting(old, entry):
+        entry["runs"] = {**old["runs"], **entry["runs"]}
+        before = old.get("commands", [old["command"]] if "command" in old else [])
+        entry["commands"] = [*before, *entry["commands"]]
+    results[name] = entry
 
 
 def render(results: dict) -> str:
@@ -104,7 +119,11 @@ def render(results: dict) -> str:
             " and ".join(f"`{c}`" for c in entry.get("commands", [entry.get("command")]))
             + f" — {entry['episodes']} episodes, "
             f"{entry['pretrain']['steps']} steps of batch {entry['pretrain']['batch_size']}, "
-            f"commit {entry['provenance']['commit']}. Held-out linear-probe R², the randomly "
+            "commit "
+            + ", ".join(
+                sorted({r.get("commit", entry["provenance"]["commit"]) for r in runs.values()})
+            )
+            + ". Held-out linear-probe R², the randomly "
             "initialised encoder (step 0) → after pretraining:",
             "",
             "| anti-collapse | probe reads | " + " | ".join(columns) + " |",
@@ -174,12 +193,7 @@ def main() -> None:
         "runs": compare(cfg, data, modes, name),
     }
     results = read_json(args.out) if args.out.exists() else {}
-    old = results.get(name, {})
-    if _same_setting(old, entry):  # another mode of the same setting: keep the modes run before
-        entry["runs"] = {**old["runs"], **entry["runs"]}
-        before = old.get("commands", [old["command"]] if "command" in old else [])
-        entry["commands"] = [*before, *entry["commands"]]
-    results[name] = entry
+    merge_entry(results, name, entry)  # another mode of the same setting joins the others
     atomic_write_json(args.out, results)
     print(f"wrote {args.out}")
     if args.out == OUT:

@@ -5,10 +5,12 @@
 
 One step is what monde.pretrain.loop takes, less reading frames: masks sampled, the masked
 latent objective forward + backward, AdamW, and the EMA update (anti_collapse 'ema'), on the
-preset's encoder and batch of synthetic frames, with torch's default threads (every core). It
-is timed for each anti_collapse. FLOPs per step are counted by FlopCounterMode on one fp32
-forward + backward (matmuls, convolutions, attention); the peak is the measured fp32 matmul
-rate of this device (train_throughput.matmul_gflops, the same denominator as its rows).
+preset's encoder and batch of synthetic frames, with the preset's pretrain.threads (torch's
+default, every core, where it is 0), for each anti_collapse (SIGReg on tokens and on frames);
+the fastest timed step is kept (others' load only slows steps down). FLOPs per step are counted
+by FlopCounterMode on one fp32 forward + backward (matmuls, convolutions, attention); the peak
+is the measured fp32 matmul rate of this device with every thread (train_throughput's
+denominator), so a one-thread row can reach at most 1 / cores of it.
 
 The rows go under `pretraining` in this device's entry of benchmarks/results/train_throughput.json
 (kept when train_throughput.py measures the entry again), and docs/scaling.md is regenerated
@@ -67,7 +69,7 @@ def flops_per_step(cfg: RunConfig, device: torch.device) -> int:
 
 
 def time_steps(cfg: RunConfig, device: torch.device, steps: int, warmup: int) -> float:
-    """Seconds per step, the median of `steps` steps after `warmup`."""
+    """Seconds per step, the fastest of `steps` steps after `warmup`."""
     objective, optimizer, frames = _setup(cfg, device)
     times = []
     for step in range(warmup + steps):
@@ -88,13 +90,15 @@ def time_steps(cfg: RunConfig, device: torch.device, steps: int, warmup: int) ->
             torch.cuda.synchronize()
         if step >= warmup:
             times.append(time.perf_counter() - start)
-    return float(np.median(times))
+    return min(times)
 
 
 def measure(config: Path, device: torch.device, steps: int, warmup: int, peak: float) -> list:
-    rows = []
-    for mode in ("ema", "sigreg"):
-        cfg = load_config(RunConfig, config, [f"pretrain.anti_collapse={mode}"])
+    rows, default_threads = [], torch.get_num_threads()
+    for mode, spread in (("ema", "tokens"), ("sigreg", "tokens"), ("sigreg", "frames")):
+        overrides = [f"pretrain.anti_collapse={mode}", f"pretrain.sigreg_on={spread}"]
+        cfg = load_config(RunConfig, config, overrides)
+        torch.set_num_threads(cfg.pretrain.threads or default_threads)
         before = os.getloadavg()[0]
         seconds = time_steps(cfg, device, steps, warmup)
         flops = flops_per_step(cfg, device)
@@ -102,7 +106,7 @@ def measure(config: Path, device: torch.device, steps: int, warmup: int, peak: f
         achieved = flops / seconds / 1e9
         row = {
             "preset": str(config.relative_to(tt.ROOT)),
-            "anti_collapse": mode,
+            "anti_collapse": mode if mode == "ema" else f"{mode} on {spread}",
             "image_size": cfg.model.image_size,
             "tokens": (cfg.model.image_size // cfg.model.encoder_patch) ** 2,
             "encoder": {k: getattr(cfg.model, k) for k in ("encoder_dim", "encoder_depth")},
@@ -136,7 +140,7 @@ def main() -> None:
     data = read_json(args.out) if args.out.exists() else {}
     key = tt.entry_key(device, tt.cpu_flags())
     entry = data.setdefault(key, {})
-    peak = tt.matmul_gflops(device, torch.float32, 2048, 3)
+    peak = tt.matmul_gflops(device, torch.float32, 2048, 3)  # every thread
     rows = measure(config, device, args.steps, args.warmup, peak)
     entry["pretraining"] = {
         "command": "python " + shlex.join(["benchmarks/pretrain_throughput.py", *sys.argv[1:]]),

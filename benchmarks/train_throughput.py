@@ -588,7 +588,7 @@ def _pretraining_lines(entry: dict) -> list[str]:
         "",
         f"Pretraining (`{pre['command']}`; commit {pre['provenance']['commit']}): one "
         "`monde pretrain` step on synthetic frames (masks, forward + backward, AdamW, EMA), "
-        f"median of the timed steps. Peak = measured fp32 matmul "
+        f"fastest timed step. Peak = measured fp32 matmul (every thread) "
         f"{pre['peak_fp32_matmul_gflops']:.1f} GFLOP/s.",
         "",
         "| preset | anti-collapse | tokens | batch | threads | frames/s | step ms | GFLOP/s "
