@@ -4,13 +4,13 @@ what a linear probe reads from the pretrained encoder's tokens (held-out episode
     python benchmarks/pretrain_compare.py --config configs/pretrain/two_room_random_wall.yaml \
         [--data DATA] [--modes ema,sigreg] [--steps 600] [overrides…]
 
-Without --data the config's episodes are collected into runs/pretrain_data/<config name>
-(kept for the next run). Each mode pretrains into runs/pretrain_compare/<config name>-<mode>
-and the entry <config name> of benchmarks/results/pretrain.json gets, per mode: the probe R²
-by step (step 0 is the randomly initialised encoder, the baseline), read from the mean token
-('probe_r2') and from the tokens averaged onto 2 × 2 cells ('probe_r2_grid'), the final loss
-parts, frames/s, and the 1-minute load average before and after (a shared machine: others'
-work slows the timings, not the probes).
+Without --data the config's episodes are collected into runs/pretrain_data/<name> (kept for
+the next run; <name> is --name, by default the config's). Each mode pretrains into
+runs/pretrain_compare/<name>-<mode> and the entry <name> of benchmarks/results/pretrain.json
+gets, per mode: the probe R² by step (step 0 is the randomly initialised encoder, the
+baseline), read from the mean token ('probe_r2') and from the tokens averaged onto 2 × 2
+cells ('probe_r2_grid'), the final loss parts, frames/s, and the 1-minute load average before
+and after (a shared machine: others' work slows the timings, not the probes).
 """
 
 from __future__ import annotations
@@ -166,6 +166,9 @@ def main() -> None:
     )
     parser.add_argument("--steps", type=int, default=600, help="pretraining steps per mode")
     parser.add_argument("--out", type=Path, default=OUT, help="results JSON")
+    parser.add_argument(
+        "--name", default=None, help="the entry (and data folder) name; default: the config's"
+    )
     parser.add_argument("overrides", nargs="*", help="dotted overrides, e.g. data.episodes=300")
     parser.add_argument("--render-only", action="store_true", help="only regenerate the doc")
     args = parser.parse_args()
@@ -178,7 +181,7 @@ def main() -> None:
     if not modes or set(modes) - set(MODES):
         parser.error(f"--modes takes a comma-separated list of {', '.join(MODES)}")
     cfg = load_config(RunConfig, args.config, [f"pretrain.steps={args.steps}", *args.overrides])
-    name = args.config.stem
+    name = args.name or args.config.stem
     data = args.data or ROOT / "runs" / "pretrain_data" / name
     if not is_store(data):
         collect(cfg.env, cfg.data, data, progress=False)
