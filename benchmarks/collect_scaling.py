@@ -8,8 +8,11 @@ episode count is set here) into a fresh store and times the whole `collect` call
 the default, chosen from the first batch's stepping and writing times): starting the
 workers, stepping, compressing and writing, marking the store complete. Every worker count must
 write the same episodes: the rows of one env are checked to hold the same per-episode hashes.
-The machine is shared: the 1-minute load average before and after each row is recorded beside
-it, so a slow row can be told from a busy machine. Writes benchmarks/results/collect_scaling.json.
+The machine is shared: the repeats are interleaved across worker counts (1, 2, …, 1, 2, …) so
+that every count meets the same spells of load, each row keeps its fastest repeat, and records
+the 1-minute load average around it and the cores it got (its CPU seconds, workers included,
+over its wall seconds), so a slow row can be told from a busy machine.
+Writes benchmarks/results/collect_scaling.json.
 """
 
 from __future__ import annotations
@@ -71,50 +74,57 @@ def default_workers() -> list[int]:
     return [*sorted(counts | {2}), 0]  # 0: the choice `monde collect` makes by default
 
 
-def measure(
-    env: str, episodes: int, workers: int, folder: Path, repeats: int
-) -> tuple[dict, list[bytes]]:
-    """One row: collect `episodes` of configs/<env>.yaml with `workers` processes, `repeats`
-    times; the fastest repeat is the one the machine's other jobs disturbed least."""
+def time_once(env: str, episodes: int, workers: int, folder: Path) -> dict:
+    """Collect `episodes` of configs/<env>.yaml with `workers` processes once: wall and CPU
+    seconds, the processes used, the load around it and the stored per-episode hashes."""
     cfg = run_config(ROOT / "configs" / f"{env}.yaml", [f"data.episodes={episodes}"])
     out = folder / f"{env}_{workers}"
     load_before = os.getloadavg()[0]
-    seconds, cpu = [], []
-    for _ in range(repeats):
-        cpu_start = cpu_seconds()
-        start = time.perf_counter()
-        collect(cfg.env, cfg.data, out, progress=False, workers=workers)
-        seconds.append(time.perf_counter() - start)
-        cpu.append(cpu_seconds() - cpu_start)
-        store = EpisodeStore(out)
-        hashes = [store.stored_hash(i) for i in range(len(store))]
-        used = store.meta["info"]["collect_workers"]
-        shutil.rmtree(out)
-    load_after = os.getloadavg()[0]
-    row = {
+    cpu_start = cpu_seconds()
+    start = time.perf_counter()
+    collect(cfg.env, cfg.data, out, progress=False, workers=workers)
+    seconds = time.perf_counter() - start
+    cpu = cpu_seconds() - cpu_start  # the collecting process and its joined workers
+    store = EpisodeStore(out)
+    timing = {
+        "seconds": seconds,
+        "cpu_seconds": cpu,
+        "workers_used": store.meta["info"]["collect_workers"],
+        "hashes": [store.stored_hash(i) for i in range(len(store))],
+        "load": (load_before, os.getloadavg()[0]),
+        "data": cfg.data,
+        "image_size": cfg.env.image_size,
+    }
+    shutil.rmtree(out)
+    print(
+        f"{env}: --workers {workers} → {timing['workers_used']}, {episodes} episodes in "
+        f"{seconds:.1f} s: {episodes / seconds:.2f} episodes/s on {cpu / seconds:.2f} cores "
+        f"(load {load_before:.1f} → {timing['load'][1]:.1f})"
+    )
+    return timing
+
+
+def row(env: str, episodes: int, workers: int, timings: list[dict]) -> dict:
+    """The row of one worker count from its repeats: the fastest repeat is the one the
+    machine's other jobs disturbed least; CPU time over wall time says how many cores the
+    shared machine actually gave it."""
+    best = min(timings, key=lambda t: t["seconds"])
+    return {
         "env": env,
         "workers": workers,
-        "workers_used": used,  # capped at the batches; with 0, what the first batch chose
+        "workers_used": best["workers_used"],  # capped at the batches; 0: the measured choice
         "episodes": episodes,
-        "steps_per_episode": cfg.data.steps_per_episode,
-        "num_envs": cfg.data.num_envs,
-        "image_size": cfg.env.image_size,
-        "seconds_each": seconds,
-        "seconds": min(seconds),
-        "episodes_per_s": episodes / min(seconds),
-        # CPU time of the collecting process and its (joined) workers: what the row cost, and
-        # how many cores the shared machine actually gave it (cpu / wall)
-        "cpu_seconds_each": cpu,
-        "cpu_seconds_per_episode": cpu[seconds.index(min(seconds))] / episodes,
-        "cores_used": cpu[seconds.index(min(seconds))] / min(seconds),
-        "load_average_1min": {"start": load_before, "end": load_after},
+        "steps_per_episode": best["data"].steps_per_episode,
+        "num_envs": best["data"].num_envs,
+        "image_size": best["image_size"],
+        "seconds_each": [t["seconds"] for t in timings],
+        "cpu_seconds_each": [t["cpu_seconds"] for t in timings],
+        "seconds": best["seconds"],
+        "episodes_per_s": episodes / best["seconds"],
+        "cpu_seconds_per_episode": best["cpu_seconds"] / episodes,
+        "cores_used": best["cpu_seconds"] / best["seconds"],
+        "load_average_1min": {"start": best["load"][0], "end": best["load"][1]},
     }
-    print(
-        f"{env}: --workers {workers} → {used}, {episodes} episodes in "
-        f"{', '.join(f'{s:.1f}' for s in seconds)} s: {row['episodes_per_s']:.2f} episodes/s "
-        f"on {row['cores_used']:.2f} cores (load {load_before:.1f} → {load_after:.1f})"
-    )
-    return row, hashes
 
 
 def main() -> None:
@@ -130,25 +140,25 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="collect_scaling_") as tmp:
         for env in args.envs:
             episodes = args.episodes or EPISODES.get(env, 100)
-            reference = None
-            same[env] = True
-            for workers in counts:
-                row, hashes = measure(env, episodes, workers, Path(tmp), args.repeats)
-                if reference is None:
-                    reference = hashes
-                same[env] &= hashes == reference
-                rows.append(row)
-    for row in rows:  # against the same env's 1-worker row
-        base = next((r for r in rows if r["env"] == row["env"] and r["workers"] == 1), None)
-        row["speedup"] = row["episodes_per_s"] / base["episodes_per_s"] if base else None
+            timings: dict[int, list[dict]] = {n: [] for n in counts}
+            for _ in range(args.repeats):  # interleaved: every count sees the same spells of load
+                for workers in counts:
+                    timings[workers].append(time_once(env, episodes, workers, Path(tmp)))
+            hashes = [t["hashes"] for ts in timings.values() for t in ts]
+            same[env] = all(h == hashes[0] for h in hashes)
+            rows += [row(env, episodes, n, timings[n]) for n in counts]
+    for r in rows:  # against the same env's 1-worker row
+        base = next((b for b in rows if b["env"] == r["env"] and b["workers"] == 1), None)
+        r["speedup"] = r["episodes_per_s"] / base["episodes_per_s"] if base else None
     result = {
         "rows": rows,
         "same_episodes_at_every_worker_count": same,
         "cores_available": available_cores(),
         "cpu_count": os.cpu_count(),
         "cpu_model": cpu_model(),
-        "shared_machine_note": "the machine is shared with other jobs; each row records the "
-        "1-minute load average before and after it",
+        "shared_machine_note": "the machine is shared with other jobs: repeats are interleaved "
+        "across worker counts, each row keeps its fastest repeat and records the 1-minute load "
+        "average around it and the cores it got (CPU seconds / wall seconds)",
         "command": "python benchmarks/collect_scaling.py " + " ".join(sys.argv[1:]),
         "provenance": provenance(),
     }

@@ -107,7 +107,7 @@ def render_collect_scaling(data: dict) -> list[str]:
         "the collecting process and its stepping and writing times choose the workers.",
         "",
         "| env | --workers | processes used | episodes | episodes/s | × 1 worker "
-        "| CPU s per episode | cores it got | load average (1 min) |",
+        "| CPU ms per episode | cores it got | load average (1 min) |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in data["rows"]:
@@ -115,9 +115,27 @@ def render_collect_scaling(data: dict) -> list[str]:
         load = r["load_average_1min"]
         lines.append(
             f"| {r['env']} | {r['workers']} | {r['workers_used']} | {r['episodes']} "
-            f"| {r['episodes_per_s']:.2f} | {speedup} | {r['cpu_seconds_per_episode']:.2f} "
+            f"| {r['episodes_per_s']:.2f} | {speedup} | {1000 * r['cpu_seconds_per_episode']:.0f} "
             f"| {r['cores_used']:.2f} | {load['start']:.1f} → {load['end']:.1f} |"
         )
+    lines += [
+        "",
+        "`CPU ms per episode` counts the collecting process and its workers together: where it "
+        "stays level as workers are added, the workers cost nothing extra and a collection "
+        "runs as many times faster as it gets free cores; where it grows (pickling batches to "
+        "the one writer, starting interpreters), the writer, not the stepping, sets the pace.",
+    ]
+    for env in dict.fromkeys(r["env"] for r in data["rows"]):
+        twins = [r for r in data["rows"] if r["env"] == env and r["workers_used"] == 1]
+        if len(twins) > 1:  # the same code: collected in the one process each time
+            rates = [r["episodes_per_s"] for r in twins]
+            lines += [
+                "",
+                f"{env} with --workers {' and '.join(str(r['workers']) for r in twins)} ran "
+                f"the same way, in one process: {min(rates):.2f} and {max(rates):.2f} "
+                f"episodes/s, {100 * (max(rates) / min(rates) - 1):.0f} % apart, the noise of "
+                "this machine.",
+            ]
     same = data["same_episodes_at_every_worker_count"]
     lines += [
         "",
