@@ -105,7 +105,7 @@ def reduced_by(preset: Path, budget: str, overrides: list[str], sizes: list[str]
     if preset.resolve().parent != PRESETS.resolve():
         why["config"] = f"{os.path.relpath(preset.resolve(), ROOT)}, not a configs/pretrain preset"
     if budget != "full":
-        why["budget"] = f"{budget}: {' '.join(BUDGETS[budget])}"
+        why["budget"] = f"{budget}: {' '.join(BUDGETS[budget])} (overrides given win)"
     if overrides:
         why["overrides"] = overrides
     if set(sizes) != set(parse_sizes(DEFAULT_SIZES)):
@@ -360,10 +360,15 @@ def draw_figure(result: dict, path: Path) -> None:
             continue
         color, label = styles[arm]
         x = [p["episodes"] for p in points]
-        ax.plot(x, [100 * p["success_rate"] for p in points], "o-", color=color, label=label)
+        y = [100 * p["success_rate"] for p in points]
         lo = [100 * p["ci95"][0] for p in points]
         hi = [100 * p["ci95"][1] for p in points]
-        ax.fill_between(x, lo, hi, color=color, alpha=0.2, linewidth=0)
+        ax.fill_between(x, lo, hi, color=color, alpha=0.2, linewidth=0)  # the 95 % band
+        bars = [
+            [a - b for a, b in zip(y, lo, strict=True)],
+            [b - a for a, b in zip(y, hi, strict=True)],
+        ]
+        ax.errorbar(x, y, yerr=bars, fmt="o-", color=color, capsize=3, label=label)
     ax.set_xscale("log")
     ax.set_xticks(result["sizes"], [str(s) for s in result["sizes"]])
     ax.minorticks_off()
