@@ -425,6 +425,11 @@ class PretrainConfig:
     """predictor attention heads"""
     target_blocks: int = 4
     """masked blocks whose latents are predicted, per frame"""
+    target_offset: int = 0
+    """frames between the context frame and the frame whose masked blocks are predicted, in
+    one episode: 0, the same frame (I-JEPA: the targets are cut out of the context); k > 0,
+    k frames later, from the whole context block (the present predicting the future, without
+    actions)"""
     target_scale: tuple[float, float] = (0.15, 0.2)
     """range of a target block's area, as a fraction of the patch grid"""
     target_aspect: tuple[float, float] = (0.75, 1.5)
@@ -456,8 +461,10 @@ class PretrainConfig:
             raise ValueError(
                 "pretrain.checkpoint_every and probe_every must be ≥ 0, keep_checkpoints ≥ 1"
             )
-        if self.target_blocks < 1 or self.predictor_depth < 1:
-            raise ValueError("pretrain.target_blocks and pretrain.predictor_depth must be ≥ 1")
+        if self.target_blocks < 1 or self.predictor_depth < 1 or self.target_offset < 0:
+            raise ValueError(
+                "pretrain.target_blocks and predictor_depth must be ≥ 1, target_offset ≥ 0"
+            )
         if self.predictor_dim % math.lcm(4, self.predictor_heads):
             raise ValueError(
                 f"pretrain.predictor_dim {self.predictor_dim} must be a multiple of 4 and of "

@@ -71,12 +71,13 @@ def learning_rate(step: int, cfg: PretrainConfig) -> float:
     return cfg.lr * (0.1 + 0.45 * (1.0 + math.cos(math.pi * progress)))
 
 
-def frame_rows(store: EpisodeStore, ids: list[int]) -> np.ndarray:
-    """Global frame rows of the usable episodes `ids` → (ΣT,) int64."""
+def frame_rows(store: EpisodeStore, ids: list[int], offset: int = 0) -> np.ndarray:
+    """Global frame rows of the usable episodes `ids` that have a frame `offset` rows later in
+    their episode → (ΣT − offset·E,) int64."""
     first, count = store.index[store.usable(ids)].T  # (E,) each
     if not len(first):
         return np.zeros(0, np.int64)
-    return np.concatenate([np.arange(f, f + c) for f, c in zip(first, count, strict=True)])
+    return np.concatenate([np.arange(f, f + c - offset) for f, c in zip(first, count, strict=True)])
 
 
 def step_rng(seed: int, step: int) -> np.random.Generator:
@@ -240,7 +241,7 @@ def _pretrain(
         torch.set_num_threads(p.threads)
     device = resolve_device(p.device)
     train_ids, val_ids = split_episodes(list(range(len(store))), cfg.data.val_fraction)
-    train_rows = frame_rows(store, train_ids)
+    train_rows = frame_rows(store, train_ids, p.target_offset)  # each with its later frame
     val_rows = frame_rows(store, val_ids) if val_ids else train_rows
     if len(train_rows) < p.batch_size:
         raise ValueError(
@@ -277,12 +278,16 @@ def _pretrain(
         rows = np.sort(train_rows[rng.integers(0, len(train_rows), p.batch_size)])
         masks = sample_masks(backbone.grid, p.batch_size, p, rng)
         x = frames_to_input(store.read("frames", rows), image_size, channels).to(device)
+        later = None
+        if p.target_offset:  # the same episodes, target_offset frames on
+            frames = store.read("frames", rows + p.target_offset)
+            later = frames_to_input(frames, image_size, channels).to(device)
         lr = learning_rate(step, p)
         for group in optimizer.param_groups:
             group["lr"] = lr
         tick = time.perf_counter()
         generator = torch.Generator(device=device).manual_seed(p.seed * 1_000_003 + step)
-        loss, parts = objective(x, masks.to(device), generator)
+        loss, parts = objective(x, masks.to(device), generator, later)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if p.grad_clip > 0:

@@ -61,6 +61,7 @@ def sample_masks(grid: int, batch: int, cfg: PretrainConfig, rng: np.random.Gene
     cfg.target_scale and a_m log-uniform in cfg.target_aspect; the context block is square
     with its area uniform in cfg.context_scale. A frame whose targets leave fewer than 1 context
     patch has its targets placed again (up to 20 times; then its context is any non-target patch).
+    With cfg.target_offset > 0 the targets belong to a later frame and are not cut out.
     """
     shapes = []
     for _ in range(cfg.target_blocks):
@@ -76,6 +77,8 @@ def sample_masks(grid: int, batch: int, cfg: PretrainConfig, rng: np.random.Gene
         for _attempt in range(20):
             blocks = [_place(grid, h, w, rng) for h, w in shapes]
             covered = np.unique(np.concatenate(blocks))
+            if cfg.target_offset:  # the targets lie in a later frame: the context keeps them
+                covered = covered[:0]
             context = np.setdiff1d(_place(grid, *side, rng), covered)
             if len(context):
                 break

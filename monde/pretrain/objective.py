@@ -78,10 +78,15 @@ class MaskedLatentObjective(nn.Module):
             return F.layer_norm(tokens, tokens.shape[-1:])
 
     def forward(
-        self, x: Tensor, masks: Masks, generator: torch.Generator | None = None
+        self,
+        x: Tensor,
+        masks: Masks,
+        generator: torch.Generator | None = None,
+        later: Tensor | None = None,
     ) -> tuple[Tensor, dict[str, Tensor]]:
-        """Frames (B, C, Hp, Wp) in [−1, 1] and their masks → (loss, its parts)."""
-        full = self.target_tokens(x)  # (B, T, E)
+        """Frames (B, C, Hp, Wp) in [−1, 1] and their masks → (loss, its parts). With `later`
+        (B, C, Hp, Wp), the frames pretrain.target_offset steps on, the targets are theirs."""
+        full = self.target_tokens(x if later is None else later)  # (B, T, E)
         targets = gather_tokens(full, masks.targets)  # (B, Kt, E)
         context = self.encoder(x, masks.context)  # (B, Kc, E)
         predicted = self.predictor(context, masks.context, masks.targets)  # (B, Kt, E)

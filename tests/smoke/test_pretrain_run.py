@@ -58,11 +58,12 @@ def test_pretrain_command_writes_an_encoder_and_resumes_exactly(vit_cfg, dataset
         assert torch.equal(full[key], resumed[key]), key
 
 
-@pytest.mark.parametrize("anti_collapse", ["ema", "sigreg"])
+@pytest.mark.parametrize(("anti_collapse", "target_offset"), [("ema", 0), ("sigreg", 2)])
 def test_train_from_a_pretrained_encoder_frozen_or_fine_tuned(
-    vit_cfg, dataset, tmp_path, anti_collapse
+    vit_cfg, dataset, tmp_path, anti_collapse, target_offset
 ):
     vit_cfg.pretrain.anti_collapse = anti_collapse
+    vit_cfg.pretrain.target_offset = target_offset  # 2: the masked blocks of a later frame
     vit_cfg.pretrain.steps = 2
     pretrain_run(vit_cfg, dataset, tmp_path / "pre", progress=False)
     pretrained = load_safetensors(tmp_path / "pre" / "encoder" / "encoder.safetensors")[0]

@@ -172,3 +172,10 @@ def test_a_frozen_encoder_receives_no_gradient(tmp_path):
     model.predict(z[:, :-1], torch.randn(2, 2, cfg.action_dim)).square().mean().backward()
     assert all(p.grad is None for p in model.encoder.backbone.parameters())
     assert all(p.grad is not None for p in model.encoder.head.parameters())  # the readout trains
+
+
+def test_masks_for_a_later_frame_keep_the_targets_in_the_context():
+    cfg = PretrainConfig(target_offset=2, context_scale=(1.0, 1.0))
+    masks = sample_masks(8, 3, cfg, np.random.default_rng(0))
+    assert masks.context.shape == (3, 64)  # the whole frame: nothing cut out
+    assert masks.targets.shape[1] == sum(h * w for h, w in masks.shapes)
