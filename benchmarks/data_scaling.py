@@ -2,7 +2,8 @@
 
     python benchmarks/data_scaling.py --sizes 1000 2000 5000 10000     # PushT: many CPU hours
     python benchmarks/data_scaling.py --sizes 20 40 --preset configs/bench/push_t_quick.yaml \\
-        --runs runs/data_scaling_try train.steps=50 eval.episodes=4          # a try, minutes
+        --runs runs/data_scaling_try --out runs/data_scaling_try/data_scaling.json \\
+        train.steps=50 eval.episodes=4                                       # a try, minutes
 
 Collects the largest size once (`monde collect` with worker processes, --workers; resumable),
 then for each size N copies its first N episodes into RUN/data — bit for bit the episodes a
