@@ -11,6 +11,17 @@ from monde.serve.planning import ServedPlanner
 from monde.serve.security import server_token
 
 
+def listening_socket(host: str, port: int) -> socket.socket:
+    """A bound TCP socket for uvicorn. Its protocol is named (IPPROTO_TCP, not 0): asyncio sets
+    TCP_NODELAY only on accepted sockets whose protocol says TCP, and without it every response
+    written in two parts (head, body) waits for the client's delayed ACK (40 ms on Linux)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    return sock
+
+
 def load_planner(name: str, entry: ServedModel, cfg: ServeConfig) -> ServedPlanner:
     """The model folder and the `plan` section of its run config (see ServedModel)."""
     from monde.config import RunConfig
@@ -48,9 +59,7 @@ def serve(cfg: ServeConfig, log_level: str = "info", access_log: bool = False) -
             file=sys.stderr,
             flush=True,
         )
-    sock = socket.socket(socket.AF_INET6 if ":" in cfg.host else socket.AF_INET)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((cfg.host, cfg.port))
+    sock = listening_socket(cfg.host, cfg.port)
     print(
         f"monde serve: {sorted(cfg.models)} on http://{cfg.host}:{sock.getsockname()[1]}",
         flush=True,

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 
@@ -15,6 +14,7 @@ from monde.models.world_model import WorldModel
 from monde.serve.app import create_app  # noqa: F401 (re-exported to the tests)
 from monde.serve.config import ServeConfig
 from monde.serve.planning import ServedPlanner
+from monde.serve.server import listening_socket
 
 TOKEN = "test-token-0123456789"
 PLAN = PlanConfig(horizon=2, samples=16, iterations=2, topk=4, precision="fp32")
@@ -50,9 +50,7 @@ class RunningServer:
         import uvicorn
 
         self.app = app
-        self.sock = socket.socket()
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", port))
+        self.sock = listening_socket("127.0.0.1", port)
         self.port = self.sock.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
         config = uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=2)
