@@ -79,3 +79,14 @@ def test_monde_serve_refuses_a_public_address_without_a_token(monkeypatch, capsy
     with pytest.raises(SystemExit) as stop:
         main(["serve", "--model", "demo=runs/none/model", "--host", "0.0.0.0"])
     assert "refusing to listen on 0.0.0.0 without a token" in str(stop.value.code)
+
+
+def test_the_listening_socket_says_tcp_so_asyncio_disables_nagle():
+    import socket
+
+    from monde.serve.server import listening_socket
+
+    with listening_socket("127.0.0.1", 0) as sock:
+        # asyncio sets TCP_NODELAY on accepted sockets only when their protocol is TCP; with
+        # Nagle on, each two-part response waits for the client's delayed ACK (~40 ms)
+        assert sock.proto == socket.IPPROTO_TCP and sock.getsockname()[1] > 0
