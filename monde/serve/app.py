@@ -192,6 +192,7 @@ def create_app(cfg: ServeConfig, planners: dict[str, ServedPlanner], token: str)
         goal = decode_image(body.goal, planner.image_shape, cfg.max_image_bytes, ("body", "goal"))
         what = f"proprioception {list(planner.proprio)}"
         goal_p = _floats(body.goal_proprio, len(planner.proprio), ("body", "goal_proprio"), what)
+        store.reserve()  # 429 before any encoding when the server is full
         loop = asyncio.get_running_loop()
         session = await loop.run_in_executor(executor, planner.start, goal, goal_p)
         store.add(session)

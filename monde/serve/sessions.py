@@ -61,10 +61,14 @@ class SessionStore:
             s.model == model and (s.busy or s.last_used >= since) for s in self._sessions.values()
         )
 
-    def add(self, session: Session) -> Session:
+    def reserve(self) -> None:
+        """SessionLimit unless a session could be added now (expired ones dropped first)."""
         self.expire()
         if len(self._sessions) >= self.max_sessions:
             raise SessionLimit(f"{self.max_sessions} sessions open; close one or wait")
+
+    def add(self, session: Session) -> Session:
+        self.reserve()
         session.last_used = self.clock()
         self._sessions[session.id] = session
         return session
