@@ -248,14 +248,19 @@ class AdaLNBlock(nn.Module):
         return self.forward_cached(x, cond, None)[0]
 
     def forward_cached(
-        self, x: Tensor, cond: Tensor, past: tuple[Tensor, Tensor] | None
+        self,
+        x: Tensor,
+        cond: Tensor,
+        past: tuple[Tensor, Tensor] | None,
+        mask: Tensor | None = None,
     ) -> tuple[Tensor, tuple[Tensor, Tensor]]:
         """`forward` for new tokens after cached ones: the KV cache of the planner's rollout.
 
         x, cond (B, T, dim) new tokens; past (keys, values) (B, heads, P, dim/heads) of the P
-        earlier tokens, or None. With past, T must be 1 (the newest token sees every earlier
-        one); without, attention is causal over the T tokens. → x (B, T, dim) and the (keys,
-        values) of all P + T tokens.
+        earlier tokens, or None. `mask` (T, P + T) bool says where each new token may attend
+        (monde.models.token_predictor's frame-causal tokens); without it, with past, T must be 1
+        (the newest token sees every earlier one), and without past attention is causal over
+        the T tokens. → x (B, T, dim) and the (keys, values) of all P + T tokens.
         """
         b, t, d = x.shape
         shift1, scale1, gate1, shift2, scale2, gate2 = self.modulation(cond).chunk(6, dim=-1)
@@ -263,10 +268,11 @@ class AdaLNBlock(nn.Module):
         q, k, v = self.qkv(h).view(b, t, 3, self.heads, d // self.heads).unbind(2)
         q, k, v = (y.transpose(1, 2) for y in (q, k, v))  # (B, heads, T, d/heads)
         if past is not None:
-            if t != 1:
+            if t != 1 and mask is None:
                 raise ValueError(f"forward_cached with a cache takes one new token, got {t}")
-            k, v = torch.cat([past[0], k], dim=2), torch.cat([past[1], v], dim=2)  # (B, h, P+1, ·)
-        att = F.scaled_dot_product_attention(q, k, v, is_causal=past is None)
+            k, v = torch.cat([past[0], k], dim=2), torch.cat([past[1], v], dim=2)  # (B, h, P+T, ·)
+        causal = mask is None and past is None
+        att = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=causal)
         x = x + gate1 * self.proj(att.transpose(1, 2).reshape(b, t, d))
         h = self.norm2(x) * (1 + scale2) + shift2
         return x + gate2 * self.mlp(h), (k, v)

@@ -18,56 +18,17 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
-from monde.models.predictors import _check_rollout_shapes, _check_sample_shapes, _repeat_rollout
+from monde.models.predictors import (
+    AdaLNBlock,
+    _check_rollout_shapes,
+    _check_sample_shapes,
+    _repeat_rollout,
+)
 
 if TYPE_CHECKING:
     from monde.config import ModelConfig
-
-
-class TokenBlock(nn.Module):
-    """Pre-norm transformer block, LayerNorms modulated by a per-token condition (AdaLN-zero),
-    attention under an explicit mask and over an optional cache of earlier keys and values."""
-
-    def __init__(self, dim: int, heads: int, mlp_ratio: int = 4):
-        super().__init__()
-        if dim % heads:
-            raise ValueError(f"model.predictor_dim {dim} must be divisible by {heads} heads")
-        self.heads = heads
-        self.norm1 = nn.LayerNorm(dim, elementwise_affine=False)
-        self.norm2 = nn.LayerNorm(dim, elementwise_affine=False)
-        self.qkv = nn.Linear(dim, 3 * dim)
-        self.proj = nn.Linear(dim, dim)
-        self.mlp = nn.Sequential(
-            nn.Linear(dim, mlp_ratio * dim), nn.GELU(), nn.Linear(mlp_ratio * dim, dim)
-        )
-        self.modulation = nn.Linear(dim, 6 * dim)
-        nn.init.zeros_(self.modulation.weight)
-        nn.init.zeros_(self.modulation.bias)
-
-    def forward(
-        self,
-        x: Tensor,
-        cond: Tensor,
-        mask: Tensor | None,
-        past: tuple[Tensor, Tensor] | None = None,
-    ) -> tuple[Tensor, tuple[Tensor, Tensor]]:
-        """x, cond (B, L, dim) new tokens; mask (L, P + L) bool, True where a new token may
-        attend (None: everywhere); past (keys, values) (B, heads, P, dim/heads) or None.
-        → x (B, L, dim) and the (keys, values) of all P + L tokens."""
-        b, length, d = x.shape
-        shift1, scale1, gate1, shift2, scale2, gate2 = self.modulation(cond).chunk(6, dim=-1)
-        h = self.norm1(x) * (1 + scale1) + shift1
-        q, k, v = self.qkv(h).view(b, length, 3, self.heads, d // self.heads).unbind(2)
-        q, k, v = (y.transpose(1, 2) for y in (q, k, v))  # (B, heads, L, d/heads)
-        if past is not None:
-            k, v = torch.cat([past[0], k], dim=2), torch.cat([past[1], v], dim=2)  # (B, h, P+L, ·)
-        att = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)  # (B, heads, L, d/heads)
-        x = x + gate1 * self.proj(att.transpose(1, 2).reshape(b, length, d))
-        h = self.norm2(x) * (1 + scale2) + shift2
-        return x + gate2 * self.mlp(h), (k, v)
 
 
 class TokenPredictor(nn.Module):
@@ -85,6 +46,8 @@ class TokenPredictor(nn.Module):
         max_context: int,
     ):
         super().__init__()
+        if dim % heads:
+            raise ValueError(f"model.predictor_dim {dim} must be divisible by {heads} heads")
         image_dim = latent_dim - proprio_dim
         if tokens < 1 or image_dim % tokens:
             raise ValueError(
@@ -101,7 +64,7 @@ class TokenPredictor(nn.Module):
         )
         self.space = nn.Parameter(torch.randn(1, 1, self.per_frame, dim) * 0.02)  # which token
         self.time = nn.Parameter(torch.zeros(1, max_context, 1, dim))  # which frame
-        self.blocks = nn.ModuleList(TokenBlock(dim, heads) for _ in range(depth))
+        self.blocks = nn.ModuleList(AdaLNBlock(dim, heads) for _ in range(depth))
         self.norm = nn.LayerNorm(dim)
         self.output = nn.Linear(dim, self.token_dim)
         self.proprio_output = nn.Linear(dim, proprio_dim) if proprio_dim else None
@@ -146,7 +109,7 @@ class TokenPredictor(nn.Module):
             raise ValueError(f"sequence of {t} frames exceeds model.max_context {self.max_context}")
         x, cond, mask = self._embed(z, 0), self._cond(a), self._frame_causal(t, z.device)
         for block in self.blocks:
-            x, _ = block(x, cond, mask)
+            x, _ = block.forward_cached(x, cond, None, mask)
         return z + self._delta(x, t)
 
     def rollout(self, z_ctx: Tensor, a_ctx: Tensor | None, actions: Tensor) -> Tensor:
@@ -176,7 +139,7 @@ class TokenPredictor(nn.Module):
             x = self._embed(z_ctx[:, :-1], 0)  # (B, (Tc−1)·M, dim)
             cond, mask = self._cond(a_ctx), self._frame_causal(tc - 1, z_ctx.device)
             for i, block in enumerate(self.blocks):
-                x, (k, v) = block(x, cond, mask)  # k, v (B, heads, (Tc−1)·M, ·)
+                x, (k, v) = block.forward_cached(x, cond, None, mask)  # k, v (B, heads, ·, ·)
                 caches[i] = (k.repeat_interleave(s, 0), v.repeat_interleave(s, 0))  # (B·S, ·)
         z = z_ctx[:, -1:].expand(b, s, -1).reshape(b * s, 1, -1)  # (B·S, 1, D)
         acts = actions.reshape(b * s, h, -1)  # (B·S, H, A)
@@ -184,8 +147,10 @@ class TokenPredictor(nn.Module):
         for k in range(h):  # one frame per step
             x = self._embed(z, tc - 1 + k)  # (B·S, M, dim)
             cond = self._cond(acts[:, k : k + 1])  # (B·S, M, dim)
+            seen = (tc - 1 + k) * self.per_frame  # cached tokens: every earlier frame's
+            everywhere = torch.ones(self.per_frame, seen + self.per_frame, dtype=torch.bool)
             for i, block in enumerate(self.blocks):
-                x, caches[i] = block(x, cond, None, caches[i])  # sees every cached token
+                x, caches[i] = block.forward_cached(x, cond, caches[i], everywhere.to(x.device))
             z = z + self._delta(x, 1)  # (B·S, 1, D)
             preds.append(z)
         return torch.cat(preds, dim=1).reshape(b, s, h, -1)  # (B, S, H, D)
