@@ -15,6 +15,28 @@ from torch import Tensor, nn
 from monde.config import ModelConfig
 
 
+def conv_stages(
+    image_size: int, in_channels: int, channels: tuple[int, ...], patch: int
+) -> tuple[nn.Sequential, int]:
+    """The CNN's feature stages: a patchify stem (kernel = stride = `patch`), then a conv 3×3
+    stride 2 + GroupNorm + ReLU per further channel count → (stages, side of their output map)."""
+    if image_size % patch:
+        raise ValueError(f"image_size {image_size} must be divisible by the stem patch {patch}")
+    layers: list[nn.Module] = [
+        nn.Conv2d(in_channels, channels[0], patch, stride=patch),
+        nn.ReLU(inplace=True),
+    ]
+    size, c_in = image_size // patch, channels[0]
+    for c_out in channels[1:]:
+        layers += [
+            nn.Conv2d(c_in, c_out, 3, stride=2, padding=1),
+            nn.GroupNorm(min(8, c_out), c_out),
+            nn.ReLU(inplace=True),
+        ]
+        size, c_in = (size + 1) // 2, c_out
+    return nn.Sequential(*layers), size
+
+
 class CNNEncoder(nn.Module):
     """A small CNN: (N, C, Hp, Wp) float → (N, D).
 
@@ -33,21 +55,8 @@ class CNNEncoder(nn.Module):
         patch: int = 4,
     ):
         super().__init__()
-        if image_size % patch:
-            raise ValueError(f"image_size {image_size} must be divisible by the stem patch {patch}")
-        layers: list[nn.Module] = [
-            nn.Conv2d(in_channels, channels[0], patch, stride=patch),
-            nn.ReLU(inplace=True),
-        ]
-        size, c_in = image_size // patch, channels[0]
-        for c_out in channels[1:]:
-            layers += [
-                nn.Conv2d(c_in, c_out, 3, stride=2, padding=1),
-                nn.GroupNorm(min(8, c_out), c_out),
-                nn.ReLU(inplace=True),
-            ]
-            size, c_in = (size + 1) // 2, c_out
-        self.features = nn.Sequential(*layers)
+        self.features, size = conv_stages(image_size, in_channels, channels, patch)
+        c_in = channels[-1]
         self.projector = nn.Sequential(
             nn.Flatten(),
             nn.Linear(c_in * size * size, 256),
@@ -94,7 +103,7 @@ class CNNGridEncoder(nn.Module):
                 f"model.latent_tokens {tokens} must be a square (g × g cells) that divides the "
                 f"image latent's {latent_dim} dims, for model.encoder 'cnn_grid'"
             )
-        self.features = CNNEncoder(image_size, in_channels, channels, 1, patch).features
+        self.features, _ = conv_stages(image_size, in_channels, channels, patch)
         width = channels[-1]
         self.readout = nn.Sequential(
             nn.AdaptiveAvgPool2d(grid),
