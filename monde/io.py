@@ -6,10 +6,13 @@ Every writer here either leaves the complete new file at ``path`` or leaves the 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import shutil
 import struct
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -80,6 +83,22 @@ def atomic_write_json(path: PathLike, obj: Any) -> None:
     """
     text = json.dumps(obj, indent=2, sort_keys=False, allow_nan=False, ensure_ascii=False)
     atomic_write_text(path, text + "\n")
+
+
+@contextlib.contextmanager
+def atomic_folder(directory: PathLike) -> Iterator[Path]:
+    """Yield an empty temporary sibling of ``directory`` (``.tmp-<name>``) to fill; when the
+    block ends without an error it replaces ``directory`` as one rename, so a crash never leaves
+    a folder holding files of two writes. A failed block leaves the temporary folder, which the
+    next write to ``directory`` removes."""
+    directory = Path(directory)
+    tmp = directory.with_name(f".tmp-{directory.name}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    yield tmp
+    if directory.exists():
+        shutil.rmtree(directory)
+    os.replace(tmp, directory)
 
 
 def read_json(path: PathLike) -> Any:

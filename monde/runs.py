@@ -29,6 +29,7 @@ import errno
 import json
 import os
 import re
+import shutil
 import socket
 import sys
 import threading
@@ -241,6 +242,12 @@ def list_checkpoints(root: Path) -> list[Path]:
     if not root.exists():
         return []
     return sorted(p for p in root.iterdir() if p.is_dir() and _CHECKPOINT.match(p.name))
+
+
+def prune_checkpoints(root: Path, keep: int) -> None:
+    """Delete all but the newest `keep` complete checkpoints under root."""
+    for old in list_checkpoints(root)[:-keep]:
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def checkpoint_step(path: Path) -> int:

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 from pathlib import Path
 
 from monde._version import __version__
 from monde.config import ModelConfig
 from monde.config_io import ConfigError, from_dict, to_dict
-from monde.io import atomic_save_safetensors, atomic_write_json, load_safetensors, read_json
+from monde.io import (
+    atomic_folder,
+    atomic_save_safetensors,
+    atomic_write_json,
+    load_safetensors,
+    read_json,
+)
 from monde.models.world_model import WorldModel
 
 MODEL_FILE = "model.safetensors"
@@ -23,18 +27,13 @@ def save_model(model: WorldModel, directory: str | Path) -> None:
     Both files go into a temporary sibling folder that is then renamed into place, so a crash
     never leaves weights beside the config of another model.
     """
-    directory = Path(directory)
-    tmp = directory.with_name(f".tmp-{directory.name}")
-    shutil.rmtree(tmp, ignore_errors=True)
     tensors = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    atomic_save_safetensors(tensors, tmp / MODEL_FILE, metadata={"format": FORMAT})
-    atomic_write_json(
-        tmp / CONFIG_FILE,
-        {"format": FORMAT, "monde_version": __version__, "model": to_dict(model.cfg)},
-    )
-    if directory.exists():
-        shutil.rmtree(directory)
-    os.replace(tmp, directory)
+    with atomic_folder(directory) as tmp:
+        atomic_save_safetensors(tensors, tmp / MODEL_FILE, metadata={"format": FORMAT})
+        atomic_write_json(
+            tmp / CONFIG_FILE,
+            {"format": FORMAT, "monde_version": __version__, "model": to_dict(model.cfg)},
+        )
 
 
 def model_folder(directory: str | Path) -> Path:

@@ -9,15 +9,19 @@ it, so that a checkpoint of another encoder is refused with the tensor (or field
 
 from __future__ import annotations
 
-import os
-import shutil
 from pathlib import Path
 
 from torch import nn
 
 from monde._version import __version__
 from monde.config import ModelConfig
-from monde.io import atomic_save_safetensors, atomic_write_json, load_safetensors, read_json
+from monde.io import (
+    atomic_folder,
+    atomic_save_safetensors,
+    atomic_write_json,
+    load_safetensors,
+    read_json,
+)
 
 WEIGHTS_FILE = "encoder.safetensors"
 CONFIG_FILE = "config.json"
@@ -56,23 +60,18 @@ def save_encoder(
 ) -> None:
     """Write `backbone`'s weights and the encoder fields of `cfg` (plus `record`: how it was
     pretrained) into `directory`, atomically: a temporary sibling renamed into place."""
-    directory = Path(directory)
-    tmp = directory.with_name(f".tmp-{directory.name}")
-    shutil.rmtree(tmp, ignore_errors=True)
     tensors = {k: v.detach().cpu() for k, v in backbone.state_dict().items()}
-    atomic_save_safetensors(tensors, tmp / WEIGHTS_FILE, metadata={"format": FORMAT})
-    atomic_write_json(
-        tmp / CONFIG_FILE,
-        {
-            "format": FORMAT,
-            "monde_version": __version__,
-            "encoder": encoder_fields(cfg),
-            **({"pretrain": record} if record else {}),
-        },
-    )
-    if directory.exists():
-        shutil.rmtree(directory)
-    os.replace(tmp, directory)
+    with atomic_folder(directory) as tmp:
+        atomic_save_safetensors(tensors, tmp / WEIGHTS_FILE, metadata={"format": FORMAT})
+        atomic_write_json(
+            tmp / CONFIG_FILE,
+            {
+                "format": FORMAT,
+                "monde_version": __version__,
+                "encoder": encoder_fields(cfg),
+                **({"pretrain": record} if record else {}),
+            },
+        )
 
 
 def load_encoder_into(

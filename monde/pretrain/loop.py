@@ -25,7 +25,13 @@ from monde.config import PretrainConfig, RunConfig
 from monde.config_io import save_config, to_dict
 from monde.data.splits import split_episodes
 from monde.data.store import EpisodeStore
-from monde.io import atomic_save_safetensors, atomic_write_json, load_safetensors, read_json
+from monde.io import (
+    atomic_folder,
+    atomic_save_safetensors,
+    atomic_write_json,
+    load_safetensors,
+    read_json,
+)
 from monde.models.encoder_checkpoint import pretrained_part, save_encoder
 from monde.models.preprocess import frames_to_input
 from monde.models.vit import PatchTransformer
@@ -42,6 +48,7 @@ from monde.runs import (
     checkpoint_name,
     list_checkpoints,
     locked_run,
+    prune_checkpoints,
     truncate_metrics,
 )
 
@@ -152,19 +159,14 @@ class _Probe:
 def _save_state(root: Path, step: int, objective, optimizer, keep: int) -> None:
     """checkpoints/step-N/{state.safetensors, state.json}, written under a temporary name and
     renamed into place; only the newest `keep` are kept."""
-    final, tmp = root / checkpoint_name(step), root / f".tmp-{checkpoint_name(step)}"
-    shutil.rmtree(tmp, ignore_errors=True)
     state = optimizer.state_dict()
     tensors = {f"objective/{k}": v for k, v in objective.state_dict().items()}
     for index, slots in state["state"].items():
         tensors.update({f"optim/{index}/{name}": value for name, value in slots.items()})
-    atomic_save_safetensors(tensors, tmp / "state.safetensors")
-    atomic_write_json(tmp / "state.json", {"step": step, "param_groups": state["param_groups"]})
-    if final.exists():
-        shutil.rmtree(final)
-    os.replace(tmp, final)
-    for old in list_checkpoints(root)[:-keep]:
-        shutil.rmtree(old, ignore_errors=True)
+    with atomic_folder(root / checkpoint_name(step)) as tmp:
+        atomic_save_safetensors(tensors, tmp / "state.safetensors")
+        atomic_write_json(tmp / "state.json", {"step": step, "param_groups": state["param_groups"]})
+    prune_checkpoints(root, keep)
 
 
 def _resume(root: Path, objective, optimizer) -> int:

@@ -16,10 +16,16 @@ from pathlib import Path
 
 import torch
 
-from monde.io import atomic_save_safetensors, atomic_write_json, load_safetensors, read_json
+from monde.io import (
+    atomic_folder,
+    atomic_save_safetensors,
+    atomic_write_json,
+    load_safetensors,
+    read_json,
+)
 from monde.models.checkpoint import load_model, save_model
 from monde.models.world_model import WorldModel
-from monde.runs import checkpoint_name, list_checkpoints
+from monde.runs import checkpoint_name, list_checkpoints, prune_checkpoints
 
 
 def _optimizer_to_flat(optimizer: torch.optim.Optimizer) -> tuple[dict, list]:
@@ -50,17 +56,12 @@ def save_checkpoint(
 ) -> Path:
     """Write checkpoint `root/step-{step}` atomically and keep only the newest `keep`."""
     final = root / checkpoint_name(step)
-    tmp = root / f".tmp-{checkpoint_name(step)}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    save_model(model, tmp)  # creates tmp/ with the model files
     tensors, groups = _optimizer_to_flat(optimizer)
-    atomic_save_safetensors(tensors, tmp / "train_state.safetensors")
-    atomic_write_json(tmp / "train_state.json", {"step": step, "param_groups": groups})
-    if final.exists():
-        shutil.rmtree(final)
-    os.replace(tmp, final)
-    for old in list_checkpoints(root)[:-keep]:
-        shutil.rmtree(old, ignore_errors=True)
+    with atomic_folder(final) as tmp:
+        save_model(model, tmp)  # first: it writes the folder whole, then the optimizer joins
+        atomic_save_safetensors(tensors, tmp / "train_state.safetensors")
+        atomic_write_json(tmp / "train_state.json", {"step": step, "param_groups": groups})
+    prune_checkpoints(root, keep)
     return final
 
 

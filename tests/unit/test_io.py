@@ -123,3 +123,20 @@ def test_garbage_and_missing_safetensors(tmp_path):
         mio.load_safetensors(path)
     with pytest.raises(FileNotFoundError, match="absent.safetensors"):
         mio.load_safetensors(tmp_path / "absent.safetensors")
+
+
+def test_atomic_folder_replaces_the_folder_whole_or_not_at_all(tmp_path):
+    from monde.io import atomic_folder
+
+    target = tmp_path / "model"
+    target.mkdir()
+    (target / "old.txt").write_text("old")
+    with pytest.raises(RuntimeError):
+        with atomic_folder(target) as tmp:
+            (tmp / "new.txt").write_text("new")
+            raise RuntimeError("killed mid-write")
+    assert [p.name for p in target.iterdir()] == ["old.txt"]  # untouched
+    with atomic_folder(target) as tmp:
+        (tmp / "new.txt").write_text("new")
+    assert [p.name for p in target.iterdir()] == ["new.txt"]  # no file of the older write
+    assert not (tmp_path / ".tmp-model").exists()
