@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -11,10 +10,10 @@ import numpy as np
 from monde.config import DataConfig, EnvConfig
 from monde.config_io import to_dict
 from monde.data.batches import BatchStream, WorkerDiedError, batch_starts, resolve_workers
-from monde.data.collection_settings import collection_differences
+from monde.data.collection_settings import as_recorded, collection_differences
 from monde.data.store import EpisodeStore, is_store
 from monde.envs import make_env
-from monde.envs.registry import close_env, collection_policy, env_entry
+from monde.envs.registry import close_env, env_entry
 from monde.progress import tqdm
 
 
@@ -60,7 +59,7 @@ def collect(
     clock = time.perf_counter()
     out = Path(out)
     # 'auto' is the env's own policy; the store records the name it ran
-    data_cfg = replace(data_cfg, policy=collection_policy(env_cfg.name, data_cfg.policy))
+    data_cfg = as_recorded(env_cfg, data_cfg)
     store = _reopen(out, env_cfg, data_cfg, resume) if is_store(out) else None
     if store is not None and store.meta.get("complete") is True:
         print(f"{out} already holds the {len(store)} collected episodes; nothing to resume")

@@ -4,6 +4,7 @@ collection may be resumed or a store reused."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 
 from monde.config import DataConfig, EnvConfig
 from monde.config_io import ConfigError, from_dict, to_dict
@@ -22,6 +23,12 @@ def _stored_env(stored: Mapping) -> dict:
         return dict(stored)  # a key this Monde no longer knows: compared as written
 
 
+def as_recorded(env_cfg: EnvConfig, data_cfg: DataConfig) -> DataConfig:
+    """`data_cfg` as a store records it: data.policy 'auto' resolved to the env's own policy,
+    the name that ran."""
+    return replace(data_cfg, policy=collection_policy(env_cfg.name, data_cfg.policy))
+
+
 def collection_differences(info: Mapping, env_cfg: EnvConfig, data_cfg: DataConfig) -> list[str]:
     """`section.key: stored → now` for each collection setting that differs between a store's
     recorded `info` and these configs; one entry when the store was not written by a collection.
@@ -34,10 +41,8 @@ def collection_differences(info: Mapping, env_cfg: EnvConfig, data_cfg: DataConf
         for k in sorted(stored_env.keys() & now_env.keys())
         if stored_env[k] != now_env[k]
     ]
-    stored_data = dict(info["data_config"])
-    stored_data["policy"] = collection_policy(env_cfg.name, stored_data.get("policy", "auto"))
-    now_data = {k: getattr(data_cfg, k) for k in COLLECTION_KEYS}
-    now_data["policy"] = collection_policy(env_cfg.name, data_cfg.policy)  # as collect wrote it
+    stored_data = info["data_config"]
+    now_data = {k: getattr(as_recorded(env_cfg, data_cfg), k) for k in COLLECTION_KEYS}
     differ += [
         f"data.{k}: {stored_data.get(k)!r} → {now_data[k]!r}"
         for k in COLLECTION_KEYS

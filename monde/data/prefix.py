@@ -18,7 +18,7 @@ import numpy as np
 
 from monde.config import DataConfig, EnvConfig
 from monde.config_io import to_dict
-from monde.data.collection_settings import collection_differences
+from monde.data.collection_settings import as_recorded, collection_differences
 from monde.data.store import EpisodeStore
 from monde.envs import make_env
 from monde.envs.registry import close_env, env_entry
@@ -61,7 +61,7 @@ def first_episodes(
     copied = {
         **info,
         "env_config": to_dict(env_cfg),
-        "data_config": to_dict(data_cfg),
+        "data_config": to_dict(as_recorded(env_cfg, data_cfg)),
         "coverage": coverage,
         "prefix_of": {"store": str(Path(source).resolve()), "episodes": len(src)},
     }
