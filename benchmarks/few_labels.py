@@ -49,7 +49,7 @@ sys.path.insert(0, str(ROOT))
 
 from monde.config import RunConfig  # noqa: E402
 from monde.config_io import load_config, to_dict  # noqa: E402
-from monde.io import atomic_write_json, atomic_write_text, read_json  # noqa: E402
+from monde.io import atomic_write_json, read_json, replace_section  # noqa: E402
 
 PRESETS = ROOT / "configs" / "pretrain"
 RESULTS = ROOT / "benchmarks" / "results"
@@ -467,12 +467,8 @@ def render(results_dir: Path = RESULTS, figures: Path = FIGURES, doc: Path = DOC
             draw_figure(result, figure)
             drawn.append(figure)
         blocks.append(section(result, os.path.relpath(figure, doc.parent)))
-    text = doc.read_text()
-    if BEGIN not in text or END not in text:
-        raise SystemExit(f"{doc}: the markers {BEGIN} … {END} are missing")
-    head, rest = text.split(BEGIN, 1)
     body = "\n\n".join(blocks) if blocks else "No curve measured yet."
-    atomic_write_text(doc, f"{head}{BEGIN}\n{body}\n{END}{rest.split(END, 1)[1]}")
+    replace_section(doc, BEGIN, END, f"{BEGIN}\n{body}\n{END}")
     return drawn
 
 

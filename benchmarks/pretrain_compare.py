@@ -26,7 +26,7 @@ from monde.config import RunConfig
 from monde.config_io import load_config, to_dict
 from monde.data.collect import collect
 from monde.data.store import is_store
-from monde.io import atomic_write_json, atomic_write_text, read_json
+from monde.io import atomic_write_json, read_json, replace_section
 from monde.pretrain.loop import pretrain_run
 from monde.report import provenance
 from monde.runs import METRICS_FILE, read_metrics
@@ -149,11 +149,7 @@ def render(results: dict) -> str:
 
 
 def render_doc(results: dict) -> None:
-    text = DOC.read_text()
-    if BEGIN not in text or END not in text:
-        raise ValueError(f"{DOC}: the markers {BEGIN} … {END} are missing")
-    head, rest = text.split(BEGIN, 1)
-    atomic_write_text(DOC, head + render(results) + rest.split(END, 1)[1])
+    replace_section(DOC, BEGIN, END, render(results))
     print(f"wrote {DOC}")
 
 

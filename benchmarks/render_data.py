@@ -14,7 +14,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from monde.io import atomic_write_text, read_json  # noqa: E402
+from monde.io import read_json, replace_section  # noqa: E402
 
 DOC = ROOT / "docs" / "data.md"
 START, END = "<!-- data-results:start -->", "<!-- data-results:end -->"
@@ -191,12 +191,7 @@ def main() -> None:
             parts += render(read_json(path)) + [""]
         else:
             parts += [f"*{name} not measured yet.*", ""]
-    text = DOC.read_text(encoding="utf-8")
-    if START not in text or END not in text:
-        raise SystemExit(f"{DOC}: markers {START} … {END} not found")
-    head, rest = text.split(START, 1)
-    _, tail = rest.split(END, 1)
-    atomic_write_text(DOC, head + START + "\n" + "\n".join(parts).rstrip() + "\n" + END + tail)
+    replace_section(DOC, START, END, START + "\n" + "\n".join(parts).rstrip() + "\n" + END)
     print(f"wrote {DOC}")
 
 

@@ -44,7 +44,7 @@ import torch.multiprocessing as mp
 
 from monde.config import ModelConfig, RunConfig, TrainConfig
 from monde.config_io import load_config, to_dict
-from monde.io import atomic_write_json, atomic_write_text, read_json
+from monde.io import atomic_write_json, read_json, replace_section
 from monde.models.world_model import WorldModel
 from monde.plan.mpc import MPCPlanner
 from monde.precision import resolve_precision
@@ -681,12 +681,7 @@ def render(data: dict) -> str:
 
 
 def render_doc(data: dict) -> None:
-    text = DOC.read_text()
-    if BEGIN not in text or END not in text:
-        raise ValueError(f"{DOC}: the markers {BEGIN} … {END} are missing")
-    head, rest = text.split(BEGIN, 1)
-    tail = rest.split(END, 1)[1]
-    atomic_write_text(DOC, head + render(data) + tail)
+    replace_section(DOC, BEGIN, END, render(data))
     print(f"wrote {DOC}")
 
 

@@ -75,6 +75,17 @@ def atomic_write_text(path: PathLike, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
 
 
+def replace_section(path: PathLike, begin: str, end: str, section: str) -> None:
+    """Replace the text of ``path`` from the marker ``begin`` through ``end`` with ``section``
+    (which holds both markers again), atomically: a generated part of a hand-written page.
+    ValueError naming the file when a marker is missing."""
+    text = Path(path).read_text()
+    if begin not in text or end not in text:
+        raise ValueError(f"{path}: the markers {begin} … {end} are missing")
+    head, rest = text.split(begin, 1)
+    atomic_write_text(path, head + section + rest.split(end, 1)[1])
+
+
 def atomic_write_json(path: PathLike, obj: Any) -> None:
     """Write ``obj`` as indented JSON (key order kept, trailing newline) atomically.
 
