@@ -44,6 +44,9 @@ STEP_TO_WRITE_MIN = 2.0
 """`auto_workers` starts workers only when stepping a batch takes at least this many times as
 long as writing it: the one writer must keep up with two steppers for a second one to pay."""
 
+STOP_TIMEOUT_S = 10.0
+"""How long a stopped worker (and the pool's manager thread) may take to end before it is killed."""
+
 IN_FLIGHT_PER_WORKER = 2
 """Batches handed out per worker ahead of the writer: each worker has its next batch queued
 while the writer stores the oldest, and memory holds at most this many batches per worker."""
@@ -133,13 +136,23 @@ def _batch_in_worker(first: int) -> list[Episode]:
 
 def _stop(pool: ProcessPoolExecutor) -> None:
     """End the pool now: queued batches are dropped and running workers terminated and waited
-    for (a batch in progress is recomputed by `--resume`; nothing of it was written)."""
+    for (a batch in progress is recomputed by `--resume`; nothing of it was written).
+
+    The pool's own manager thread also waits for its processes; two threads waiting for one
+    child race (the loser's waitpid fails and reads "still running"), so the manager thread is
+    waited for first, and any worker still alive after that is killed."""
     processes = list((getattr(pool, "_processes", None) or {}).values())  # no public API < 3.14
+    manager = getattr(pool, "_executor_manager_thread", None)
     pool.shutdown(wait=False, cancel_futures=True)
     for process in processes:
         process.terminate()
+    if manager is not None:
+        manager.join(timeout=STOP_TIMEOUT_S)
     for process in processes:
-        process.join(timeout=10)
+        process.join(timeout=STOP_TIMEOUT_S)
+        if process.is_alive():
+            process.kill()
+            process.join(timeout=STOP_TIMEOUT_S)
 
 
 @contextmanager
