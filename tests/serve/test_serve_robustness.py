@@ -13,15 +13,38 @@ from serve_helpers import TOKEN, RunningServer, create_app, frame, serve_config,
 from monde.client import MondeClient, ServeError, ServerUnavailable, SessionNotFound, encode_image
 
 
-def slowed(planners, seconds: float):
+def slowed(planners, seconds: float, planning: threading.Event | None = None):
+    """Each planner's act takes `seconds` longer; `planning` is set when one starts."""
     for planner in planners.values():
         act = planner.act
-        planner.act = lambda calls, act=act: (time.sleep(seconds), act(calls))[1]
+
+        def slow_act(calls, act=act):
+            if planning is not None:
+                planning.set()
+            time.sleep(seconds)
+            return act(calls)
+
+        planner.act = slow_act
     return planners
 
 
+def act_once_free(session, observation, timeout_s: float = 30.0):
+    """session.act, retried while the server answers 409 (an act of this session in flight):
+    a session left busy for good still fails, after `timeout_s` (not after a guessed delay)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            return session.act(observation)
+        except ServeError as err:
+            if err.status != 409 or time.monotonic() > deadline:
+                raise
+        time.sleep(0.02)
+
+
 def test_a_client_that_disconnects_mid_request_leaves_the_server_serving():
-    server = RunningServer(create_app(serve_config(), slowed(tiny_planners(), 0.3), TOKEN))
+    planning = threading.Event()
+    planners = slowed(tiny_planners(), 0.3, planning)
+    server = RunningServer(create_app(serve_config(), planners, TOKEN))
     try:
         client = MondeClient(server.url, token=TOKEN)
         session = client.start("pix", frame(1))
@@ -33,12 +56,14 @@ def test_a_client_that_disconnects_mid_request_leaves_the_server_serving():
         ).encode()
         with socket.create_connection(("127.0.0.1", server.port)) as raw:
             raw.sendall(head + body)
-            time.sleep(0.05)  # the call is planning now; the client goes away
+            assert planning.wait(30), "the act call never reached the planner"
+            # the call is planning now (for 0.3 s more at least); the client goes away
         with socket.create_connection(("127.0.0.1", server.port)) as raw:
             raw.sendall(head + body[: len(body) // 2])  # and one leaves halfway through its body
-        time.sleep(0.5)
         assert client.health() == {"status": "ok"}
-        result = session.act(frame(3))  # the session is not left busy
+        # the session is not left busy: once the orphaned call ends, the next one is served
+        # (polled: on a loaded machine that call may well outlast any fixed sleep)
+        result = act_once_free(session, frame(3))
         assert result.step == 2
     finally:
         server.stop()
@@ -53,7 +78,7 @@ def test_a_server_restarted_under_load_gives_clients_clear_errors():
     done = [0] * 4
 
     def loop(i: int) -> None:
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:
                 sessions[i].act(frame(i))
@@ -65,7 +90,12 @@ def test_a_server_restarted_under_load_gives_clients_clear_errors():
     threads = [threading.Thread(target=loop, args=(i,)) for i in range(4)]
     for t in threads:
         t.start()
-    time.sleep(0.5)
+    # under load: every client has been answered at least once and keeps calling (polled, not
+    # a fixed sleep, which a loaded machine can outlast before the first answers)
+    deadline = time.monotonic() + 30
+    while not all(done) and not any(errors) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert all(n > 0 for n in done) and not any(errors), (done, errors)
     clock = time.monotonic()
     server.stop()  # in-flight calls finish, then connections close
     for t in threads:
