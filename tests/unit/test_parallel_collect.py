@@ -75,15 +75,18 @@ def test_the_measured_choice_keeps_a_small_collection_in_process(tmp_path):
     assert EpisodeStore(tmp_path / "auto").meta["info"]["collect_workers"] == 1
 
 
-def kill_first_worker(found: list[int]) -> None:
-    """SIGKILL the first child process this process starts (a collection worker)."""
-    for _ in range(2000):
-        children = multiprocessing.active_children()
+def kill_first_worker(found: list[int], stop: threading.Event, before: set[int]) -> None:
+    """SIGKILL the first child process this process starts (a collection worker), not one
+    already running (`before`: e.g. a data-loader worker another test left); polls until `stop`
+    is set (no fixed deadline: a loaded machine can take long to start the pool, and a poller
+    outliving its test could kill another test's child)."""
+    while not stop.is_set():
+        children = [c for c in multiprocessing.active_children() if c.pid not in before]
         if children:
             found.append(children[0].pid)
             os.kill(children[0].pid, signal.SIGKILL)
             return
-        threading.Event().wait(0.005)
+        stop.wait(0.005)
 
 
 def test_a_killed_worker_leaves_an_incomplete_store_and_one_line(tmp_path, capsys):
@@ -91,11 +94,16 @@ def test_a_killed_worker_leaves_an_incomplete_store_and_one_line(tmp_path, capsy
     args = ["collect", "--out", str(out), "--workers", "2", "--quiet", "env.image_size=16"]
     args += ["data.episodes=12", "data.steps_per_episode=4", "data.num_envs=2"]
     killed: list[int] = []
-    killer = threading.Thread(target=kill_first_worker, args=(killed,))
+    stop = threading.Event()
+    before = {child.pid for child in multiprocessing.active_children()}
+    killer = threading.Thread(target=kill_first_worker, args=(killed, stop, before))
     killer.start()
-    with pytest.raises(SystemExit) as exit_info:
-        main(args)
-    killer.join()
+    try:
+        with pytest.raises(SystemExit) as exit_info:
+            main(args)
+    finally:
+        stop.set()
+        killer.join()
     assert killed, "no worker process was started"
     message = str(exit_info.value.code)
     assert "\n" not in message and message.startswith(f"monde collect: error: {out}: ")
