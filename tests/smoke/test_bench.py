@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from monde.bench import canonical_env, input_overrides, preset, render_table, result_name
@@ -54,12 +56,14 @@ def test_bench_proprio_row_feeds_the_envs_proprioception(tiny_cfg, tmp_path):
     data = read_json(results / "two_room_quick_proprio.json")
     assert data["bench"]["inputs"] == "rgb+proprio"
     weights = (tmp_path / "runs/two_room_quick_proprio/model/model.safetensors").read_bytes()
+    clock = time.perf_counter()
     main(  # a finished run resumed: nothing more is trained, the evaluation is written again
         ["bench", "two_room", "--presets", str(presets), "--runs", str(tmp_path / "runs")]
         + ["--results", str(results), "--doc", str(doc), "--quiet", "--inputs", "rgb+proprio"]
         + ["--set", "eval.episodes=2", "--set", "plan.samples=16", "--set", "plan.iterations=2"]
         + ["--resume", "--set", "train.threads=2"]  # host-only: the trained record is kept
     )
+    resume_seconds = time.perf_counter() - clock
     assert (tmp_path / "runs/two_room_quick_proprio/model/model.safetensors").read_bytes() == (
         weights
     )
@@ -69,7 +73,10 @@ def test_bench_proprio_row_feeds_the_envs_proprioception(tiny_cfg, tmp_path):
     assert again["collect_seconds"] == data["collect_seconds"]  # from the store's info
     total = again["collect_seconds"] + again["train_seconds"] + again["eval_seconds"]
     assert again["bench"]["total_seconds"] == total
-    assert again["bench"]["wall_seconds"] < total  # the resume only evaluated
+    # wall_seconds is this invocation's time (the resume only evaluated), not one carried
+    # over or summed with the first run's: it fits in the time the call took. (Not compared
+    # with `total`: on 2 cores the resume's fixed costs are ~70 % of it, within jitter.)
+    assert 0 < again["bench"]["wall_seconds"] <= resume_seconds
     assert data["config"]["model"]["proprio"] == ["agent_x", "agent_y"]
     assert "| two_room | rgb+proprio | cnn / gru | quick | monde |" in doc.read_text()
 
