@@ -194,6 +194,7 @@ def run_demo(
     `resume` continues an interrupted collection or training; a finished run is evaluated again.
     """
     from monde.envs.registry import env_entry
+    from monde.precision import torch_threads
     from monde.runs import recorded_train_seconds
     from monde.train.run import train_run
 
@@ -202,27 +203,30 @@ def run_demo(
     with locked_run(run):  # collect, train and eval write RUN: one process at a time
         data_dir = run / "data"
         collect_s, coverage = demo_data(cfg, data_dir, resume, progress)
-        clock = time.perf_counter()
-        position = env_entry(cfg.env.name).position  # their low probe R² warns
-        _, metrics = train_run(
-            cfg, data_dir, run, resume=resume, progress=progress, position=position
-        )
-        train_s = time.perf_counter() - clock
-        # the training loop's seconds over every process of the run, as metrics.jsonl records
-        train_s = recorded_train_seconds(run, cfg.train.batch_size) or train_s
-        clock = time.perf_counter()
-        extra = {
-            "collect_seconds": collect_s,
-            "train_seconds": train_s,
-            "data_coverage": coverage,
-            "final_train_metrics": metrics,
-        }
-        payload = evaluate(cfg, run / "model", None, progress, extra)
-        eval_s = time.perf_counter() - clock
-        payload["eval_seconds"] = eval_s
-        atomic_write_json(out, payload)
-        print(f"wrote {out}")
-        print(f"collect {collect_s:.0f} s, train {train_s:.0f} s, eval {eval_s:.0f} s")
+        # train and evaluate on train.threads, as a demo always did (evaluation ran on the
+        # count training had set); the caller's count is restored after
+        with torch_threads(cfg.train.threads):
+            clock = time.perf_counter()
+            position = env_entry(cfg.env.name).position  # their low probe R² warns
+            _, metrics = train_run(
+                cfg, data_dir, run, resume=resume, progress=progress, position=position
+            )
+            train_s = time.perf_counter() - clock
+            # the training loop's seconds over every process of the run, as metrics.jsonl records
+            train_s = recorded_train_seconds(run, cfg.train.batch_size) or train_s
+            clock = time.perf_counter()
+            extra = {
+                "collect_seconds": collect_s,
+                "train_seconds": train_s,
+                "data_coverage": coverage,
+                "final_train_metrics": metrics,
+            }
+            payload = evaluate(cfg, run / "model", None, progress, extra)
+            eval_s = time.perf_counter() - clock
+            payload["eval_seconds"] = eval_s
+            atomic_write_json(out, payload)
+            print(f"wrote {out}")
+            print(f"collect {collect_s:.0f} s, train {train_s:.0f} s, eval {eval_s:.0f} s")
     return payload
 
 

@@ -3,7 +3,8 @@
 It knows nothing about models, training or planning: `resolve_precision(requested, device)`
 turns a config's `train.precision` or `plan.precision` ("auto", "fp32" or "bf16") into the
 precision a run computes in, and says why. Training and planning both call it (this module
-imports nothing of monde.train); every results JSON records its answer.
+imports nothing of monde.train); every results JSON records its answer. The thread count that
+rule reads is set per run with `torch_threads(n)`, which restores the previous count after.
 
 The rule for "auto" (measured by benchmarks/train_throughput.py, shown in docs/scaling.md):
 
@@ -28,7 +29,9 @@ says that it will be slow.
 
 from __future__ import annotations
 
+import contextlib
 import functools
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -110,6 +113,20 @@ def bf16_support(device: torch.device | str) -> Bf16Support:
 def _threads() -> int:
     """Threads this process computes with (torch's intra-op pool)."""
     return torch.get_num_threads()
+
+
+@contextlib.contextmanager
+def torch_threads(threads: int | None) -> Iterator[None]:
+    """Compute with `threads` torch intra-op threads inside the block (None or 0: leave as is);
+    the previous count is restored when the block returns or raises, so one in-process run
+    (a test, a notebook) does not leave every later one on its count."""
+    previous = torch.get_num_threads()
+    if threads:
+        torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 def resolve_precision(

@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import Tensor, nn
 
+from monde.precision import torch_threads
 from monde.probing import LinearProbe, near_constant, probe_targets, r2_score
 
 
@@ -55,12 +56,8 @@ def fit_mlp_probe(
     Runs on one thread: the layers are too small to gain from more, and on a busy machine
     intra-op threads of tiny ops mostly wait on each other.
     """
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with torch_threads(1):
         return _fit_mlp_probe(x, y, hidden, steps, batch_size, lr, weight_decay, seed)
-    finally:
-        torch.set_num_threads(threads)
 
 
 def _fit_mlp_probe(

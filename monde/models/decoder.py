@@ -28,6 +28,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from monde.io import atomic_save_safetensors, atomic_write_json, load_safetensors, read_json
+from monde.precision import torch_threads
 from monde.progress import tqdm
 
 WEIGHTS_FILE = "decoder.safetensors"
@@ -132,13 +133,8 @@ def train_decoder(
     `threads` torch threads while training (None: leave as is); one is the safe choice on a
     shared machine, where intra-op threads of small convolutions mostly wait on each other.
     """
-    previous = torch.get_num_threads()
-    if threads is not None:
-        torch.set_num_threads(threads)
-    try:
+    with torch_threads(threads):
         return _train(latents, frames, cfg, steps, batch_size, lr, seed, progress, moving_weight)
-    finally:
-        torch.set_num_threads(previous)
 
 
 def _train(

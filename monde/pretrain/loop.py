@@ -36,6 +36,7 @@ from monde.models.encoder_checkpoint import pretrained_part, save_encoder
 from monde.models.preprocess import frames_to_input
 from monde.models.vit import PatchTransformer
 from monde.models.world_model import build_encoder
+from monde.precision import torch_threads
 from monde.pretrain.ema import ema_momentum, ema_update
 from monde.pretrain.masks import sample_masks
 from monde.pretrain.objective import MaskedLatentObjective
@@ -227,7 +228,9 @@ def pretrain_run(
     store.require_trainable()
     _check_store(store, cfg)
     with locked_run(run_dir):
-        return _pretrain(cfg, store, Path(run_dir), resume, progress, stop_after)
+        # the thread count is this run's: restored after, for whatever runs next in-process
+        with torch_threads(cfg.pretrain.threads):
+            return _pretrain(cfg, store, Path(run_dir), resume, progress, stop_after)
 
 
 def _pretrain(
@@ -239,8 +242,6 @@ def _pretrain(
     stop_after: int | None,
 ) -> dict:
     p, model_cfg = cfg.pretrain, cfg.model
-    if p.threads:
-        torch.set_num_threads(p.threads)
     device = resolve_device(p.device)
     train_ids, val_ids = split_episodes(list(range(len(store))), cfg.data.val_fraction)
     train_rows = frame_rows(store, train_ids, p.target_offset)  # each with its later frame

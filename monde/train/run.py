@@ -18,6 +18,7 @@ from monde.data.store import EpisodeStore
 from monde.models.checkpoint import save_model
 from monde.models.encoder_checkpoint import load_encoder_into
 from monde.models.world_model import WorldModel
+from monde.precision import torch_threads
 from monde.runs import locked_run
 from monde.train.distributed import (
     DistContext,
@@ -113,9 +114,11 @@ def train_run(
     with locked_run(run_dir) if is_main_process() else contextlib.nullcontext():
         ctx = setup_distributed(cfg.train.device)
         try:
-            out = _train_run(
-                cfg, data_dir, run_dir, ctx, resume, progress, stop_after, tuple(position)
-            )
+            # the thread count is this run's: restored after, for whatever runs next in-process
+            with torch_threads(cfg.train.threads):
+                out = _train_run(
+                    cfg, data_dir, run_dir, ctx, resume, progress, stop_after, tuple(position)
+                )
         except BaseException:
             teardown_distributed(ctx, wait=False)
             raise
@@ -135,8 +138,6 @@ def _train_run(
 ) -> tuple[WorldModel, dict]:
     run_dir = Path(run_dir)
     progress = progress and ctx.is_main
-    if cfg.train.threads:
-        torch.set_num_threads(cfg.train.threads)
     store = EpisodeStore(data_dir)
     info = store.meta["info"]
     if info.get("image_size") != cfg.model.image_size:

@@ -32,3 +32,15 @@ TINY = {
 @pytest.fixture
 def tiny_cfg() -> RunConfig:
     return from_dict(RunConfig, TINY)
+
+
+@pytest.fixture
+def three_threads():
+    """This process computes on 3 torch threads during the test (≠ the tiny configs' 1); the
+    count before it is restored after."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(3)
+    yield 3
+    torch.set_num_threads(before)

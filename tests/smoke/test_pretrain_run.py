@@ -1,6 +1,7 @@
 """`monde pretrain` on a tiny store: the encoder checkpoint it writes, a resumed run equal to an
 uninterrupted one, and `monde train` starting from it — frozen (weights bit-equal afterwards)
-or fine-tuned — or refusing one of another encoder config, naming the tensor."""
+or fine-tuned — or refusing one of another encoder config, naming the tensor. An in-process
+pretraining leaves the process's torch thread count as it found it, returning or raising."""
 
 import json
 
@@ -112,3 +113,15 @@ def test_pretrain_on_an_imported_video_folder(vit_cfg, tmp_path):
     vit_cfg.pretrain.steps = 2
     results = pretrain_run(vit_cfg, tmp_path / "data", tmp_path / "run", progress=False)
     assert results["steps"] == 2 and (tmp_path / "run" / "encoder" / "encoder.safetensors").exists()
+
+
+def test_an_in_process_pretraining_restores_the_thread_count(
+    vit_cfg, dataset, tmp_path, three_threads
+):
+    assert vit_cfg.pretrain.threads == 1
+    pretrain_run(vit_cfg, dataset, tmp_path / "run", progress=False)
+    assert torch.get_num_threads() == three_threads
+    vit_cfg.pretrain.batch_size = 10_000  # refused once pretraining has set its threads
+    with pytest.raises(ValueError, match="fewer than pretrain.batch_size"):
+        pretrain_run(vit_cfg, dataset, tmp_path / "refused", progress=False)
+    assert torch.get_num_threads() == three_threads

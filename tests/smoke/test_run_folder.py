@@ -1,6 +1,7 @@
 """`monde train --resume` over a truncated newest checkpoint: it resumes from the one before,
 says which it skipped, and ends where an uninterrupted run ends. A second `monde train` on a
-run folder that another process writes is refused, naming the holder."""
+run folder that another process writes is refused, naming the holder. An in-process run leaves
+the process's torch thread count as it found it, returning or raising."""
 
 import subprocess
 import sys
@@ -65,3 +66,13 @@ def test_a_second_train_on_a_locked_run_is_refused_naming_the_holder(tiny_cfg, d
         proc.wait()
     train_run(tiny_cfg, dataset, run, progress=False)  # the killed holder left no stale lock
     assert (run / "model" / "model.safetensors").exists()
+
+
+def test_an_in_process_run_restores_the_thread_count(tiny_cfg, dataset, tmp_path, three_threads):
+    assert tiny_cfg.train.threads == 1
+    train_run(tiny_cfg, dataset, tmp_path / "run", progress=False)
+    assert torch.get_num_threads() == three_threads
+    tiny_cfg.model.image_size = 16  # refused once training has set its threads
+    with pytest.raises(ValueError, match="model.image_size is 16"):
+        train_run(tiny_cfg, dataset, tmp_path / "refused", progress=False)
+    assert torch.get_num_threads() == three_threads
