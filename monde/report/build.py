@@ -186,6 +186,10 @@ def ensure_decoder(
             cfg,
             steps=opts.decoder_steps,
             progress=progress,
+            # explicit, not the current count: the same decoder whatever ran before in this
+            # process. No setting fits: ReportOptions has none and train.threads (0: torch's
+            # default) is the training's; one thread is train_decoder's reproducible choice
+            threads=1,
         )
         tail = losses[-min(100, len(losses)) :]
         info = {
