@@ -32,6 +32,7 @@ from monde.train.run import train_run
 from monde.train.step import TrainStep
 
 WORLD = 2
+pytestmark = pytest.mark.usefixtures("loopback_gloo")  # the groups meet on 127.0.0.1
 
 # How closely runs that split the same arithmetic differently (2 processes vs 1, micro-batches
 # vs one batch, other thread counts or CPU instruction sets) must agree. Only the order of

@@ -68,7 +68,7 @@ def _worker(rank: int, init_file: str, out_dir: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def two_ranks(tmp_path_factory) -> Path:
+def two_ranks(tmp_path_factory, loopback_gloo) -> Path:
     out = tmp_path_factory.mktemp("ranks")
     mp.spawn(_worker, args=(str(out / "rendezvous"), str(out)), nprocs=WORLD, join=True)
     return out
