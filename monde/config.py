@@ -182,9 +182,7 @@ def _legacy_bf16(precision: str, bf16: bool | None, section: str) -> tuple[str, 
     """A config's `precision` after the deprecated `bf16` flag of older configs: the flag
     decides only while precision is 'auto'; it is then cleared (saved configs hold precision)."""
     if precision not in ("auto", "fp32", "bf16"):
-        raise ValueError(
-            f"{section}.precision must be 'auto', 'fp32' or 'bf16', got {precision!r}"
-        )
+        raise ValueError(f"{section}.precision must be 'auto', 'fp32' or 'bf16', got {precision!r}")
     if bf16 is not None and precision == "auto":
         return ("bf16" if bf16 else "fp32"), None
     return precision, None

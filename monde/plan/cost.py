@@ -151,4 +151,3 @@ def goal_cost(
     ``monde.plan.cem`` expects from its cost function.
     """
     return reduce_horizon(latent_distance(pred, goal, metric, weights), mode, discount)
-
