@@ -445,10 +445,14 @@ def section(result: dict, figure: str) -> str:
                                ("without", tenth["fraction_of_all_without"]))
             if value is not None
         ]  # fmt: skip
+        reach = " and ".join(of) or (
+            f"no fraction of the success all {result['all_episodes']} give: that is 0 % in both "
+            "arms, so the criterion says nothing here"
+        )
         lines += [
             "",
             f"With the action-free stage, {tenth['episodes']} labelled episodes (≤ 10 % of all) "
-            f"reach {' and '.join(of)} (target: ≥ 90 %).",
+            f"reach {reach} (target: ≥ 90 %).",
         ]
     return "\n".join(lines)
 

@@ -77,3 +77,21 @@ def test_curve_with_and_without_pretraining_resumes_and_renders(
     text = doc.read_text()
     assert text.startswith("intro\n") and text.endswith("tail\n") and "old" not in text
     assert "**Reduced run**" in text and "| 6 (all) |" in text
+
+
+def test_the_tenth_criterion_is_a_fraction_of_what_all_labels_give(few_labels):
+    def point(arm, episodes, success):
+        return {"arm": arm, "episodes": episodes, "success_rate": success}
+
+    points = [point("with", 10, 0.45), point("with", 100, 0.9), point("without", 100, 0.5)]
+    result = {"all_episodes": 100, "points": [*points, point("with", 20, 0.8)]}
+    assert few_labels.tenth_reaches(result) == {
+        "episodes": 10,
+        "success_rate": 0.45,
+        "fraction_of_all_with": 0.5,
+        "fraction_of_all_without": 0.9,
+    }
+    nothing = [point("with", 10, 0.0), point("with", 100, 0.0), point("without", 100, 0.0)]
+    tenth = few_labels.tenth_reaches({"all_episodes": 100, "points": nothing})
+    assert tenth["fraction_of_all_with"] is None and tenth["fraction_of_all_without"] is None
+    assert few_labels.tenth_reaches({"all_episodes": 100, "points": points[:1]}) is None
