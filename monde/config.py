@@ -222,6 +222,10 @@ class TrainConfig:
     """weight of the inverse-dynamics loss (needs model.inverse_dynamics)"""
     time_similarity_weight: float = 0.0
     """weight of ‖z_{t+1} − z_t‖² smoothing along trajectories"""
+    shift_augment: int = 0
+    """random-shift augmentation, pixels: each training window is translated by its own
+    (dy, dx) in [−k, k]², the same for all its frames, edges repeated (monde.train.augment;
+    0 disables)"""
     precision: Literal["auto", "fp32", "bf16"] = "auto"
     """'auto': bf16 autocast of the forward pass where it was measured faster (CUDA with bf16;
     a CPU with AMX-BF16 at one thread per process), fp32 elsewhere (monde.precision); or
@@ -263,6 +267,8 @@ class TrainConfig:
             raise ValueError(f"train.rollout_steps must be ≥ 1, got {self.rollout_steps}")
         if self.log_every < 1 or self.checkpoint_every < 0 or self.probe_every < 0:
             raise ValueError("train.log_every must be ≥ 1; checkpoint_every and probe_every ≥ 0")
+        if self.shift_augment < 0:
+            raise ValueError(f"train.shift_augment must be ≥ 0 pixels, got {self.shift_augment}")
         if self.grad_accum_steps < 1 or self.keep_checkpoints < 1:
             raise ValueError("train.grad_accum_steps and train.keep_checkpoints must be ≥ 1")
         if self.batch_size % self.grad_accum_steps:

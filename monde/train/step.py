@@ -16,6 +16,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 from monde.config import TrainConfig
 from monde.models.world_model import WorldModel
+from monde.train.augment import random_shift, shift_generator
 from monde.train.distributed import DistContext, mean_over_ranks
 from monde.train.objective import JEPAObjective
 
@@ -73,9 +74,13 @@ class TrainStep:
         micro = zip(frames.chunk(accum), actions.chunk(accum), state_chunks, strict=True)
         for m, (f, a, s) in enumerate(micro):  # (b/k, …) each
             sync = self.ddp is None or m == accum - 1  # DDP all-reduces on the last one only
+            f = f.to(dev, non_blocking=True)
+            if cfg.shift_augment:
+                gen = shift_generator(cfg.seed, step, m, self.ctx.rank, dev)
+                f = random_shift(f, cfg.shift_augment, gen)
             with contextlib.nullcontext() if sync else self.ddp.no_sync():
                 loss, parts = self.module(
-                    f.to(dev, non_blocking=True),
+                    f,
                     a.to(dev, non_blocking=True),
                     sigreg_generator(cfg, step, m, dev),
                     None if s is None else s.to(dev, non_blocking=True),
