@@ -68,7 +68,8 @@ def main(argv: list[str] | None = None) -> int:
         heldout = [get(i) for i in range(count)]
         cfg = UnderstandingConfig(horizon=args.horizon, probe_kinds=tuple(args.probe_kinds))
         runs = {
-            str(run_dir): probe_run(run_dir, heldout, args.train_episodes, cfg)
+            run_dir.name: {"path": str(run_dir)}
+            | probe_run(run_dir, heldout, args.train_episodes, cfg)
             for run_dir in args.run
         }
     atomic_write_json(

@@ -63,12 +63,14 @@ def render_goal_reaching(name: str, data: dict) -> str:
         probes = ", ".join(
             f"{k.split('/', 1)[1]} {v:.3f}" for k, v in metrics.items() if k.startswith("probe_r2/")
         )
+        shift = cfg["train"].get("shift_augment", 0)
         lines += [
             "",
             f"Collection {data['collect_seconds']:.0f} s (coverage: "
             f"{json.dumps(data.get('data_coverage', {}))}); training "
-            f"{data['train_seconds']:.0f} s for {cfg['train']['steps']} steps; held-out linear "
-            f"probe R² {probes or 'n/a'}.",
+            f"{data['train_seconds']:.0f} s for {cfg['train']['steps']} steps"
+            + (f" (windows shifted by up to {shift} px)" if shift else "")
+            + f"; held-out linear probe R² {probes or 'n/a'}.",
         ]
     return "\n".join(lines)
 
@@ -90,6 +92,41 @@ def render_precision(data: dict) -> str:
     )
 
 
+def render_heldout_scene_probe(name: str, data: dict) -> str:
+    """Runs read on their training scenes' validation episodes and on held-out scenes."""
+    lines = [
+        f"## {name} — `{data['command']}`",
+        "",
+        f"Linear probes fitted on each run's training episodes, read on its validation episodes "
+        f"(training scenes) and on {data['heldout_episodes']} episodes of held-out scenes; "
+        "open-loop latent rollout error (mean squared distance over the latent scale) at the "
+        "last step. Commit " + data["provenance"]["commit"] + ".",
+        "",
+        "| run | shift px | success (95 % CI) | door_y R² train / held-out scenes | "
+        "wall_x R² train / held-out | rollout error train / held-out |",
+        "|---|---|---|---|---|---|",
+    ]
+    for run, entry in data["runs"].items():
+        success = entry.get("success")
+        rate = (
+            f"{success['success_rate']:.0%} ({success['ci95'][0]:.0%} – {success['ci95'][1]:.0%})"
+            if success
+            else "–"
+        )
+        seen, new = entry["training_scenes"], entry["heldout_scenes"]
+        r2 = lambda e, k: e["probes"]["encoded"]["linear"][k]  # noqa: E731
+        cells = [
+            run,
+            str(entry["train"].get("shift_augment", 0)),
+            rate.replace("%", " %"),
+            f"{r2(seen, 'door_y'):.3f} / {r2(new, 'door_y'):.3f}",
+            f"{r2(seen, 'wall_x'):.3f} / {r2(new, 'wall_x'):.3f}",
+            f"{seen['rollout_error']['latent'][-1]:.3f} / {new['rollout_error']['latent'][-1]:.3f}",
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     sections = [
         "# Results",
@@ -102,6 +139,8 @@ def main() -> None:
         data = read_json(path)
         if "results" in data and "single_episode_plan" in data:
             sections += [render_goal_reaching(path.name, data), ""]
+        elif path.name == "heldout_scene_probe.json":
+            sections += [render_heldout_scene_probe(path.name, data), ""]
         elif path.name == "cpu_precision.json":
             sections += [render_precision(data), ""]
     out = ROOT / "docs" / "results.md"

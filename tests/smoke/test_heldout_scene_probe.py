@@ -40,9 +40,9 @@ def test_probes_and_rollouts_on_training_and_heldout_scenes(tmp_path: Path) -> N
     argv += ["--horizon", "2", "--probe-kinds", "linear"]
     assert heldout_scene_probe.main(argv) == 0
     result = json.loads(out.read_text())
-    entry = result["runs"][str(run)]
+    entry = result["runs"]["run"]
     assert result["heldout_episodes"] == 6 and entry["success"] == {"success_rate": 0.5}
-    assert entry["train"]["shift_augment"] == 2
+    assert entry["train"]["shift_augment"] == 2 and entry["path"] == str(run)
     for section in ("training_scenes", "heldout_scenes"):
         probes = entry[section]["probes"]["encoded"]["linear"]
         assert {"agent_x", "agent_y", "wall_x", "door_y"} <= set(probes)
