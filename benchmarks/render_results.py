@@ -100,7 +100,10 @@ def render_heldout_scene_probe(name: str, data: dict) -> str:
         f"Linear probes fitted on each run's training episodes, read on its validation episodes "
         f"(training scenes) and on {data['heldout_episodes']} episodes of held-out scenes; "
         "open-loop latent rollout error (mean squared distance over the latent scale) at the "
-        "last step. Commit " + data["provenance"]["commit"] + ".",
+        "last step; success on the evaluation seeds of the run's results JSON. The runs and "
+        "how they were trained: benchmarks/results/experiments/README.md. Commit "
+        + data["provenance"]["commit"]
+        + ".",
         "",
         "| run | shift px | success (95 % CI) | door_y R² train / held-out scenes | "
         "wall_x R² train / held-out | rollout error train / held-out |",
