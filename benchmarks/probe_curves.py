@@ -1,7 +1,8 @@
 """Held-out probe R² by training step of several runs, side by side: compare training variants.
 
 Reads each run's `metrics.jsonl` (the `probe_r2/<state>` entries that `train.probe_every` logs)
-and the training settings of its `config.yaml`, and writes them into one JSON:
+and the training settings of its `config.yaml`, with its planning success where RUN/results.json
+exists, and writes them into one JSON:
 
     python benchmarks/probe_curves.py runs/exp2/no_idm runs/exp2/time_sim_4 \
         --out benchmarks/results/experiments/push_t_quick_training_variants.json
@@ -15,7 +16,7 @@ from pathlib import Path
 
 from monde.config import RunConfig
 from monde.config_io import load_config, to_dict
-from monde.io import atomic_write_json
+from monde.io import atomic_write_json, read_json
 from monde.report import provenance
 
 PREFIX = "probe_r2/"
@@ -51,6 +52,9 @@ def main() -> None:
             "model": to_dict(cfg.model),
             "probe_curve": probe_curve(run),
         }
+        results = run / "results.json"  # `monde demo` / `monde eval --out RUN/results.json`
+        if results.exists():
+            runs[run.name]["success"] = read_json(results)["results"]["planner"]
     command = "python benchmarks/probe_curves.py " + " ".join(str(r) for r in args.runs)
     atomic_write_json(
         args.out,
