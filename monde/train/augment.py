@@ -15,31 +15,26 @@ import torch
 from torch import Tensor
 
 
-def shift_generator(seed: int, step: int, micro: int, rank: int, device: torch.device):
-    """The shifts' generator of (step, micro-batch, rank): reproducible, distinct per rank."""
-    mixed = ((seed * 1_000_003 + step) * 1_009 + micro) * 65_537 + rank + 7_919
-    return torch.Generator(device=device).manual_seed(mixed % 2**63)
+def shift_offsets(seed: int, step: int, rows: int, pad: int) -> Tensor:
+    """The (dy, dx) of every row of a step's global batch, (rows, 2) int64 in [−pad, pad].
 
-
-def random_shift(frames: Tensor, pad: int, generator: torch.Generator | None = None) -> Tensor:
-    """frames (B, L, H, W, C) → the same shape, window b translated by (dy_b, dx_b) ∈ [−pad,
-    pad]²: out[b, t, i, j] = frames[b, t, clamp(i + dy_b), clamp(j + dx_b)] (edges repeated).
-
-    pad 0 returns `frames` itself.
+    A function of (seed, step) and the global row only: each rank and micro-batch takes its
+    own rows of it, so a run shifts the same windows the same way on 1 or N processes and
+    with any train.grad_accum_steps.
     """
-    if pad < 0:
-        raise ValueError(f"train.shift_augment must be ≥ 0 pixels, got {pad}")
-    if pad == 0:
-        return frames
+    generator = torch.Generator().manual_seed(seed * 1_000_003 + step + 7_919)
+    return torch.randint(-pad, pad + 1, (rows, 2), generator=generator)
+
+
+def random_shift(frames: Tensor, offsets: Tensor) -> Tensor:
+    """frames (B, L, H, W, C), offsets (B, 2) → the same shape, window b translated by
+    offsets[b] = (dy_b, dx_b): out[b, t, i, j] = frames[b, t, clamp(i + dy_b), clamp(j + dx_b)]
+    (edges repeated)."""
     b, length, h, w = frames.shape[:4]
+    if tuple(offsets.shape) != (b, 2):
+        raise ValueError(f"expected offsets of shape ({b}, 2), got {tuple(offsets.shape)}")
     dev = frames.device
-    offsets = torch.randint(
-        -pad,
-        pad + 1,
-        (b, 2),
-        generator=generator,
-        device=generator.device if generator is not None else dev,
-    ).to(dev)  # (B, 2): dy, dx
+    offsets = offsets.to(dev)
     rows = (torch.arange(h, device=dev) + offsets[:, :1]).clamp_(0, h - 1)  # (B, H)
     cols = (torch.arange(w, device=dev) + offsets[:, 1:]).clamp_(0, w - 1)  # (B, W)
     batch = torch.arange(b, device=dev)[:, None, None, None]  # (B, 1, 1, 1)

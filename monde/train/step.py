@@ -16,7 +16,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 from monde.config import TrainConfig
 from monde.models.world_model import WorldModel
-from monde.train.augment import random_shift, shift_generator
+from monde.train.augment import random_shift, shift_offsets
 from monde.train.distributed import DistContext, mean_over_ranks
 from monde.train.objective import JEPAObjective
 
@@ -71,13 +71,20 @@ class TrainStep:
         totals: torch.Tensor | None = None
         names: list[str] = []
         state_chunks = states.chunk(accum) if states is not None else [None] * accum
-        micro = zip(frames.chunk(accum), actions.chunk(accum), state_chunks, strict=True)
-        for m, (f, a, s) in enumerate(micro):  # (b/k, …) each
+        shift_chunks = [None] * accum
+        if cfg.shift_augment:  # this rank's rows of the global batch's shifts (b, 2)
+            b = frames.shape[0]
+            rows = b * self.ctx.world_size  # the global batch: ranks hold contiguous rows
+            offsets = shift_offsets(cfg.seed, step, rows, cfg.shift_augment)
+            shift_chunks = offsets[self.ctx.rank * b : (self.ctx.rank + 1) * b].chunk(accum)
+        micro = zip(
+            frames.chunk(accum), actions.chunk(accum), state_chunks, shift_chunks, strict=True
+        )
+        for m, (f, a, s, shift) in enumerate(micro):  # (b/k, …) each
             sync = self.ddp is None or m == accum - 1  # DDP all-reduces on the last one only
             f = f.to(dev, non_blocking=True)
-            if cfg.shift_augment:
-                gen = shift_generator(cfg.seed, step, m, self.ctx.rank, dev)
-                f = random_shift(f, cfg.shift_augment, gen)
+            if shift is not None:
+                f = random_shift(f, shift)
             with contextlib.nullcontext() if sync else self.ddp.no_sync():
                 loss, parts = self.module(
                     f,
