@@ -9,7 +9,7 @@ import json
 from pathlib import Path
 
 from monde.io import atomic_write_text, read_json
-from monde.report import success_table
+from monde.report import success_table, success_with_ci
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
@@ -110,18 +110,13 @@ def render_heldout_scene_probe(name: str, data: dict) -> str:
         "|---|---|---|---|---|---|",
     ]
     for run, entry in data["runs"].items():
-        success = entry.get("success")
-        rate = (
-            f"{success['success_rate']:.0%} ({success['ci95'][0]:.0%} – {success['ci95'][1]:.0%})"
-            if success
-            else "–"
-        )
+        rate = success_with_ci(entry["success"]) if "success" in entry else "–"
         seen, new = entry["training_scenes"], entry["heldout_scenes"]
         r2 = lambda e, k: e["probes"]["encoded"]["linear"][k]  # noqa: E731
         cells = [
             run,
             str(entry["train"].get("shift_augment", 0)),
-            rate.replace("%", " %"),
+            rate,
             f"{r2(seen, 'door_y'):.3f} / {r2(new, 'door_y'):.3f}",
             f"{r2(seen, 'wall_x'):.3f} / {r2(new, 'wall_x'):.3f}",
             f"{seen['rollout_error']['latent'][-1]:.3f} / {new['rollout_error']['latent'][-1]:.3f}",

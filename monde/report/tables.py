@@ -44,6 +44,11 @@ def _pct(x: float) -> str:
     return f"{100 * x:.0f} %"
 
 
+def success_with_ci(row: dict) -> str:
+    """A summarise() row → "97 % (92 % – 99 %)": success rate and its 95 % interval."""
+    return f"{_pct(row['success_rate'])} ({_pct(row['ci95'][0])} – {_pct(row['ci95'][1])})"
+
+
 def success_table(results: dict) -> str:
     """results: {policy: summarise() row} → Markdown table."""
     lines = [

@@ -15,6 +15,7 @@ import torch
 from torch.nn.parallel import DistributedDataParallel
 
 from monde.config import TrainConfig
+from monde.data.sampler import rank_rows
 from monde.models.world_model import WorldModel
 from monde.train.augment import random_shift, shift_offsets
 from monde.train.distributed import DistContext, mean_over_ranks
@@ -73,10 +74,10 @@ class TrainStep:
         state_chunks = states.chunk(accum) if states is not None else [None] * accum
         shift_chunks = [None] * accum
         if cfg.shift_augment:  # this rank's rows of the global batch's shifts (b, 2)
-            b = frames.shape[0]
-            rows = b * self.ctx.world_size  # the global batch: ranks hold contiguous rows
+            rows = frames.shape[0] * self.ctx.world_size  # the global batch
             offsets = shift_offsets(cfg.seed, step, rows, cfg.shift_augment)
-            shift_chunks = offsets[self.ctx.rank * b : (self.ctx.rank + 1) * b].chunk(accum)
+            mine = rank_rows(rows, self.ctx.rank, self.ctx.world_size)
+            shift_chunks = offsets[mine].chunk(accum)
         micro = zip(
             frames.chunk(accum), actions.chunk(accum), state_chunks, shift_chunks, strict=True
         )
