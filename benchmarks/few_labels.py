@@ -37,11 +37,13 @@ from __future__ import annotations
 import argparse
 import contextlib
 import math
+import multiprocessing
 import os
 import shutil
 import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -294,31 +296,50 @@ class Curve:
             "config": to_dict(cfg),
         }
 
-    def run(self) -> dict:
+    def run(self, jobs: int = 1) -> dict:
+        """Every point of the curve; with jobs > 1 that many points train at once, each in its
+        own process (at the config's train.threads), the action-free arm's points first."""
         clock = time.perf_counter()
         data = self.collect_all()
         encoder = self.pretrain(data)
+        pending = []
         for n in self.sizes:
-            labels = None
             for arm in ARMS:
                 cfg = to_dict(self.config(n, pretrained=arm == "with"))
                 done = self.finished.get((arm, n))
                 if done is not None and done.get("config") == cfg:
                     print(f"{arm} the action-free stage, {n} labelled episodes: done, reused")
+                    self.add(done, clock)
                 else:
-                    labels = labels or self.labels(data, n)
-                    print(f"{arm} the action-free stage, {n} labelled episodes: training")
-                    done = self.point(arm, n, labels, encoder)
-                self.result["points"].append(done)
-                self.result["seconds_this_invocation"] = time.perf_counter() - clock
-                self.write()
-                lo, hi = done["ci95"]
-                print(
-                    f"{arm} the action-free stage, {n} labelled episodes: success "
-                    f"{100 * done['success_rate']:.0f} % ({100 * lo:.0f}–{100 * hi:.0f}) "
-                    f"→ {self.out}"
-                )
+                    pending.append((arm, n, self.labels(data, n)))
+        if jobs <= 1:
+            for arm, n, labels in pending:
+                print(f"{arm} the action-free stage, {n} labelled episodes: training")
+                self.add(self.point(arm, n, labels, encoder), clock)
+            return self.result
+        pending.sort(key=lambda job: (job[0] != "with", job[1]))
+        self.progress = False  # bars of several processes would overwrite each other
+        context = multiprocessing.get_context("spawn")  # no torch state forked into workers
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+            futures = []
+            for arm, n, labels in pending:
+                print(f"{arm} the action-free stage, {n} labelled episodes: training (queued)")
+                futures.append(pool.submit(self.point, arm, n, labels, encoder))
+            for future in as_completed(futures):
+                self.add(future.result(), clock)
         return self.result
+
+    def add(self, done: dict, clock: float) -> None:
+        """A finished point into the JSON (rewritten at once) and one line on stdout."""
+        self.result["points"].append(done)
+        self.result["seconds_this_invocation"] = time.perf_counter() - clock
+        self.write()
+        lo, hi = done["ci95"]
+        print(
+            f"{done['arm']} the action-free stage, {done['episodes']} labelled episodes: success "
+            f"{100 * done['success_rate']:.0f} % ({100 * lo:.0f}–{100 * hi:.0f}) → {self.out}",
+            flush=True,
+        )
 
 
 # ---------------------------------------------------------------- rendering (figure and docs)
@@ -487,10 +508,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--fresh", action="store_true", help="ignore the points in the JSON")
     parser.add_argument("--render", action="store_true", help="only redraw figures and docs")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    parser.add_argument(
+        "--jobs", type=int, default=1, help="points trained at once, one process each"
+    )
     parser.add_argument("overrides", nargs="*", help="dotted overrides, e.g. train.steps=500")
     args = parser.parse_args(argv)
     if not args.render:
-        Curve(args).run()
+        if args.jobs < 1:
+            raise SystemExit(f"--jobs {args.jobs}: at least 1")
+        Curve(args).run(args.jobs)
         if args.out is not None:  # a JSON elsewhere (a try, a test): the docs stay as they are
             return
     for figure in render():

@@ -1,6 +1,7 @@
 """benchmarks/few_labels.py on a tiny TwoRoom collection: both curves in the JSON, the 'with'
 runs start from (and, frozen, keep) the pretrained encoder while the 'without' ones do not, a
-re-run reuses every finished point, and the docs section renders from the JSON."""
+re-run reuses every finished point, points trained side by side (--jobs 2) match those trained
+one after another, and the docs section renders from the JSON."""
 
 import importlib.util
 import json
@@ -28,7 +29,7 @@ def few_labels():
 
 
 def test_curve_with_and_without_pretraining_resumes_and_renders(
-    few_labels, tiny_cfg, tmp_path, capsys
+    few_labels, tiny_cfg, tmp_path, capsys, monkeypatch
 ):
     for key, value in VIT.items():
         setattr(tiny_cfg.model, key, value)
@@ -69,6 +70,24 @@ def test_curve_with_and_without_pretraining_resumes_and_renders(
     assert [p["success_rate"] for p in again["points"]] == [
         p["success_rate"] for p in result["points"]
     ]
+
+    # --jobs 2: the same points, trained two at a time in their own processes
+    parallel = tmp_path / "parallel" / "few_labels_tiny.json"  # beside it, not rendered below
+    parallel.parent.mkdir()
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))  # spawned workers import the module
+    side_by_side = ["--out", str(parallel), "--runs", str(tmp_path / "runs_parallel")]
+    few_labels.main([*argv[:4], *side_by_side, "--quiet", "--jobs", "2"])
+    both = json.loads(parallel.read_text())
+    assert [(p["arm"], p["episodes"]) for p in both["points"]] == [
+        (p["arm"], p["episodes"]) for p in result["points"]
+    ]
+    for alone, side_by_side in zip(result["points"], both["points"], strict=True):
+        assert side_by_side["backbone_vs_pretrained"]["relative_distance"] == pytest.approx(
+            alone["backbone_vs_pretrained"]["relative_distance"], rel=1e-4
+        )
+        assert side_by_side["stages"]["train"]["wall_seconds"] > 0
+    with pytest.raises(SystemExit, match="--jobs 0"):
+        few_labels.main([*argv, "--jobs", "0"])
 
     doc = tmp_path / "doc.md"
     doc.write_text("intro\n<!-- few_labels:begin -->\nold\n<!-- few_labels:end -->\ntail\n")
