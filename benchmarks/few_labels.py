@@ -1,7 +1,8 @@
 """Action-free first, few action labels after: success against labelled episodes, with and
 without a self-supervised encoder pretrained on every episode's frames (actions ignored).
 
-    python benchmarks/few_labels.py --env two_room_random_wall            # hours on 2 cores
+    python benchmarks/few_labels.py --env two_room_random_wall_p16 --fine-tune --jobs 2
+                                                                   # hours on 2 cores
     python benchmarks/few_labels.py --env push_t --budget quick
     python benchmarks/few_labels.py --env configs/two_room.yaml --sizes 20,all --budget quick \\
         model.encoder=vit model.encoder_patch=8 …                           # a reduced curve
@@ -17,6 +18,9 @@ world models train on them with the same config and steps:
 - without: the encoder from scratch (the action-free stage skipped);
 - with: the encoder started from the pretrained one (train.encoder_init), frozen by default
   (`--fine-tune`: the whole encoder trains).
+
+`--jobs N` trains N points at once, each in its own process at the config's train.threads (the
+action-free arm's points first).
 
 Both are evaluated on the same held-out goals (the config's eval section) → success with its
 95 % interval. Every point records its stage times (wall and CPU seconds, the 1-min load
@@ -320,13 +324,20 @@ class Curve:
         pending.sort(key=lambda job: (job[0] != "with", job[1]))
         self.progress = False  # bars of several processes would overwrite each other
         context = multiprocessing.get_context("spawn")  # no torch state forked into workers
+        failed = []
         with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
-            futures = []
+            futures = {}
             for arm, n, labels in pending:
                 print(f"{arm} the action-free stage, {n} labelled episodes: training (queued)")
-                futures.append(pool.submit(self.point, arm, n, labels, encoder))
+                futures[pool.submit(self.point, arm, n, labels, encoder)] = (arm, n)
             for future in as_completed(futures):
-                self.add(future.result(), clock)
+                try:
+                    self.add(future.result(), clock)
+                except Exception as error:  # the other points still finish and are written
+                    arm, n = futures[future]
+                    failed.append(f"{arm}, {n} labelled episodes: {type(error).__name__}: {error}")
+        if failed:
+            raise SystemExit("points that failed (a re-run resumes them):\n" + "\n".join(failed))
         return self.result
 
     def add(self, done: dict, clock: float) -> None:
@@ -499,7 +510,7 @@ def render(results_dir: Path = RESULTS, figures: Path = FIGURES, doc: Path = DOC
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--env", default="two_room_random_wall", help="preset name or config")
+    parser.add_argument("--env", default="two_room_random_wall_p16", help="preset or config")
     parser.add_argument("--sizes", default=DEFAULT_SIZES, help="labelled episodes, 'all' too")
     parser.add_argument("--budget", choices=sorted(BUDGETS), default="full")
     parser.add_argument("--fine-tune", action="store_true", help="train the pretrained encoder")
