@@ -1,7 +1,7 @@
 """Action-free first, few action labels after: success against labelled episodes, with and
 without a self-supervised encoder pretrained on every episode's frames (actions ignored).
 
-    python benchmarks/few_labels.py --env two_room_random_wall_p16 --fine-tune --jobs 2
+    python benchmarks/few_labels.py --env two_room_random_wall_conv --fine-tune --jobs 2
                                                                    # hours on 2 cores
     python benchmarks/few_labels.py --env push_t --budget quick
     python benchmarks/few_labels.py --env configs/two_room.yaml --sizes 20,all --budget quick \\
@@ -510,7 +510,7 @@ def render(results_dir: Path = RESULTS, figures: Path = FIGURES, doc: Path = DOC
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--env", default="two_room_random_wall_p16", help="preset or config")
+    parser.add_argument("--env", default="two_room_random_wall_conv", help="preset or config")
     parser.add_argument("--sizes", default=DEFAULT_SIZES, help="labelled episodes, 'all' too")
     parser.add_argument("--budget", choices=sorted(BUDGETS), default="full")
     parser.add_argument("--fine-tune", action="store_true", help="train the pretrained encoder")

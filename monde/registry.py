@@ -36,6 +36,7 @@ ENCODERS: dict[str, str] = {  # model.encoder → its builder
     "cnn": "monde.models.encoder:build_cnn",
     "cnn_grid": "monde.models.encoder:build_cnn_grid",  # a token per image cell
     "vit": "monde.models.vit:build_vit",  # patch tokens; pretrained by `monde pretrain`
+    "conv_vit": "monde.models.vit:build_conv_vit",  # the same, tokens from the CNN's stages
 }
 
 PREDICTORS: dict[str, str] = {  # model.predictor → its builder

@@ -45,14 +45,20 @@ def pretrained_part(encoder: nn.Module, cfg: ModelConfig) -> nn.Module:
     if backbone is None:
         raise ValueError(
             f"model.encoder {cfg.encoder!r} has no patch-token backbone to pretrain or load; "
-            "use model.encoder: vit"
+            "use model.encoder: vit or conv_vit"
         )
     return backbone
 
 
+CONV_STEM_FIELDS = ("encoder_channels",)
+"""and those of a conv stem's backbone (model.encoder 'conv_vit')"""
+
+
 def encoder_fields(cfg: ModelConfig) -> dict:
-    """The fields of `cfg` a pretrained backbone depends on."""
-    return {name: getattr(cfg, name) for name in ENCODER_FIELDS}
+    """The fields of `cfg` a pretrained backbone depends on, as JSON keeps them (lists)."""
+    names = ENCODER_FIELDS + (CONV_STEM_FIELDS if cfg.encoder == "conv_vit" else ())
+    fields = {name: getattr(cfg, name) for name in names}
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in fields.items()}
 
 
 def save_encoder(

@@ -7,6 +7,12 @@ at 2-D sine-cosine) marks where each lies, and pre-norm transformer blocks mix t
 token latent can read; `tokens(x, keep)` encodes only the patches `keep` names (the context of
 a masked-prediction objective).
 
+With a conv stem (model.encoder 'conv_vit') the tokens come from the CNN encoder's feature
+stages instead (monde.models.encoder.conv_stages: a patchify conv, then 3×3 stride-2 convs),
+one token per cell of their output map, projected to the token width: convolutions find small
+things (TwoRoom's agent, a few pixels wide) that one linear map of a 16 px patch misses, and the
+grid they leave (4 × 4 for 64 px frames) keeps the transformer cheap.
+
 `ViTEncoder` adds the readout the world model uses today: tokens → one pooled vector of the
 image latent's D − P dims (`encoder_pool`: the mean token, or all tokens flattened, which keeps
 where things are). A pretrained checkpoint holds the backbone only
@@ -22,6 +28,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from monde.config import ModelConfig
+from monde.models.encoder import conv_stages
 
 
 def sincos_2d(grid: int, dim: int) -> Tensor:
@@ -75,17 +82,36 @@ def gather_tokens(x: Tensor, index: Tensor) -> Tensor:
 
 
 class PatchTransformer(nn.Module):
-    """(N, C, Hp, Wp) float frames → patch tokens (N, T, E), T = (Hp / patch)²."""
+    """(N, C, Hp, Wp) float frames → patch tokens (N, T, E), T = grid².
+
+    The stem: a patchify conv (T = (Hp / patch)²), or with `conv_channels` the CNN's conv
+    stages (patch stem, then a 3×3 stride-2 conv per further channel count) and a 1 × 1 conv to
+    the token width, one token per cell of their output map.
+    """
 
     def __init__(
-        self, image_size: int, in_channels: int, patch: int, dim: int, depth: int, heads: int
+        self,
+        image_size: int,
+        in_channels: int,
+        patch: int,
+        dim: int,
+        depth: int,
+        heads: int,
+        conv_channels: tuple[int, ...] | None = None,
     ):
         super().__init__()
         if image_size % patch:
             raise ValueError(f"image_size {image_size} must be divisible by the patch {patch}")
-        self.grid = image_size // patch
-        self.dim = dim
-        self.patch_embed = nn.Conv2d(in_channels, dim, patch, stride=patch)
+        self.dim, self.image_size = dim, image_size
+        if conv_channels:
+            stages, self.grid = conv_stages(image_size, in_channels, tuple(conv_channels), patch)
+            self.patch_embed: nn.Module = nn.Sequential(
+                *stages, nn.Conv2d(conv_channels[-1], dim, 1)
+            )
+        else:
+            self.grid = image_size // patch
+            self.patch_embed = nn.Conv2d(in_channels, dim, patch, stride=patch)
+        self.conv_stem = bool(conv_channels)
         self.pos_embed = nn.Parameter(sincos_2d(self.grid, dim).unsqueeze(0))  # (1, T, E)
         self.blocks = nn.ModuleList(Block(dim, heads) for _ in range(depth))
         self.norm = nn.LayerNorm(dim)
@@ -97,7 +123,13 @@ class PatchTransformer(nn.Module):
 
     def forward(self, x: Tensor, keep: Tensor | None = None) -> Tensor:
         """Frames (N, C, Hp, Wp) → tokens (N, T, E); with `keep` (N, K) token indices, only
-        those patches are encoded (they attend to each other alone) → (N, K, E)."""
+        those patches are encoded (they attend to each other alone) → (N, K, E). A conv stem's
+        cells see beyond their own pixels, so there the pixels of the other cells are zeroed
+        first: what `keep` leaves out stays unseen."""
+        if self.conv_stem:
+            if keep is not None:
+                x = x * self.pixel_mask(keep, x.shape[0]).to(x.dtype)
+            x = x.contiguous(memory_format=torch.channels_last)
         x = self.patch_embed(x).flatten(2).transpose(1, 2)  # (N, T, E), row-major patches
         x = x + self.pos_embed
         if keep is not None:
@@ -105,6 +137,13 @@ class PatchTransformer(nn.Module):
         for block in self.blocks:
             x = block(x)
         return self.norm(x)
+
+    def pixel_mask(self, keep: Tensor, n: int) -> Tensor:
+        """Token indices (N, K) → (N, 1, Hp, Wp) ones on the pixels of those grid cells."""
+        cells = torch.zeros(n, self.grid * self.grid, device=keep.device)
+        cells.scatter_(1, keep, 1.0)
+        cells = cells.reshape(n, 1, self.grid, self.grid)  # row-major cells → their grid
+        return F.interpolate(cells, size=(self.image_size, self.image_size), mode="nearest")
 
 
 class ViTEncoder(nn.Module):
@@ -120,9 +159,12 @@ class ViTEncoder(nn.Module):
         depth: int = 4,
         heads: int = 4,
         pool: str = "mean",
+        conv_channels: tuple[int, ...] | None = None,
     ):
         super().__init__()
-        self.backbone = PatchTransformer(image_size, in_channels, patch, dim, depth, heads)
+        self.backbone = PatchTransformer(
+            image_size, in_channels, patch, dim, depth, heads, conv_channels
+        )
         self.pool = pool
         width = dim if pool == "mean" else dim * self.backbone.num_tokens
         hidden = max(latent_dim, min(256, width))
@@ -154,4 +196,20 @@ def build_vit(cfg: ModelConfig) -> ViTEncoder:
         depth=cfg.encoder_depth,
         heads=cfg.encoder_heads,
         pool=cfg.encoder_pool,
+    )
+
+
+def build_conv_vit(cfg: ModelConfig) -> ViTEncoder:
+    """model.encoder 'conv_vit': the ViT with the CNN's conv stages as its stem
+    (model.encoder_patch, model.encoder_channels), a token per cell of their output map."""
+    return ViTEncoder(
+        cfg.image_size,
+        cfg.in_channels,
+        cfg.latent_dim - cfg.proprio_dim,
+        patch=cfg.encoder_patch,
+        dim=cfg.encoder_dim,
+        depth=cfg.encoder_depth,
+        heads=cfg.encoder_heads,
+        pool=cfg.encoder_pool,
+        conv_channels=tuple(cfg.encoder_channels),
     )

@@ -1,6 +1,7 @@
 """Pretraining parts: masks, the EMA update, the ViT encoder, the objective, and the pretrained
 encoder checkpoint (load, refuse a mismatch naming the tensor, freeze)."""
 
+import json
 import math
 
 import numpy as np
@@ -179,3 +180,40 @@ def test_masks_for_a_later_frame_keep_the_targets_in_the_context():
     masks = sample_masks(8, 3, cfg, np.random.default_rng(0))
     assert masks.context.shape == (3, 64)  # the whole frame: nothing cut out
     assert masks.targets.shape[1] == sum(h * w for h, w in masks.shapes)
+
+
+CONV_VIT = {**VIT, "encoder": "conv_vit", "encoder_patch": 4, "encoder_channels": (8, 16, 16)}
+
+
+def test_a_conv_stem_gives_a_token_per_cell_and_hides_the_cells_left_out():
+    encoder = build_encoder(ModelConfig(**CONV_VIT))
+    backbone = encoder.backbone
+    assert backbone.grid == 2  # 32 px → 8 by the 4 px stem → 4 → 2 by the stride-2 stages
+    x = torch.randn(3, 3, 32, 32)
+    assert encoder.tokens(x).shape == (3, 4, 16) and encoder(x).shape == (3, 8)
+    keep = torch.tensor([[0, 3]] * 3)  # cells (0, 0) and (1, 1)
+    mask = backbone.pixel_mask(keep, 3)
+    assert mask.shape == (3, 1, 32, 32) and mask.sum() == 3 * 2 * 16 * 16
+    assert mask[0, 0, :16, :16].all() and mask[0, 0, 16:, 16:].all()
+    assert not mask[0, 0, :16, 16:].any() and not mask[0, 0, 16:, :16].any()
+    # the context's tokens do not change whatever the cells left out show
+    changed = x.clone()
+    changed[:, :, :16, 16:] = 100.0  # cell (0, 1)
+    torch.testing.assert_close(encoder.tokens(x, keep), encoder.tokens(changed, keep))
+    assert not torch.allclose(encoder.tokens(x), encoder.tokens(changed))
+
+
+def test_a_conv_stem_checkpoint_records_its_channels(tmp_path):
+    cfg = ModelConfig(**CONV_VIT)
+    save_encoder(build_encoder(cfg).backbone, cfg, tmp_path / "encoder")
+    model = WorldModel(cfg)
+    names = load_encoder_into(model.encoder, cfg, tmp_path / "encoder")
+    assert "patch_embed.0.weight" in names  # the stem's first conv
+    other = ModelConfig(**{**CONV_VIT, "encoder_channels": (8, 16, 32)})
+    with pytest.raises(ValueError, match=r"tensor 'patch_embed.5.bias' has shape \(16,\), "):
+        load_encoder_into(WorldModel(other).encoder, other, tmp_path / "encoder")
+    plain = ModelConfig(**{**CONV_VIT, "encoder": "vit", "encoder_patch": 16})  # 2 × 2 as well
+    with pytest.raises(ValueError, match=r"tensor 'patch_embed.0.bias' \(8,\) is not in this"):
+        load_encoder_into(WorldModel(plain).encoder, plain, tmp_path / "encoder")
+    saved = json.loads((tmp_path / "encoder" / "config.json").read_text())["encoder"]
+    assert saved["encoder"] == "conv_vit" and saved["encoder_channels"] == [8, 16, 16]
