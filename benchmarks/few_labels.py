@@ -119,6 +119,15 @@ def reduced_by(preset: Path, budget: str, overrides: list[str], sizes: list[str]
     return why
 
 
+def same_point(arm: str, old: dict, new: dict) -> bool:
+    """Is a point trained with config `old` the one config `new` asks for? The world model
+    trained from scratch never reads the pretrain section, so a change there re-runs only the
+    action-free arm's points."""
+    if arm == "without":
+        old, new = ({k: v for k, v in c.items() if k != "pretrain"} for c in (old, new))
+    return old == new
+
+
 @contextlib.contextmanager
 def stage(record: dict, name: str) -> Iterator[None]:
     """Record a stage's wall and CPU seconds and the load average around it in record[name]."""
@@ -272,7 +281,9 @@ class Curve:
         cfg = self.config(n, pretrained=arm == "with")
         run = self.runs / f"{arm}_{n}"
         saved = run / "config.yaml"
-        resume = saved.exists() and to_dict(load_config(RunConfig, saved, [])) == to_dict(cfg)
+        resume = saved.exists() and same_point(
+            arm, to_dict(load_config(RunConfig, saved, [])), to_dict(cfg)
+        )
         timing: dict = {}
         if not (resume and (run / "model" / "model.safetensors").exists()):
             with stage(timing, "train"):
@@ -311,7 +322,7 @@ class Curve:
             for arm in ARMS:
                 cfg = to_dict(self.config(n, pretrained=arm == "with"))
                 done = self.finished.get((arm, n))
-                if done is not None and done.get("config") == cfg:
+                if done is not None and same_point(arm, done.get("config") or {}, cfg):
                     print(f"{arm} the action-free stage, {n} labelled episodes: done, reused")
                     self.add(done, clock)
                 else:

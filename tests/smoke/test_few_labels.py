@@ -71,6 +71,14 @@ def test_curve_with_and_without_pretraining_resumes_and_renders(
         p["success_rate"] for p in result["points"]
     ]
 
+    few_labels.main([*argv, "--quiet", "pretrain.steps=2"])  # only the action-free arm re-runs
+    printed = capsys.readouterr().out
+    assert "without the action-free stage, 3 labelled episodes: done, reused" in printed
+    assert "without the action-free stage, 6 labelled episodes: done, reused" in printed
+    assert printed.count("done, reused") == 2
+    assert printed.count("labelled episodes: training") == 2
+    assert json.loads(out.read_text())["pretrain"]["steps"] == 2
+
     # --jobs 2: the same points, trained two at a time in their own processes
     parallel = tmp_path / "parallel" / "few_labels_tiny.json"  # beside it, not rendered below
     parallel.parent.mkdir()
