@@ -434,6 +434,12 @@ class PretrainConfig:
     one episode: 0, the same frame (I-JEPA: the targets are cut out of the context); k > 0,
     k frames later, from the whole context block (the present predicting the future, without
     actions)"""
+    view_shift: int = 0
+    """k > 0: no masks — the context is the whole frame translated by a random (dy, dx) in
+    [−k, k]² pixels (edges repeated), and the predictor, told the shift, predicts every token of
+    the untranslated frame (of the frame target_offset steps later with target_offset > 0).
+    What the context shows stays predictable, so small things (an agent of a few pixels) are
+    not dropped as masked blocks drop what no context patch shows"""
     target_scale: tuple[float, float] = (0.15, 0.2)
     """range of a target block's area, as a fraction of the patch grid"""
     target_aspect: tuple[float, float] = (0.75, 1.5)
@@ -469,6 +475,8 @@ class PretrainConfig:
             raise ValueError(
                 "pretrain.target_blocks and predictor_depth must be ≥ 1, target_offset ≥ 0"
             )
+        if self.view_shift < 0:
+            raise ValueError(f"pretrain.view_shift must be ≥ 0 pixels, got {self.view_shift}")
         if self.predictor_dim % math.lcm(4, self.predictor_heads):
             raise ValueError(
                 f"pretrain.predictor_dim {self.predictor_dim} must be a multiple of 4 and of "

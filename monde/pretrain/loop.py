@@ -38,7 +38,7 @@ from monde.models.vit import PatchTransformer
 from monde.models.world_model import build_encoder
 from monde.precision import torch_threads
 from monde.pretrain.ema import ema_momentum, ema_update
-from monde.pretrain.masks import sample_masks
+from monde.pretrain.masks import sample_masks, whole_grid
 from monde.pretrain.objective import MaskedLatentObjective
 from monde.probing import named_probe_r2
 from monde.progress import tqdm
@@ -52,6 +52,7 @@ from monde.runs import (
     prune_checkpoints,
     truncate_metrics,
 )
+from monde.train.augment import random_shift
 
 
 class NonFiniteLossError(FloatingPointError, ValueError):
@@ -280,7 +281,16 @@ def _pretrain(
         rng = step_rng(p.seed, step)
         rows = np.sort(train_rows[rng.integers(0, len(train_rows), p.batch_size)])
         masks = sample_masks(backbone.grid, p.batch_size, p, rng)
-        x = frames_to_input(store.read("frames", rows), image_size, channels).to(device)
+        raw = torch.from_numpy(store.read("frames", rows))  # (B, Hp, Wp, C) uint8
+        x = frames_to_input(raw, image_size, channels).to(device)
+        view = None
+        if p.view_shift:  # no masks: the whole translated frame predicts the whole frame
+            masks = whole_grid(backbone.grid, p.batch_size)
+            k = p.view_shift
+            offsets = torch.from_numpy(rng.integers(-k, k + 1, (len(rows), 2)))  # (B, 2) px
+            seen = random_shift(raw[:, None], offsets)[:, 0]  # (B, Hp, Wp, C)
+            shifted = frames_to_input(seen, image_size, channels).to(device)
+            view = (shifted, (offsets.float() / p.view_shift).to(device))
         later = None
         if p.target_offset:  # the same episodes, target_offset frames on
             frames = store.read("frames", rows + p.target_offset)
@@ -290,7 +300,7 @@ def _pretrain(
             group["lr"] = lr
         tick = time.perf_counter()
         generator = torch.Generator(device=device).manual_seed(p.seed * 1_000_003 + step)
-        loss, parts = objective(x, masks.to(device), generator, later)
+        loss, parts = objective(x, masks.to(device), generator, later, view)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if p.grad_clip > 0:

@@ -93,3 +93,9 @@ def sample_masks(grid: int, batch: int, cfg: PretrainConfig, rng: np.random.Gene
         targets=torch.from_numpy(np.stack(targets)).long(),
         shapes=shapes,
     )
+
+
+def whole_grid(grid: int, batch: int) -> Masks:
+    """Every patch is context and every patch a target (pretrain.view_shift: no masking)."""
+    every = torch.arange(grid * grid).expand(batch, -1)  # (B, T)
+    return Masks(context=every.clone(), targets=every.clone(), shapes=[(grid, grid)])

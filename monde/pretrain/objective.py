@@ -30,7 +30,9 @@ class Predictor(nn.Module):
     """Context tokens (B, Kc, E) at patches (B, Kc) → predicted tokens (B, Kt, E) at the
     target patches (B, Kt), through `depth` blocks of width `dim`."""
 
-    def __init__(self, grid: int, encoder_dim: int, dim: int, depth: int, heads: int):
+    def __init__(
+        self, grid: int, encoder_dim: int, dim: int, depth: int, heads: int, views: bool = False
+    ):
         super().__init__()
         self.embed = nn.Linear(encoder_dim, dim)
         self.mask_token = nn.Parameter(torch.zeros(1, 1, dim))
@@ -39,13 +41,21 @@ class Predictor(nn.Module):
         self.blocks = nn.ModuleList(Block(dim, heads) for _ in range(depth))
         self.norm = nn.LayerNorm(dim)
         self.out = nn.Linear(dim, encoder_dim)
+        # the context view's shift (pretrain.view_shift), told to every token
+        self.view = nn.Linear(2, dim) if views else None
 
-    def forward(self, context: Tensor, context_idx: Tensor, target_idx: Tensor) -> Tensor:
+    def forward(
+        self, context: Tensor, context_idx: Tensor, target_idx: Tensor, shift: Tensor | None = None
+    ) -> Tensor:
+        """`shift` (B, 2): the context view's (dy, dx) over pretrain.view_shift, told to every
+        token."""
         b = context.shape[0]
         pos = self.pos.expand(b, -1, -1)  # (B, T, dim)
         x = self.embed(context) + gather_tokens(pos, context_idx)  # (B, Kc, dim)
         queries = self.mask_token + gather_tokens(pos, target_idx)  # (B, Kt, dim)
         x = torch.cat([x, queries], dim=1)  # (B, Kc + Kt, dim)
+        if shift is not None and self.view is not None:
+            x = x + self.view(shift.to(x.dtype))[:, None, :]  # (B, 1, dim) onto every token
         for block in self.blocks:
             x = block(x)
         return self.out(self.norm(x[:, context.shape[1] :]))  # (B, Kt, E)
@@ -59,7 +69,12 @@ class MaskedLatentObjective(nn.Module):
         self.cfg = cfg
         self.encoder = encoder
         self.predictor = Predictor(
-            encoder.grid, encoder.dim, cfg.predictor_dim, cfg.predictor_depth, cfg.predictor_heads
+            encoder.grid,
+            encoder.dim,
+            cfg.predictor_dim,
+            cfg.predictor_depth,
+            cfg.predictor_heads,
+            views=cfg.view_shift > 0,
         )
         self.target: PatchTransformer | None = None
         if cfg.anti_collapse == "ema":
@@ -83,13 +98,17 @@ class MaskedLatentObjective(nn.Module):
         masks: Masks,
         generator: torch.Generator | None = None,
         later: Tensor | None = None,
+        view: tuple[Tensor, Tensor] | None = None,
     ) -> tuple[Tensor, dict[str, Tensor]]:
         """Frames (B, C, Hp, Wp) in [−1, 1] and their masks → (loss, its parts). With `later`
-        (B, C, Hp, Wp), the frames pretrain.target_offset steps on, the targets are theirs."""
+        (B, C, Hp, Wp), the frames pretrain.target_offset steps on, the targets are theirs.
+        With `view` = (the frames translated, their shifts (B, 2) scaled to [−1, 1]), the
+        context encoder sees the translated frames and the predictor is told the shift."""
         full = self.target_tokens(x if later is None else later)  # (B, T, E)
         targets = gather_tokens(full, masks.targets)  # (B, Kt, E)
-        context = self.encoder(x, masks.context)  # (B, Kc, E)
-        predicted = self.predictor(context, masks.context, masks.targets)  # (B, Kt, E)
+        seen, shift = view if view is not None else (x, None)
+        context = self.encoder(seen, masks.context)  # (B, Kc, E)
+        predicted = self.predictor(context, masks.context, masks.targets, shift)  # (B, Kt, E)
         prediction = F.smooth_l1_loss(predicted, targets)
         parts = {"prediction": prediction.detach()}
         loss = prediction

@@ -59,12 +59,17 @@ def test_pretrain_command_writes_an_encoder_and_resumes_exactly(vit_cfg, dataset
         assert torch.equal(full[key], resumed[key]), key
 
 
-@pytest.mark.parametrize(("anti_collapse", "target_offset"), [("ema", 0), ("sigreg", 2)])
+@pytest.mark.parametrize(
+    ("anti_collapse", "target_offset", "view_shift", "encoder"),
+    [("ema", 0, 0, "vit"), ("sigreg", 2, 0, "vit"), ("ema", 0, 3, "conv_vit")],
+)
 def test_train_from_a_pretrained_encoder_frozen_or_fine_tuned(
-    vit_cfg, dataset, tmp_path, anti_collapse, target_offset
+    vit_cfg, dataset, tmp_path, anti_collapse, target_offset, view_shift, encoder
 ):
     vit_cfg.pretrain.anti_collapse = anti_collapse
     vit_cfg.pretrain.target_offset = target_offset  # 2: the masked blocks of a later frame
+    vit_cfg.pretrain.view_shift = view_shift  # 3: a translated whole frame predicts the frame
+    vit_cfg.model.encoder = encoder  # conv_vit: the CNN's stages as the stem
     vit_cfg.pretrain.steps = 2
     pretrain_run(vit_cfg, dataset, tmp_path / "pre", progress=False)
     pretrained = load_safetensors(tmp_path / "pre" / "encoder" / "encoder.safetensors")[0]
@@ -76,9 +81,8 @@ def test_train_from_a_pretrained_encoder_frozen_or_fine_tuned(
         same = [torch.equal(trained[k].cpu(), v) for k, v in pretrained.items()]
         assert all(same) if freeze else not all(same)
         saved = load_safetensors(tmp_path / f"train-{freeze}" / "model" / "model.safetensors")[0]
-        assert torch.equal(
-            saved["encoder.backbone.patch_embed.weight"], trained["patch_embed.weight"]
-        )
+        for key, value in trained.items():
+            assert torch.equal(saved[f"encoder.backbone.{key}"], value.cpu()), key
 
 
 def test_train_refuses_an_encoder_of_another_config(vit_cfg, dataset, tmp_path):

@@ -14,7 +14,7 @@ from monde.models.encoder_checkpoint import load_encoder_into, save_encoder
 from monde.models.vit import ViTEncoder, sincos_2d
 from monde.models.world_model import WorldModel, build_encoder
 from monde.pretrain.ema import ema_momentum, ema_update
-from monde.pretrain.masks import block_indices, block_shape, sample_masks
+from monde.pretrain.masks import block_indices, block_shape, sample_masks, whole_grid
 from monde.pretrain.objective import MaskedLatentObjective
 
 VIT = {"encoder": "vit", "image_size": 32, "encoder_patch": 8, "encoder_dim": 16}
@@ -217,3 +217,26 @@ def test_a_conv_stem_checkpoint_records_its_channels(tmp_path):
         load_encoder_into(WorldModel(plain).encoder, plain, tmp_path / "encoder")
     saved = json.loads((tmp_path / "encoder" / "config.json").read_text())["encoder"]
     assert saved["encoder"] == "conv_vit" and saved["encoder_channels"] == [8, 16, 16]
+
+
+def test_a_shifted_view_predicts_every_token_told_its_shift():
+    torch.manual_seed(0)
+    cfg = PretrainConfig(predictor_dim=8, predictor_depth=1, view_shift=2)
+    backbone = build_encoder(ModelConfig(**CONV_VIT)).backbone
+    objective = MaskedLatentObjective(backbone, cfg)
+    masks = whole_grid(backbone.grid, 3)
+    assert (
+        masks.context.tolist() == [[0, 1, 2, 3]] * 3
+        and masks.targets.tolist() == [[0, 1, 2, 3]] * 3
+    )
+    x, seen = torch.randn(3, 3, 32, 32), torch.randn(3, 3, 32, 32)
+    right, up = torch.tensor([[0.0, 1.0]] * 3), torch.tensor([[-1.0, 0.0]] * 3)
+    loss, _ = objective(x, masks, view=(seen, right))
+    loss.backward()
+    assert objective.predictor.view.weight.grad.abs().sum() > 0  # the shift reaches the predictor
+    assert backbone.patch_embed[0].weight.grad.abs().sum() > 0  # the context encoder trains
+    with torch.no_grad():
+        assert objective(x, masks, view=(seen, up))[0] != objective(x, masks, view=(seen, right))[0]
+        assert objective(x, masks, view=(x, right))[0] != loss  # the context is the view's
+    with pytest.raises(ValueError, match="pretrain.view_shift must be ≥ 0"):
+        PretrainConfig(view_shift=-1)
