@@ -305,21 +305,27 @@ class Curve:
             "train_steps": cfg.train.steps,
             "encoder_init": cfg.train.encoder_init or None,
             "freeze_encoder": cfg.train.freeze_encoder,
-            "backbone_vs_pretrained": backbone_vs_pretrained(run / "model", encoder),
+            "backbone_vs_pretrained": backbone_vs_pretrained(run / "model", encoder)
+            if encoder.exists()
+            else None,
             "stages": timing,
             "run": os.path.relpath(run.resolve(), ROOT),
             "config": to_dict(cfg),
         }
 
-    def run(self, jobs: int = 1) -> dict:
-        """Every point of the curve; with jobs > 1 that many points train at once, each in its
-        own process (at the config's train.threads), the action-free arm's points first."""
+    def run(self, jobs: int = 1, arms: tuple[str, ...] = ARMS) -> dict:
+        """The points of `arms` on the curve; with jobs > 1 that many points train at once, each
+        in its own process (at the config's train.threads), the action-free arm's points first.
+        The other arm's finished points stay in the JSON."""
         clock = time.perf_counter()
         data = self.collect_all()
-        encoder = self.pretrain(data)
+        encoder = self.pretrain(data) if "with" in arms else self.runs / "pretrain" / "encoder"
         pending = []
+        for (arm, _n), done in self.finished.items():
+            if arm not in arms:
+                self.result["points"].append(done)
         for n in self.sizes:
-            for arm in ARMS:
+            for arm in arms:
                 cfg = to_dict(self.config(n, pretrained=arm == "with"))
                 done = self.finished.get((arm, n))
                 if done is not None and same_point(arm, done.get("config") or {}, cfg):
@@ -533,12 +539,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--jobs", type=int, default=1, help="points trained at once, one process each"
     )
+    parser.add_argument(
+        "--arms", choices=("both", *ARMS), default="both", help="train only one arm's points"
+    )
     parser.add_argument("overrides", nargs="*", help="dotted overrides, e.g. train.steps=500")
     args = parser.parse_args(argv)
     if not args.render:
         if args.jobs < 1:
             raise SystemExit(f"--jobs {args.jobs}: at least 1")
-        Curve(args).run(args.jobs)
+        Curve(args).run(args.jobs, ARMS if args.arms == "both" else (args.arms,))
         if args.out is not None:  # a JSON elsewhere (a try, a test): the docs stay as they are
             return
     for figure in render():

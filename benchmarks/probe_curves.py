@@ -2,7 +2,8 @@
 
 Reads each run's `metrics.jsonl` (the `probe_r2/<state>` entries that `train.probe_every` logs)
 and the training settings of its `config.yaml`, with its planning success where RUN/results.json
-exists, and writes them into one JSON:
+exists and, for a run started from a pretrained encoder (train.encoder_init), how that encoder
+was pretrained and what its probes read at the end; and writes them into one JSON:
 
     python benchmarks/probe_curves.py runs/exp2/no_idm runs/exp2/time_sim_4 \
         --out benchmarks/results/experiments/push_t_quick_training_variants.json
@@ -39,6 +40,18 @@ def probe_curve(run: Path) -> list[dict]:
     return curve
 
 
+def pretrained_from(encoder: Path) -> dict:
+    """The pretrain section and final probes of the `monde pretrain` run that wrote `encoder`
+    (RUN/encoder), as far as they are still on disk."""
+    record: dict = {"encoder": str(encoder)}
+    run = encoder.parent
+    if (run / "config.yaml").exists():
+        record["pretrain"] = to_dict(load_config(RunConfig, run / "config.yaml").pretrain)
+    if (run / "results.json").exists():
+        record["final"] = read_json(run / "results.json")["final"]
+    return record
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("runs", nargs="+", type=Path)
@@ -55,6 +68,8 @@ def main() -> None:
         results = run / "results.json"  # `monde demo` / `monde eval --out RUN/results.json`
         if results.exists():
             runs[run.name]["success"] = read_json(results)["results"]["planner"]
+        if cfg.train.encoder_init:  # how its encoder was pretrained, and what that kept
+            runs[run.name]["pretrained"] = pretrained_from(Path(cfg.train.encoder_init))
     command = "python benchmarks/probe_curves.py " + " ".join(str(r) for r in args.runs)
     atomic_write_json(
         args.out,

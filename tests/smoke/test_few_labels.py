@@ -78,6 +78,10 @@ def test_curve_with_and_without_pretraining_resumes_and_renders(
     assert printed.count("done, reused") == 2
     assert printed.count("labelled episodes: training") == 2
     assert json.loads(out.read_text())["pretrain"]["steps"] == 2
+    few_labels.main([*argv, "--quiet", "pretrain.steps=2", "--arms", "without"])
+    printed = capsys.readouterr().out  # one arm: its points reused, the other's kept
+    assert printed.count("done, reused") == 2 and "with the action-free" not in printed
+    assert len(json.loads(out.read_text())["points"]) == 4
 
     # --jobs 2: the same points, trained two at a time in their own processes
     parallel = tmp_path / "parallel" / "few_labels_tiny.json"  # beside it, not rendered below

@@ -32,3 +32,18 @@ def test_probe_curve_names_the_bad_line(tmp_path: Path) -> None:
         probe_curves.probe_curve(tmp_path)
     with pytest.raises(FileNotFoundError, match="no metrics.jsonl"):
         probe_curves.probe_curve(tmp_path / "missing")
+
+
+def test_a_pretrained_encoder_is_traced_to_its_pretraining(tmp_path: Path) -> None:
+    from monde.config import RunConfig
+    from monde.config_io import save_config
+
+    cfg = RunConfig()
+    cfg.pretrain.view_shift = 3
+    save_config(cfg, tmp_path / "pre" / "config.yaml")
+    (tmp_path / "pre" / "results.json").write_text(json.dumps({"final": {"probe_r2/x": 0.5}}))
+    traced = probe_curves.pretrained_from(tmp_path / "pre" / "encoder")
+    assert traced["pretrain"]["view_shift"] == 3 and traced["final"] == {"probe_r2/x": 0.5}
+    assert probe_curves.pretrained_from(tmp_path / "gone" / "encoder") == {
+        "encoder": str(tmp_path / "gone" / "encoder")
+    }
