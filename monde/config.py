@@ -224,7 +224,7 @@ class TrainConfig:
     """weight of ‖z_{t+1} − z_t‖² smoothing along trajectories"""
     shift_augment: int = 0
     """random-shift augmentation, pixels: each training window is translated by its own
-    (dy, dx) in [−k, k]², the same for all its frames, edges repeated (monde.train.augment;
+    (dy, dx) in [−k, k]², the same for all its frames, edges repeated (monde.data.augment;
     0 disables)"""
     precision: Literal["auto", "fp32", "bf16"] = "auto"
     """'auto': bf16 autocast of the forward pass where it was measured faster (CUDA with bf16;

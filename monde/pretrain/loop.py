@@ -23,6 +23,7 @@ from torch import Tensor
 from monde._version import __version__
 from monde.config import PretrainConfig, RunConfig
 from monde.config_io import save_config, to_dict
+from monde.data.augment import random_shift
 from monde.data.splits import split_episodes
 from monde.data.store import EpisodeStore
 from monde.io import (
@@ -52,7 +53,6 @@ from monde.runs import (
     prune_checkpoints,
     truncate_metrics,
 )
-from monde.train.augment import random_shift
 
 
 class NonFiniteLossError(FloatingPointError, ValueError):

@@ -15,9 +15,9 @@ import torch
 from torch.nn.parallel import DistributedDataParallel
 
 from monde.config import TrainConfig
+from monde.data.augment import random_shift, shift_offsets
 from monde.data.sampler import rank_rows
 from monde.models.world_model import WorldModel
-from monde.train.augment import random_shift, shift_offsets
 from monde.train.distributed import DistContext, mean_over_ranks
 from monde.train.objective import JEPAObjective
 

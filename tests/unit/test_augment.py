@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from monde.config import ModelConfig, TrainConfig
+from monde.data.augment import random_shift, shift_offsets
 from monde.models.world_model import WorldModel
-from monde.train.augment import random_shift, shift_offsets
 from monde.train.distributed import DistContext
 from monde.train.step import TrainStep
 
