@@ -433,7 +433,7 @@ def draw_figure(result: dict, path: Path) -> None:
     ax.set_ylabel("goal-reaching success (%)")
     title = f"{result['name']}" + (" (reduced run)" if result["reduced"] else "")
     ax.set_title(title, fontsize=10)
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=8, loc="best")  # away from the points
     ax.grid(alpha=0.3)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
