@@ -185,7 +185,7 @@ class ViTEncoder(nn.Module):
         return self.head(self.pooled(self.tokens(x)))
 
 
-def build_vit(cfg: ModelConfig) -> ViTEncoder:
+def build_vit(cfg: ModelConfig, conv_channels: tuple[int, ...] | None = None) -> ViTEncoder:
     """model.encoder 'vit': the ViT above, its latent the image part (D − P) of the model's."""
     return ViTEncoder(
         cfg.image_size,
@@ -196,20 +196,11 @@ def build_vit(cfg: ModelConfig) -> ViTEncoder:
         depth=cfg.encoder_depth,
         heads=cfg.encoder_heads,
         pool=cfg.encoder_pool,
+        conv_channels=conv_channels,
     )
 
 
 def build_conv_vit(cfg: ModelConfig) -> ViTEncoder:
     """model.encoder 'conv_vit': the ViT with the CNN's conv stages as its stem
     (model.encoder_patch, model.encoder_channels), a token per cell of their output map."""
-    return ViTEncoder(
-        cfg.image_size,
-        cfg.in_channels,
-        cfg.latent_dim - cfg.proprio_dim,
-        patch=cfg.encoder_patch,
-        dim=cfg.encoder_dim,
-        depth=cfg.encoder_depth,
-        heads=cfg.encoder_heads,
-        pool=cfg.encoder_pool,
-        conv_channels=tuple(cfg.encoder_channels),
-    )
+    return build_vit(cfg, conv_channels=tuple(cfg.encoder_channels))
