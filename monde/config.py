@@ -440,6 +440,17 @@ class PretrainConfig:
     the untranslated frame (of the frame target_offset steps later with target_offset > 0).
     What the context shows stays predictable, so small things (an agent of a few pixels) are
     not dropped as masked blocks drop what no context patch shows"""
+    change_floor: float = 0.0
+    """ρ > 0: how much of the tokens' spread must be what changes within an episode. A frames-only
+    objective learns what differs most between frames — on TwoRoom the walls and door — and lets
+    a small moving thing fade (benchmarks/token_sensitivity.py); this term, weighted by
+    change_weight, is relu(ρ − r) with r = the mean distance between the layer-normalised
+    tokens of a frame and of the frame change_offset steps later in its episode, over the mean
+    distance between frames of different episodes (monde.pretrain.objective.change_ratio)"""
+    change_offset: int = 4
+    """change_floor: frames between the two frames of one episode"""
+    change_weight: float = 1.0
+    """change_floor: weight of the hinge in the loss"""
     target_scale: tuple[float, float] = (0.15, 0.2)
     """range of a target block's area, as a fraction of the patch grid"""
     target_aspect: tuple[float, float] = (0.75, 1.5)
@@ -474,6 +485,10 @@ class PretrainConfig:
         if self.target_blocks < 1 or self.predictor_depth < 1 or self.target_offset < 0:
             raise ValueError(
                 "pretrain.target_blocks and predictor_depth must be ≥ 1, target_offset ≥ 0"
+            )
+        if self.change_floor < 0 or self.change_offset < 1 or self.change_weight < 0:
+            raise ValueError(
+                "pretrain.change_floor and change_weight must be ≥ 0, change_offset ≥ 1 frame"
             )
         if self.view_shift < 0:
             raise ValueError(f"pretrain.view_shift must be ≥ 0 pixels, got {self.view_shift}")

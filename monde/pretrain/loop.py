@@ -245,7 +245,8 @@ def _pretrain(
     p, model_cfg = cfg.pretrain, cfg.model
     device = resolve_device(p.device)
     train_ids, val_ids = split_episodes(list(range(len(store))), cfg.data.val_fraction)
-    train_rows = frame_rows(store, train_ids, p.target_offset)  # each with its later frame
+    later_frames = max(p.target_offset, p.change_offset if p.change_floor > 0 else 0)
+    train_rows = frame_rows(store, train_ids, later_frames)  # each with its later frames
     val_rows = frame_rows(store, val_ids) if val_ids else train_rows
     if len(train_rows) < p.batch_size:
         raise ValueError(
@@ -295,12 +296,16 @@ def _pretrain(
         if p.target_offset:  # the same episodes, target_offset frames on
             frames = store.read("frames", rows + p.target_offset)
             later = frames_to_input(frames, image_size, channels).to(device)
+        moved = None
+        if p.change_floor > 0:  # the same episodes, change_offset frames on
+            frames = store.read("frames", rows + p.change_offset)
+            moved = frames_to_input(frames, image_size, channels).to(device)
         lr = learning_rate(step, p)
         for group in optimizer.param_groups:
             group["lr"] = lr
         tick = time.perf_counter()
         generator = torch.Generator(device=device).manual_seed(p.seed * 1_000_003 + step)
-        loss, parts = objective(x, masks.to(device), generator, later, view)
+        loss, parts = objective(x, masks.to(device), generator, later, view, moved)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if p.grad_clip > 0:

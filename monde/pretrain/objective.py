@@ -61,6 +61,18 @@ class Predictor(nn.Module):
         return self.out(self.norm(x[:, context.shape[1] :]))  # (B, Kt, E)
 
 
+def change_ratio(now: Tensor, moved: Tensor) -> Tensor:
+    """Tokens (B, T, E) of frames and of the same episodes' frames some steps on → the mean
+    distance between the two of an episode over the mean distance between frames of different
+    episodes: each frame against the one half a batch away, in a batch drawn from many episodes
+    and sorted by row. Tokens are layer-normalised first, so scaling them changes nothing."""
+    a = F.layer_norm(now, now.shape[-1:]).flatten(1)  # (B, T·E)
+    b = F.layer_norm(moved, moved.shape[-1:]).flatten(1)  # (B, T·E)
+    within = (a - b).norm(dim=1).mean()
+    between = (a - a.roll(a.shape[0] // 2, dims=0)).norm(dim=1).mean()
+    return within / between.clamp_min(1e-12)
+
+
 class MaskedLatentObjective(nn.Module):
     """The pretraining loss of an encoder backbone (`encoder` is trained in place)."""
 
@@ -99,11 +111,14 @@ class MaskedLatentObjective(nn.Module):
         generator: torch.Generator | None = None,
         later: Tensor | None = None,
         view: tuple[Tensor, Tensor] | None = None,
+        moved: Tensor | None = None,
     ) -> tuple[Tensor, dict[str, Tensor]]:
         """Frames (B, C, Hp, Wp) in [−1, 1] and their masks → (loss, its parts). With `later`
         (B, C, Hp, Wp), the frames pretrain.target_offset steps on, the targets are theirs.
         With `view` = (the frames translated, their shifts (B, 2) scaled to [−1, 1]), the
-        context encoder sees the translated frames and the predictor is told the shift."""
+        context encoder sees the translated frames and the predictor is told the shift. With
+        `moved` (B, C, Hp, Wp), the frames pretrain.change_offset steps on, the change floor
+        (pretrain.change_floor) is added."""
         full = self.target_tokens(x if later is None else later)  # (B, T, E)
         targets = gather_tokens(full, masks.targets)  # (B, Kt, E)
         seen, shift = view if view is not None else (x, None)
@@ -119,6 +134,11 @@ class MaskedLatentObjective(nn.Module):
             reg = sigreg(spread, self.cfg.sigreg_projections, generator)
             loss = loss + self.cfg.sigreg_weight * reg
             parts["sigreg"] = reg.detach()
+        if moved is not None and self.cfg.change_floor > 0:
+            ratio = change_ratio(self.encoder(x), self.encoder(moved))
+            floor = F.relu(self.cfg.change_floor - ratio)
+            loss = loss + self.cfg.change_weight * floor
+            parts["change_ratio"] = ratio.detach()
         # collapse monitor: spread across the batch of the mean token, averaged over dims
         parts["target_std"] = full.detach().mean(1).float().std(0).mean()
         parts["loss"] = loss.detach()

@@ -60,18 +60,24 @@ def test_pretrain_command_writes_an_encoder_and_resumes_exactly(vit_cfg, dataset
 
 
 @pytest.mark.parametrize(
-    ("anti_collapse", "target_offset", "view_shift", "encoder"),
-    [("ema", 0, 0, "vit"), ("sigreg", 2, 0, "vit"), ("ema", 0, 3, "conv_vit")],
+    ("anti_collapse", "target_offset", "view_shift", "encoder", "change_floor"),
+    [("ema", 0, 0, "vit", 0), ("sigreg", 2, 0, "vit", 0), ("ema", 0, 3, "conv_vit", 0.5)],
 )
 def test_train_from_a_pretrained_encoder_frozen_or_fine_tuned(
-    vit_cfg, dataset, tmp_path, anti_collapse, target_offset, view_shift, encoder
+    vit_cfg, dataset, tmp_path, anti_collapse, target_offset, view_shift, encoder, change_floor
 ):
     vit_cfg.pretrain.anti_collapse = anti_collapse
     vit_cfg.pretrain.target_offset = target_offset  # 2: the masked blocks of a later frame
     vit_cfg.pretrain.view_shift = view_shift  # 3: a translated whole frame predicts the frame
     vit_cfg.model.encoder = encoder  # conv_vit: the CNN's stages as the stem
+    vit_cfg.pretrain.change_floor = change_floor  # 0.5: a floor on within-episode change
+    vit_cfg.pretrain.change_offset = 2
     vit_cfg.pretrain.steps = 2
+    vit_cfg.pretrain.log_every = 1
     pretrain_run(vit_cfg, dataset, tmp_path / "pre", progress=False)
+    metrics = (tmp_path / "pre" / "metrics.jsonl").open()
+    logged = [json.loads(line) for line in metrics][1:]  # after the step-0 probe
+    assert all(("change_ratio" in row) == (change_floor > 0) for row in logged)
     pretrained = load_safetensors(tmp_path / "pre" / "encoder" / "encoder.safetensors")[0]
     vit_cfg.train.encoder_init = str(tmp_path / "pre" / "encoder")
     for freeze in (True, False):

@@ -15,7 +15,7 @@ from monde.models.vit import ViTEncoder, sincos_2d
 from monde.models.world_model import WorldModel, build_encoder
 from monde.pretrain.ema import ema_momentum, ema_update
 from monde.pretrain.masks import block_indices, block_shape, sample_masks, whole_grid
-from monde.pretrain.objective import MaskedLatentObjective
+from monde.pretrain.objective import MaskedLatentObjective, change_ratio
 
 VIT = {"encoder": "vit", "image_size": 32, "encoder_patch": 8, "encoder_dim": 16}
 VIT.update(encoder_depth=1, encoder_heads=2, latent_dim=8)
@@ -240,3 +240,35 @@ def test_a_shifted_view_predicts_every_token_told_its_shift():
         assert objective(x, masks, view=(x, right))[0] != loss  # the context is the view's
     with pytest.raises(ValueError, match="pretrain.view_shift must be ≥ 0"):
         PretrainConfig(view_shift=-1)
+
+
+def test_change_ratio_is_within_episode_over_between_episode_distance():
+    # two tokens of two dims; layer norm maps (a, b) with a < b to (−1, 1) and a > b to (1, −1)
+    now = torch.tensor([[[0.0, 1.0], [0.0, 1.0]], [[1.0, 0.0], [1.0, 0.0]]])  # (B=2, T=2, E=2)
+    moved = torch.tensor([[[0.0, 1.0], [1.0, 0.0]], [[1.0, 0.0], [1.0, 0.0]]])
+    # within: frame 0 changed one token (distance √8), frame 1 none → mean √2;
+    # between: the two frames differ in both tokens (distance 4)
+    assert change_ratio(now, moved).item() == pytest.approx(math.sqrt(2) / 4, abs=1e-4)
+    assert change_ratio(3 * now + 1, 3 * moved + 1).item() == pytest.approx(
+        change_ratio(now, moved).item(), abs=1e-6
+    )  # scaling or shifting the tokens changes nothing
+
+
+def test_the_change_floor_pushes_only_below_the_floor():
+    torch.manual_seed(0)
+    backbone = build_encoder(ModelConfig(**VIT)).backbone
+    x, moved = torch.randn(4, 3, 32, 32), torch.randn(4, 3, 32, 32)
+    masks = sample_masks(backbone.grid, 4, PretrainConfig(), np.random.default_rng(0))
+    parts = {}
+    for floor in (0.0, 10.0):  # 0: off (no term, no metric); 10: far above any ratio
+        cfg = PretrainConfig(predictor_dim=8, predictor_depth=1, change_floor=floor)
+        torch.manual_seed(1)
+        objective = MaskedLatentObjective(backbone, cfg)
+        loss, parts[floor] = objective(x, masks, moved=moved)
+    assert "change_ratio" not in parts[0.0]
+    ratio = parts[10.0]["change_ratio"].item()
+    assert parts[10.0]["loss"].item() == pytest.approx(
+        parts[0.0]["loss"].item() + 10.0 - ratio, abs=1e-5
+    )
+    with pytest.raises(ValueError, match="change_offset ≥ 1"):
+        PretrainConfig(change_offset=0)
