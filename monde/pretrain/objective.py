@@ -10,6 +10,9 @@ one pass per block; on a CPU one pass is cheaper).
 - anti_collapse 'sigreg': the target is the online encoder on the whole frame, gradient and
   all, and SIGReg (monde.models.regularizers) pulls its tokens (pretrain.sigreg_on: tokens),
   or each frame's mean token (frames), towards an isotropic Gaussian (LeJEPA, LeWM).
+
+With pretrain.change_floor ρ > 0, relu(ρ − change_ratio) keeps what changes within an episode
+(a small moving agent) from fading against what differs between episodes (walls, door).
 """
 
 from __future__ import annotations
