@@ -172,9 +172,10 @@ def point_summary(payload: dict) -> dict:
 
 
 class Curve:
-    """One env's curve: the run folders, the JSON, and the stages that fill it."""
+    """One env's curve: the run folders, the JSON, and the stages that fill it. `argv`, the
+    invocation's arguments, is recorded as its command (and in each point it measures)."""
 
-    def __init__(self, args: argparse.Namespace) -> None:
+    def __init__(self, args: argparse.Namespace, argv: list[str]) -> None:
         self.preset = preset_path(args.env)
         self.name = self.preset.stem
         self.runs = args.runs or ROOT / "runs" / "few_labels" / self.name
@@ -187,7 +188,7 @@ class Curve:
         self.sizes = resolve_sizes(parse_sizes(args.sizes), self.all_episodes)
         old = {} if args.fresh or not self.out.exists() else read_json(self.out)
         self.result = {
-            "command": "python benchmarks/few_labels.py " + " ".join(sys.argv[1:]),
+            "command": " ".join(["python benchmarks/few_labels.py", *argv]),
             "config": os.path.relpath(self.preset.resolve(), ROOT),
             "env": base.env.name,
             "budget": args.budget,
@@ -276,6 +277,7 @@ class Curve:
         """Train (or resume) and evaluate one arm at n labelled episodes."""
         from monde.envs.registry import env_entry
         from monde.pipeline import evaluate
+        from monde.report import provenance
         from monde.train.run import train_run
 
         cfg = self.config(n, pretrained=arm == "with")
@@ -311,6 +313,8 @@ class Curve:
             "stages": timing,
             "run": os.path.relpath(run.resolve(), ROOT),
             "config": to_dict(cfg),
+            # the invocation that measured it: a re-run keeps its reused points' own
+            "measured_by": {"command": self.result["command"], "commit": provenance()["commit"]},
         }
 
     def run(self, jobs: int = 1, arms: tuple[str, ...] = ARMS) -> dict:
@@ -401,6 +405,21 @@ def tenth_reaches(result: dict) -> dict | None:
     }
 
 
+def measured_elsewhere(result: dict) -> list[str]:
+    """Doc lines naming the points that an earlier invocation measured (a re-run reuses
+    finished points, or `--arms` keeps the other arm's): their command and commit."""
+    by_command: dict[tuple[str, str], list[str]] = {}
+    for p in sorted(result["points"], key=lambda p: (p["episodes"], ARMS.index(p["arm"]))):
+        measured = p.get("measured_by")
+        if measured and measured["command"] != result["command"]:
+            key = (measured["command"], measured["commit"])
+            by_command.setdefault(key, []).append(f"{p['arm']} {p['label']}")
+    return [
+        f"Points {', '.join(points)} measured by `{command}` (commit {commit}).\n"
+        for (command, commit), points in by_command.items()
+    ]
+
+
 def draw_figure(result: dict, path: Path) -> None:
     import matplotlib
 
@@ -466,6 +485,7 @@ def section(result: dict, figure: str) -> str:
         f"(commit {result['provenance']['commit']}; encoder {result['encoder']}; "
         f"{result['all_episodes']} episodes in all; {result['machine']}).",
         "",
+        *measured_elsewhere(result),
         f"![success against labelled episodes]({figure})",
         "",
         "| labelled episodes | without the action-free stage | with it "
@@ -547,7 +567,8 @@ def main(argv: list[str] | None = None) -> None:
     if not args.render:
         if args.jobs < 1:
             raise SystemExit(f"--jobs {args.jobs}: at least 1")
-        Curve(args).run(args.jobs, ARMS if args.arms == "both" else (args.arms,))
+        arms = ARMS if args.arms == "both" else (args.arms,)
+        Curve(args, sys.argv[1:] if argv is None else argv).run(args.jobs, arms)
         if args.out is not None:  # a JSON elsewhere (a try, a test): the docs stay as they are
             return
     for figure in render():

@@ -108,6 +108,11 @@ def test_curve_with_and_without_pretraining_resumes_and_renders(
     text = doc.read_text()
     assert text.startswith("intro\n") and text.endswith("tail\n") and "old" not in text
     assert "**Reduced run**" in text and "| 6 (all) |" in text
+    # each point names the invocation that measured it: the last one trained none of these
+    first, steps2 = (" ".join(["python benchmarks/few_labels.py", *argv, "--quiet", *extra])
+                     for extra in ([], ["pretrain.steps=2"]))  # fmt: skip
+    assert f"Points without 3, without all measured by `{first}`" in text
+    assert f"Points with 3, with all measured by `{steps2}`" in text
 
 
 def test_the_tenth_criterion_is_a_fraction_of_what_all_labels_give(few_labels):
