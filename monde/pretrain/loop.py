@@ -21,7 +21,7 @@ import torch
 from torch import Tensor
 
 from monde._version import __version__
-from monde.config import PretrainConfig, RunConfig
+from monde.config import ModelConfig, PretrainConfig, RunConfig
 from monde.config_io import save_config, to_dict
 from monde.data.augment import random_shift
 from monde.data.splits import split_episodes
@@ -158,6 +158,14 @@ class _Probe:
         return out
 
 
+def _model_input(
+    store: EpisodeStore, rows: np.ndarray, model: ModelConfig, device: torch.device
+) -> Tensor:
+    """The frames at global `rows` as the encoder's input (B, C, Hp, Wp) on `device`."""
+    frames = store.read("frames", rows)
+    return frames_to_input(frames, model.image_size, model.in_channels).to(device)
+
+
 def _save_state(root: Path, step: int, objective, optimizer, keep: int) -> None:
     """checkpoints/step-N/{state.safetensors, state.json}, written under a temporary name and
     renamed into place; only the newest `keep` are kept."""
@@ -292,14 +300,17 @@ def _pretrain(
             seen = random_shift(raw[:, None], offsets)[:, 0]  # (B, Hp, Wp, C)
             shifted = frames_to_input(seen, image_size, channels).to(device)
             view = (shifted, (offsets.float() / p.view_shift).to(device))
-        later = None
-        if p.target_offset:  # the same episodes, target_offset frames on
-            frames = store.read("frames", rows + p.target_offset)
-            later = frames_to_input(frames, image_size, channels).to(device)
-        moved = None
-        if p.change_floor > 0:  # the same episodes, change_offset frames on
-            frames = store.read("frames", rows + p.change_offset)
-            moved = frames_to_input(frames, image_size, channels).to(device)
+        # the same episodes' frames target_offset / change_offset steps on
+        later = (
+            _model_input(store, rows + p.target_offset, model_cfg, device)
+            if p.target_offset
+            else None
+        )
+        moved = (
+            _model_input(store, rows + p.change_offset, model_cfg, device)
+            if p.change_floor > 0
+            else None
+        )
         lr = learning_rate(step, p)
         for group in optimizer.param_groups:
             group["lr"] = lr

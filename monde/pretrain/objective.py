@@ -138,7 +138,9 @@ class MaskedLatentObjective(nn.Module):
             loss = loss + self.cfg.sigreg_weight * reg
             parts["sigreg"] = reg.detach()
         if moved is not None and self.cfg.change_floor > 0:
-            ratio = change_ratio(self.encoder(x), self.encoder(moved))
+            # SIGReg's targets are already the online encoder's tokens of x: not encoded twice
+            now = full if self.target is None and later is None else self.encoder(x)
+            ratio = change_ratio(now, self.encoder(moved))
             floor = F.relu(self.cfg.change_floor - ratio)
             loss = loss + self.cfg.change_weight * floor
             parts["change_ratio"] = ratio.detach()
