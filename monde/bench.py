@@ -213,11 +213,13 @@ def _at_start(row: dict) -> str:
 
 def _model_inputs(cfg: dict) -> str:
     """What the model read, from its config: 'rgb', plus '+proprio' and/or '+depth' (a preset
-    may feed proprioception itself, without --inputs)."""
+    may feed proprioception itself, without --inputs), and ' (2 frames)' where each
+    observation stacks the last frames (env.frame_stack)."""
+    stack = cfg.get("env", {}).get("frame_stack", 1)
     parts = ["rgb"]
     parts += ["proprio"] if cfg["model"].get("proprio") else []
-    parts += ["depth"] if cfg["model"].get("in_channels", 3) == 4 else []
-    return "+".join(parts)
+    parts += ["depth"] if cfg["model"].get("in_channels", 3) == 4 * stack else []
+    return "+".join(parts) + (f" ({stack} frames)" if stack > 1 else "")
 
 
 def _model_kind(cfg: dict) -> str:

@@ -27,6 +27,11 @@ class EnvConfig:
     options: dict = field(default_factory=dict)
     """further settings of the environment's own config (e.g. random_wall: true for two_room,
     maze: medium for point_maze)"""
+    frame_stack: int = 1
+    """frames per observation: the current frame and the frame_stack − 1 before it, stacked on
+    the channel axis (current first; model.in_channels = frame_stack × the env's channels), so
+    that one observation shows how fast things move; a goal is its frame held still
+    (monde/envs/frame_stack.py)"""
     random_wall: bool | None = field(default=None, metadata={"deprecated": True})
     """deprecated, read from older configs: true = options.random_wall: true"""
     heldout_walls: bool | None = field(default=None, metadata={"deprecated": True})
@@ -38,12 +43,16 @@ class EnvConfig:
         if self.heldout_walls is not None:
             self.heldout_scenes = self.heldout_scenes or self.heldout_walls
         self.random_wall = self.heldout_walls = None
+        if self.frame_stack < 1:
+            raise ValueError(f"env.frame_stack must be ≥ 1, got {self.frame_stack}")
 
     def env_kwargs(self, stage: Literal["collect", "eval"]) -> dict:
         """Keyword overrides for monde.envs.make_env when collecting or evaluating."""
         kwargs: dict = {"image_size": self.image_size, **self.options}
         if self.heldout_scenes:
             kwargs["scene_split"] = "train" if stage == "collect" else "heldout"
+        if self.frame_stack != 1:
+            kwargs["frame_stack"] = self.frame_stack
         return kwargs
 
 

@@ -20,7 +20,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from monde.config import RunConfig
+from monde.config import ModelConfig, RunConfig
 from monde.config_io import load_config, to_dict
 from monde.io import atomic_write_json
 from monde.runs import locked_run
@@ -106,6 +106,19 @@ def waypoint_store(model_dir: Path) -> Path:
     return found[0] if found is not None else Path(model_dir).parent / "data"
 
 
+def model_config_note(cfg: RunConfig, built: ModelConfig) -> dict:
+    """{"model_config_differs": {field: {"config": …, "model": …}}} for the fields of the
+    --config's model section that the evaluated model (its own config.json) does not share;
+    {} when they agree. The results record the model's: it is what was evaluated."""
+    asked, actual = to_dict(cfg.model), to_dict(built)
+    differs = {
+        k: {"config": asked.get(k), "model": actual.get(k)}
+        for k in sorted(set(asked) | set(actual))
+        if asked.get(k) != actual.get(k) and k != "proprio_indices"  # filled in by training
+    }
+    return {"model_config_differs": differs} if differs else {}
+
+
 def evaluate(
     cfg: RunConfig,
     model_dir: Path,
@@ -171,7 +184,8 @@ def evaluate(
             next(model.parameters()).device,
             Path(model_dir).parent,
         ),
-        "config": to_dict(cfg),
+        "config": to_dict(replace(cfg, model=model.cfg)),  # the model evaluated, as it was built
+        **model_config_note(cfg, model.cfg),
         "provenance": provenance(),
     }
     if out is not None:

@@ -16,6 +16,7 @@ import numpy as np
 
 from monde.envs.base import Env
 from monde.envs.exploration import coverage
+from monde.envs.frame_stack import FrameStack
 from monde.envs.generic import GenericConfig, GenericGym
 from monde.envs.point_maze import PointMaze, PointMazeConfig
 from monde.envs.push_t import PushT, PushTConfig
@@ -112,10 +113,12 @@ def build_config(config_cls: type, overrides: dict[str, Any]) -> Any:
     return config_cls(**overrides)
 
 
-def make_env(name: str, num_envs: int, **overrides: Any) -> Env:
-    """Build `num_envs` batched copies of the registered env `name`, its config overridden."""
+def make_env(name: str, num_envs: int, frame_stack: int = 1, **overrides: Any) -> Env:
+    """Build `num_envs` batched copies of the registered env `name`, its config overridden;
+    with `frame_stack` k > 1 each observation is its last k frames (monde/envs/frame_stack.py)."""
     entry = env_entry(name)
-    return entry.factory(num_envs, build_config(entry.config_cls, overrides))
+    env = entry.factory(num_envs, build_config(entry.config_cls, overrides))
+    return FrameStack(env, frame_stack) if frame_stack != 1 else env
 
 
 def close_env(env: Env) -> None:

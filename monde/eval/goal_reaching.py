@@ -177,7 +177,8 @@ def check_env_fits_model(env_cfg: EnvConfig, model: WorldModelProtocol) -> None:
     if channels != model.in_channels:
         raise ValueError(
             f"env {env_cfg.name!r} renders {channels}-channel frames but the model takes "
-            f"{model.in_channels} (depth: the env's `depth` option and model.in_channels: 4)"
+            f"{model.in_channels} (depth: the env's `depth` option and model.in_channels: 4; "
+            f"stacked frames: env.frame_stack, {env_cfg.frame_stack} here, × 3 or 4 channels)"
         )
     if model.proprio:
         names = env.state_names

@@ -149,7 +149,8 @@ def _train_run(
     if channels != cfg.model.in_channels:
         raise ValueError(
             f"{store.path}: frames have {channels} channels but model.in_channels is "
-            f"{cfg.model.in_channels} (4 for RGB + depth)"
+            f"{cfg.model.in_channels} (4 for RGB + depth; env.frame_stack × that for stacked "
+            "frames)"
         )
     if info.get("action_dim") != cfg.model.env_action_dim:
         raise ValueError(

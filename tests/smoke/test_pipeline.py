@@ -194,6 +194,27 @@ def test_proprioception_trains_plans_and_checks_the_env(tiny_cfg, dataset, tmp_p
         evaluate_goal_reaching(loaded, tiny_cfg.env, tiny_cfg.plan, tiny_cfg.eval, progress=False)
 
 
+def test_stacked_frames_collect_train_and_plan(tiny_cfg, tmp_path):
+    tiny_cfg.env.frame_stack, tiny_cfg.model.in_channels = 2, 6
+    collect(tiny_cfg.env, tiny_cfg.data, tmp_path / "data", progress=False)
+    episode = EpisodeStore(tmp_path / "data")[0]
+    assert episode.frames.shape[1:] == (32, 32, 6)
+    np.testing.assert_array_equal(episode.frames[0, ..., :3], episode.frames[0, ..., 3:])  # rest
+    np.testing.assert_array_equal(episode.frames[1:, ..., 3:], episode.frames[:-1, ..., :3])
+    model, metrics = train_run(tiny_cfg, tmp_path / "data", tmp_path / "run", progress=False)
+    assert np.isfinite(metrics["loss"])
+    results = evaluate_goal_reaching(
+        model, tiny_cfg.env, tiny_cfg.plan, tiny_cfg.eval, progress=False
+    )
+    assert results["planner"]["episodes"] == 3
+    tiny_cfg.env.frame_stack = 1  # one frame per observation: the model's 6 channels refuse it
+    with pytest.raises(ValueError, match="renders 3-channel frames but the model takes 6"):
+        evaluate_goal_reaching(model, tiny_cfg.env, tiny_cfg.plan, tiny_cfg.eval, progress=False)
+    tiny_cfg.model.in_channels = 3
+    with pytest.raises(ValueError, match="frames have 6 channels but model.in_channels is 3"):
+        train_run(tiny_cfg, tmp_path / "data", tmp_path / "run3", progress=False)
+
+
 def test_trains_alike_ignores_only_where_it_runs(tiny_cfg):
     other = copy.deepcopy(tiny_cfg)
     other.train.threads, other.train.device, other.train.compile = 2, "cpu", True

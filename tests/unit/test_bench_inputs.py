@@ -20,3 +20,11 @@ def test_model_column_names_encoder_predictor_tokens_and_pretraining() -> None:
     vit = {"model": {"encoder": "vit", "predictor": "gru"},
            "train": {"encoder_init": "runs/p/encoder", "freeze_encoder": True}}  # fmt: skip
     assert _model_kind(vit) == "vit, pretrained frozen / gru"
+
+
+def test_stacked_frames_are_named_and_their_depth_still_read():
+    assert _model_inputs({"env": {"frame_stack": 2}, "model": {"in_channels": 6}}) == (
+        "rgb (2 frames)"
+    )
+    stacked_depth = {"env": {"frame_stack": 2}, "model": {"proprio": ["x"], "in_channels": 8}}
+    assert _model_inputs(stacked_depth) == "rgb+proprio+depth (2 frames)"

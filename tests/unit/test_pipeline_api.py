@@ -45,3 +45,19 @@ def test_a_resumed_demo_keeps_how_the_run_trained_but_the_checkpoints_asked_now(
     assert (cfg.train.threads, cfg.plan.samples) == (1, 70)
     cfg = demo_config(preset, ["train.steps=5"], run, resume=True)  # trains otherwise: as asked
     assert (cfg.train.threads, cfg.train.steps) == (3, 5)
+
+
+def test_results_name_model_fields_the_config_does_not_share():
+    from dataclasses import replace
+
+    from monde.pipeline import model_config_note
+
+    cfg = RunConfig()
+    assert model_config_note(cfg, cfg.model) == {}
+    built = replace(cfg.model, proprio=["agent_x"], proprio_indices=[0], in_channels=6)
+    assert model_config_note(cfg, built) == {
+        "model_config_differs": {
+            "in_channels": {"config": 3, "model": 6},
+            "proprio": {"config": [], "model": ["agent_x"]},
+        }
+    }
