@@ -58,18 +58,21 @@ def main() -> None:
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
     runs = {}
-    for run in args.runs:
+    names = [run.name for run in args.runs]
+    if len(set(names)) < len(names):  # v1/wm and v2/wm: keyed by the paths as given instead
+        names = [str(run) for run in args.runs]
+    for name, run in zip(names, args.runs, strict=True):
         cfg = load_config(RunConfig, run / "config.yaml")
-        runs[run.name] = {
+        runs[name] = {
             "train": to_dict(cfg.train),
             "model": to_dict(cfg.model),
             "probe_curve": probe_curve(run),
         }
         results = run / "results.json"  # `monde demo` / `monde eval --out RUN/results.json`
-        if results.exists():
-            runs[run.name]["success"] = read_json(results)["results"]["planner"]
+        if results.exists() and "results" in (payload := read_json(results)):  # not pretrain's
+            runs[name]["success"] = payload["results"]["planner"]
         if cfg.train.encoder_init:  # how its encoder was pretrained, and what that kept
-            runs[run.name]["pretrained"] = pretrained_from(Path(cfg.train.encoder_init))
+            runs[name]["pretrained"] = pretrained_from(Path(cfg.train.encoder_init))
     command = "python benchmarks/probe_curves.py " + " ".join(str(r) for r in args.runs)
     atomic_write_json(
         args.out,

@@ -231,6 +231,14 @@ class TrainConfig:
     """weight of the inverse-dynamics loss (needs model.inverse_dynamics)"""
     time_similarity_weight: float = 0.0
     """weight of ‖z_{t+1} − z_t‖² smoothing along trajectories"""
+    time_contrast_weight: float = 0.0
+    """weight of the time-contrastive term (monde.train.objective.time_contrast): within each
+    training window, the latent of the next step must lie nearer than those two or more steps
+    away (InfoNCE). Frames of one window share the scene, so telling them apart takes what
+    moves — an arm's pose, which the prediction loss alone lets go where the dynamics do not
+    depend on it (Reacher's shoulder angle). 0 disables"""
+    time_contrast_temperature: float = 0.1
+    """temperature of the time-contrastive logits (−mean squared latent distance / this)"""
     shift_augment: int = 0
     """random-shift augmentation, pixels: each training window is translated by its own
     (dy, dx) in [−k, k]², the same for all its frames, edges repeated (monde.data.augment;
@@ -287,6 +295,15 @@ class TrainConfig:
             )
         if self.freeze_encoder and not self.encoder_init:
             raise ValueError("train.freeze_encoder needs train.encoder_init (a pretrained encoder)")
+        if self.time_contrast_weight < 0 or self.time_contrast_temperature <= 0:
+            raise ValueError(
+                "train.time_contrast_weight must be ≥ 0 and train.time_contrast_temperature > 0"
+            )
+        if self.time_contrast_weight > 0 and self.rollout_steps < 2:
+            raise ValueError(
+                "train.time_contrast_weight needs windows of ≥ 3 steps (train.rollout_steps ≥ 2): "
+                "a step two or more away from each anchor"
+            )
 
 
 @dataclass

@@ -254,7 +254,8 @@ def _export(store: EpisodeStore, out: Path, video: bool, fps: float | None, prog
             raise ValueError(
                 f"{store.path}: key {name!r} has {feats[name]['shape'][-1]} channels; LeRobot "
                 "export writes RGB only (an RGB-D store's depth has no LeRobot image feature "
-                "here yet)"
+                "here yet; a store of stacked frames, env.frame_stack, holds each frame k times: "
+                "collect it without the stack)"
             )
     tasks, per_frame_tasks = _export_tasks(store)
     a_dim, s_dim = feats["actions"]["shape"][0], feats["states"]["shape"][0]

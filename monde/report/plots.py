@@ -22,6 +22,7 @@ LOSS_KEYS = (
     "sigreg",
     "inverse_dynamics",
     "time_similarity",
+    "time_contrast",
 )
 
 

@@ -5,6 +5,7 @@ loss = w_tf · ‖P(z_{<L}, a) − z_{>0}‖²               teacher-forced one-
      + regulariser(z)                                 VICReg variance/covariance or SIGReg
      + w_id · ‖g(z_t, z_{t+1}) − a_t‖²                inverse dynamics (keeps the agent in z)
      + w_ts · ‖z_{t+1} − z_t‖²                        time similarity (smooth trajectories)
+     + w_tc · InfoNCE(z_t → z_{t+1} vs z_s, |s − t| ≥ 2)  time contrast (what moves stays in z)
 
 The regulariser is a statistic of the whole batch: under data parallelism the latents of all
 ranks are gathered (with gradients) first, so it sees the same global batch as one process.
@@ -73,9 +74,35 @@ def jepa_terms(
     if cfg.time_similarity_weight > 0:
         parts["time_similarity"] = (z[:, 1:] - z[:, :-1]).square().mean()
         loss = loss + cfg.time_similarity_weight * parts["time_similarity"]
+    if cfg.time_contrast_weight > 0:
+        parts["time_contrast"] = time_contrast(z, cfg.time_contrast_temperature)
+        loss = loss + cfg.time_contrast_weight * parts["time_contrast"]
     metrics = {k: v.detach() for k, v in parts.items()}
     metrics["loss"] = loss.detach()
     return loss, metrics
+
+
+def time_contrast(z: Tensor, temperature: float) -> Tensor:
+    """Time-contrastive InfoNCE within windows: z (B, L, D), L ≥ 3 → scalar.
+
+    Each step t < L − 1 of a window with a negative is an anchor; its positive is step t + 1
+    and its negatives are the steps s of the same window with |s − t| ≥ 2 (t − 1, as near in
+    time as t + 1, is neither). Logits are −mean_d (z_t − z_s)² / temperature. The frames of
+    one window share their scene and their still objects, so only what moves tells the steps
+    apart: the term keeps it in the latent (TCN's time-contrastive idea, Sermanet et al. 2018).
+    A mean over windows: under DDP, gradient averaging makes it the global mean.
+    """
+    length = z.shape[1]
+    if length < 3:
+        raise ValueError(f"time_contrast needs windows of ≥ 3 steps, got {length}")
+    dist = (z[:, :, None] - z[:, None, :]).square().mean(-1)  # (B, L, L) mean squared distance
+    steps = torch.arange(length, device=z.device)
+    gap = steps[None, :] - steps[:, None]  # (L, L): s − t
+    allowed = (gap == 1) | (gap.abs() >= 2)  # the positive and the negatives of each anchor t
+    anchors = ((gap.abs() >= 2).any(1) & (steps < length - 1)).nonzero().squeeze(1)  # (K,)
+    logits = (-dist / temperature).masked_fill(~allowed, float("-inf"))[:, anchors]  # (B, K, L)
+    targets = (anchors + 1).expand(z.shape[0], -1)  # (B, K): the next step of each anchor
+    return F.cross_entropy(logits.reshape(-1, length), targets.reshape(-1))
 
 
 class JEPAObjective(nn.Module):

@@ -47,3 +47,24 @@ def test_a_pretrained_encoder_is_traced_to_its_pretraining(tmp_path: Path) -> No
     assert probe_curves.pretrained_from(tmp_path / "gone" / "encoder") == {
         "encoder": str(tmp_path / "gone" / "encoder")
     }
+
+
+def test_runs_of_the_same_folder_name_are_kept_apart(tmp_path: Path, monkeypatch) -> None:
+    import sys
+
+    from monde.config import RunConfig
+    from monde.config_io import save_config
+
+    for variant in ("a", "b"):  # a/wm and b/wm: both folders are named wm
+        run = tmp_path / variant / "wm"
+        save_config(RunConfig(), run / "config.yaml")
+        row = {"step": 10, "probe_r2/x": 0.25 if variant == "a" else 0.75}
+        (run / "metrics.jsonl").write_text(json.dumps(row) + "\n")
+    (tmp_path / "a" / "wm" / "results.json").write_text(json.dumps({"final": {}}))  # pretrain's
+    out = tmp_path / "curves.json"
+    argv = ["probe_curves.py", str(tmp_path / "a/wm"), str(tmp_path / "b/wm"), "--out", str(out)]
+    monkeypatch.setattr(sys, "argv", argv)
+    probe_curves.main()
+    runs = json.loads(out.read_text())["runs"]
+    assert [r["probe_curve"][0]["x"] for r in runs.values()] == [0.25, 0.75]
+    assert "success" not in runs[str(tmp_path / "a" / "wm")]

@@ -2,6 +2,7 @@
 optimizer step, and the resumable state a checkpoint holds."""
 
 import json
+import math
 
 import pytest
 import torch
@@ -102,6 +103,44 @@ def test_sigreg_replaces_vicreg_and_terms_off_are_absent():
     torch.testing.assert_close(
         loss, parts["teacher_forcing"] + parts["rollout"] + 0.5 * parts["sigreg"]
     )
+
+
+def test_time_contrast_is_infonce_of_the_next_step_against_steps_two_away():
+    from monde.train.objective import time_contrast
+
+    z = torch.tensor([0.0, 1.0, 3.0]).view(1, 3, 1)  # (B, L=3, D=1)
+    # L = 3: only step 0 has a negative (step 2); logits −1 (step 1) and −9 (step 2)
+    torch.testing.assert_close(time_contrast(z, 1.0), torch.tensor(math.log1p(math.exp(-8))))
+    z = torch.tensor([0.0, 1.0, 3.0, 4.0]).view(1, 4, 1)  # L = 4: anchors 0, 1, 2 (3 is last)
+    anchor_0 = math.log(1 + math.exp(-9 + 1) + math.exp(-16 + 1))  # positive d 1; d 9, 16
+    anchor_1 = math.log(1 + math.exp(-9 + 4))  # positive: step 2, d 4; step 3 lies at d 9
+    anchor_2 = math.log(1 + math.exp(-9 + 1))  # positive: step 3, d 1; step 0 lies at d 9
+    mean = (anchor_0 + anchor_1 + anchor_2) / 3
+    torch.testing.assert_close(time_contrast(z, 1.0), torch.tensor(mean), rtol=1e-5, atol=1e-7)
+    # the temperature divides the logits; D averages the squared distance
+    torch.testing.assert_close(
+        time_contrast(z.repeat(1, 1, 2), 2.0), time_contrast(z, 2.0), rtol=1e-6, atol=1e-7
+    )
+    with pytest.raises(ValueError, match="≥ 3 steps"):
+        time_contrast(z[:, :2], 1.0)
+
+
+def test_time_contrast_enters_the_loss_with_its_weight_and_is_validated():
+    from monde.train.objective import time_contrast
+
+    frames, actions = _batch()
+    off = TrainConfig(time_similarity_weight=0.0)
+    on = TrainConfig(time_similarity_weight=0.0, time_contrast_weight=0.5)
+    loss_off, parts_off = jepa_terms(LinearStub(), frames, actions, off)
+    loss_on, parts_on = jepa_terms(LinearStub(), frames, actions, on)
+    assert "time_contrast" not in parts_off
+    expected = time_contrast(frames.float().flatten(2) / 10, 0.1)
+    torch.testing.assert_close(parts_on["time_contrast"], expected)
+    torch.testing.assert_close(loss_on, loss_off + 0.5 * expected)
+    with pytest.raises(ValueError, match="rollout_steps ≥ 2"):
+        TrainConfig(time_contrast_weight=1.0, rollout_steps=1)
+    with pytest.raises(ValueError, match="time_contrast_temperature > 0"):
+        TrainConfig(time_contrast_temperature=0.0)
 
 
 def _tiny_run(seed: int = 0):
