@@ -29,3 +29,17 @@ def test_the_gymnasium_presets_run_the_generic_adapter():
         assert name in preset_envs(PRESETS)
         cfg = load_config(RunConfig, preset(PRESETS, name, "quick"), [])
         assert cfg.env.name == "gym" and cfg.env.options["env_id"]
+
+
+def test_the_reacher_motion_presets_stack_frames_on_the_reacher_presets():
+    from monde.config import RunConfig
+    from monde.config_io import load_config
+
+    assert "reacher_motion" in preset_envs(PRESETS)
+    for budget in ("quick", "full"):
+        motion = load_config(RunConfig, preset(PRESETS, "reacher_motion", budget), [])
+        plain = load_config(RunConfig, preset(PRESETS, "reacher", budget), [])
+        assert motion.env.name == "reacher" and motion.env.frame_stack == 2
+        assert motion.model.in_channels == 2 * plain.model.in_channels
+        assert motion.train.time_contrast_weight == 1.0
+        assert (motion.data, motion.train.steps) == (plain.data, plain.train.steps)
