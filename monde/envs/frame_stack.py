@@ -42,8 +42,8 @@ class FrameStack:
         return np.concatenate([frames] * self.k, axis=-1)
 
     def _stacked(self) -> np.ndarray:
-        history = self._history  # (B, k, Hp, Wp, C) → (B, Hp, Wp, k·C)
-        return np.ascontiguousarray(np.concatenate(list(history.transpose(1, 0, 2, 3, 4)), -1))
+        b, k, h, w, c = self._history.shape  # (B, k, Hp, Wp, C) → (B, Hp, Wp, k·C), newest first
+        return self._history.transpose(0, 2, 3, 1, 4).reshape(b, h, w, k * c)
 
     def reset(self, seeds: Sequence[int]) -> np.ndarray:
         frames = self.env.reset(seeds)  # (B, Hp, Wp, C)

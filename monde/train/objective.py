@@ -95,14 +95,16 @@ def time_contrast(z: Tensor, temperature: float) -> Tensor:
     length = z.shape[1]
     if length < 3:
         raise ValueError(f"time_contrast needs windows of ≥ 3 steps, got {length}")
+    # anchors: steps before the last with a step two or more away (a function of L alone, so
+    # no data-dependent shapes under torch.compile)
+    anchors = [t for t in range(length - 1) if t >= 2 or t + 2 < length]
     dist = (z[:, :, None] - z[:, None, :]).square().mean(-1)  # (B, L, L) mean squared distance
     steps = torch.arange(length, device=z.device)
     gap = steps[None, :] - steps[:, None]  # (L, L): s − t
     allowed = (gap == 1) | (gap.abs() >= 2)  # the positive and the negatives of each anchor t
-    anchors = ((gap.abs() >= 2).any(1) & (steps < length - 1)).nonzero().squeeze(1)  # (K,)
     logits = (-dist / temperature).masked_fill(~allowed, float("-inf"))[:, anchors]  # (B, K, L)
-    targets = (anchors + 1).expand(z.shape[0], -1)  # (B, K): the next step of each anchor
-    return F.cross_entropy(logits.reshape(-1, length), targets.reshape(-1))
+    targets = torch.tensor(anchors, device=z.device) + 1  # (K,): the next step of each anchor
+    return F.cross_entropy(logits.reshape(-1, length), targets.repeat(z.shape[0]))
 
 
 class JEPAObjective(nn.Module):
