@@ -30,7 +30,7 @@ from pymunk import Vec2d
 
 from monde.config import RunConfig
 from monde.config_io import load_config
-from monde.envs.push_t import ARENA, PushTConfig, PushTTask, angle_gap
+from monde.envs.push_t import PushTConfig, PushTTask, angle_gap
 from monde.envs.registry import close_env
 from monde.eval.goal_reaching import run_episodes, summarise
 from monde.eval.protocols import evaluation_env
@@ -39,58 +39,44 @@ from monde.plan.solvers import CEMConfig, cem
 from monde.report import provenance
 
 ROOT = Path(__file__).resolve().parents[1]
-Snapshot = tuple[
-    tuple[float, float], tuple[float, float], tuple[float, float], float, tuple[float, float], float
-]
-"""pusher position, pusher velocity, block position, block angle, block velocity, block spin"""
+Snapshot = tuple[np.ndarray, tuple[float, float], tuple[float, float], float]
+"""pose (PushTTask.get_state), pusher velocity, block velocity, block spin"""
 
 
-def snapshot(env) -> Snapshot:
-    """The physics state of a gym-pusht env (unwrapped): positions and velocities."""
-    a, b = env.agent, env.block
-    return (
-        tuple(a.position),
-        tuple(a.velocity),
-        tuple(b.position),
-        float(b.angle),
-        tuple(b.velocity),
-        float(b.angular_velocity),
-    )
+def snapshot(task: PushTTask, env) -> Snapshot:
+    """The physics state of a gym-pusht env: its pose and its velocities."""
+    a, b = env.unwrapped.agent, env.unwrapped.block
+    return task.get_state(env), tuple(a.velocity), tuple(b.velocity), float(b.angular_velocity)
 
 
-def restore(env, snap: Snapshot) -> None:
-    """Put a gym-pusht env (unwrapped) into the physics state `snap`."""
-    a, b = env.agent, env.block
-    a.position, a.velocity = snap[0], snap[1]
-    b.angle, b.position = snap[3], snap[2]  # angle first: turning moves the centre of mass
-    b.velocity, b.angular_velocity = snap[4], snap[5]
-    env.space.reindex_shapes_for_body(a)
-    env.space.reindex_shapes_for_body(b)
+def restore(task: PushTTask, env, snap: Snapshot) -> None:
+    """Put a gym-pusht env into the physics state `snap` (the pose as PushTTask sets it)."""
+    task.set_state(env, snap[0])
+    a, b = env.unwrapped.agent, env.unwrapped.block
+    a.velocity, b.velocity, b.angular_velocity = snap[1], snap[2], snap[3]
 
 
-def env_step(env, action: np.ndarray, max_move: float) -> None:
-    """One env step as GymBatch takes it: the pusher's target moves by action·max_move, then the
-    env's PD controller and physics run (gym-pusht's `step` without its reward and rendering)."""
-    target = np.clip(np.asarray(env.agent.position) + action * max_move, 0.0, ARENA)
-    target = Vec2d(float(target[0]), float(target[1]))
-    for _ in range(int(1 / (env.dt * env.control_hz))):
-        pull = env.k_p * (target - env.agent.position) + env.k_v * (
-            Vec2d(0, 0) - env.agent.velocity
-        )
-        env.agent.velocity += pull * env.dt
-        env.space.step(env.dt)
+def env_step(task: PushTTask, env, action: np.ndarray) -> None:
+    """One env step as GymBatch takes it (the pusher's target from PushTTask.env_action), then
+    the env's PD controller and physics: gym-pusht's `step` without its reward and rendering."""
+    u = env.unwrapped
+    target = Vec2d(*(float(v) for v in task.env_action(env, action)))
+    for _ in range(int(1 / (u.dt * u.control_hz))):
+        pull = u.k_p * (target - u.agent.position) + u.k_v * (Vec2d(0, 0) - u.agent.velocity)
+        u.agent.velocity += pull * u.dt
+        u.space.step(u.dt)
 
 
-def simulate(env, snap: Snapshot, actions: np.ndarray, max_move: float) -> np.ndarray:
+def simulate(task: PushTTask, env, snap: Snapshot, actions: np.ndarray) -> np.ndarray:
     """actions (S, H, fs, 2) in [−1, 1] from `snap` → states (S, H, 5) after each model step."""
     s, h, fs, _ = actions.shape
     states = np.empty((s, h, 5))
     for i in range(s):
-        restore(env, snap)
+        restore(task, env, snap)
         for m in range(h):
             for j in range(fs):
-                env_step(env, actions[i, m, j], max_move)
-            states[i, m] = [*env.agent.position, *env.block.position, env.block.angle]
+                env_step(task, env, actions[i, m, j])
+            states[i, m] = task.get_state(env)
     return states
 
 
@@ -110,7 +96,8 @@ class SimulatorPlanner:
     def __init__(self, args: argparse.Namespace, cfg: PushTConfig, frameskip: int) -> None:
         self.args, self.cfg, self.fs = args, cfg, frameskip
         self.solver = CEMConfig(samples=args.samples, iterations=args.iterations, topk=args.topk)
-        self.sim = PushTTask(cfg).make().unwrapped
+        self.task = PushTTask(cfg)
+        self.sim = self.task.make()
         self.sim.reset(seed=0)
         self.plan_times: list[float] = []
 
@@ -122,13 +109,13 @@ class SimulatorPlanner:
     def choose(self, m: int, active: np.ndarray | None = None) -> np.ndarray:
         start = time.perf_counter()
         rows = np.flatnonzero(active if active is not None else np.ones(self.env.num_envs, bool))
-        snaps = [snapshot(self.env.envs[r].unwrapped) for r in rows]
+        snaps = [snapshot(self.task, self.env.envs[r]) for r in rows]
 
         def cost_fn(actions: torch.Tensor) -> torch.Tensor:  # (b, S, H, fs·2) → (b, S)
             blocks = actions.numpy().reshape(*actions.shape[:3], self.fs, 2)  # (b, S, H, fs, 2)
             costs = [
                 pose_cost(
-                    simulate(self.sim, snap, blocks[i], self.cfg.max_move),
+                    simulate(self.task, self.sim, snap, blocks[i]),
                     self.goals[r],
                     self.cfg,
                     self.args.pusher_weight,
@@ -172,7 +159,7 @@ def main() -> None:
         or ROOT / f"benchmarks/results/experiments/push_t_true_dynamics_h{args.horizon}.json"
     )
     cfg = load_config(RunConfig, args.config, [])
-    env_cfg = PushTConfig(**{k: v for k, v in cfg.env.env_kwargs("eval").items()})
+    env_cfg = PushTConfig(**cfg.env.env_kwargs("eval"))
     began = time.perf_counter()
     successes, steps, times = [], [], []
     end = args.first + args.episodes

@@ -20,7 +20,8 @@ spec.loader.exec_module(true_dynamics)
 def test_the_simulator_copy_predicts_the_envs_own_steps_through_a_push() -> None:
     env = make_env("push_t", 1)
     env.reset([1_000_003])
-    sim = PushTTask(PushTConfig()).make().unwrapped
+    task = PushTTask(PushTConfig())
+    sim = task.make()
     sim.reset(seed=0)
     rng = np.random.default_rng(0)
     moved = 0.0
@@ -28,8 +29,8 @@ def test_the_simulator_copy_predicts_the_envs_own_steps_through_a_push() -> None
         state = env.state()[0].astype(np.float64)
         aim = np.clip((state[2:4] - state[0:2]) / 40.0, -1, 1)
         actions = np.clip(aim + rng.normal(0, 0.3, (5, 2)), -1, 1)  # (fs, 2)
-        snap = true_dynamics.snapshot(env.envs[0].unwrapped)
-        predicted = true_dynamics.simulate(sim, snap, actions[None, None], 40.0)[0, 0]
+        snap = true_dynamics.snapshot(task, env.envs[0])
+        predicted = true_dynamics.simulate(task, sim, snap, actions[None, None])[0, 0]
         for action in actions:
             env.step(action[None])
         after = env.state()[0].astype(np.float64)
