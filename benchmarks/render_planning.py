@@ -37,7 +37,18 @@ of every sampling solver is `plan.samples × plan.iterations`. Costs (`monde.pla
 L1 or cosine distances to the goal latent, reduced over the horizon by sum, last step or a
 discounted sum; `plan.proprio_weights: {name: w}` weighs
 a proprioceptive column of the latent (`model.proprio`) by w in the distance, e.g. 0 for a
-velocity when the goal is at rest.
+velocity when the goal is at rest, and `plan.image_weight` weighs the image part.
+
+A goal frame shows the agent as well as the scene, and a distance to it counts both. Where
+success asks only for the scene (PushT's block, wherever the pusher stops),
+`plan.drop_action_variance: p` (`monde.plan.action_subspace`) leaves out of the cost the latent
+directions that hold a fraction p of what one model step's action moves: the model predicts the
+next latent of `plan.metric_episodes` training episodes' frames under random actions, the
+leading eigenvectors of the spread of those predictions are dropped, and the cost compares
+predicted and goal latents in the other directions. No labels and no reward go in; what the
+action moves directly (the agent) stops counting, what it moves only by pushing keeps counting.
+The results JSON records how many directions were kept (`planner_memory.cost_basis`), and
+`benchmarks/action_subspace_probe.py` shows which state columns the kept directions still read.
 
 Adding a solver is one new module and one line: the module (e.g. `monde/plan/icem.py`) defines
 the function, its config dataclass and `SPEC = SolverSpec(solve, config, from_plan,

@@ -371,9 +371,26 @@ class PlanConfig:
     """weight in the planning cost of a proprioceptive column of the model (model.proprio; the
     others weigh 1), e.g. {vx: 0, vy: 0}: plan on where the ball is, not on how fast it goes;
     the waypoint graph's distances stay unweighted"""
+    image_weight: float = 1.0
+    """weight in the planning cost of the image latent's dims (all but the proprioceptive
+    columns); 0 plans on the weighted proprioceptive columns alone"""
+    drop_action_variance: float = 0.0
+    """leave out of the planning cost the latent directions that hold this fraction of what one
+    model step's action moves in the prediction (monde.plan.action_subspace), measured by the
+    model on `plan.metric_episodes` of its training episodes: the agent's own place stops
+    counting, what it moves only by pushing keeps counting; 0: the whole latent counts"""
+    metric_episodes: int = 200
+    """training episodes whose latents measure `plan.drop_action_variance`'s directions"""
 
     def __post_init__(self) -> None:
         self.precision, self.bf16 = _legacy_bf16(self.precision, self.bf16, "plan")
+        if not math.isfinite(self.image_weight) or self.image_weight < 0:
+            raise ValueError(f"plan.image_weight must be finite and ≥ 0, got {self.image_weight}")
+        if not 0.0 <= self.drop_action_variance < 1.0 or self.metric_episodes < 1:
+            raise ValueError(
+                "plan.drop_action_variance must be in [0, 1) and plan.metric_episodes ≥ 1; got "
+                f"{self.drop_action_variance} and {self.metric_episodes}"
+            )
         for name, weight in self.proprio_weights.items():
             if not math.isfinite(weight) or weight < 0:
                 raise ValueError(

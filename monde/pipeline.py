@@ -139,13 +139,23 @@ def evaluate(
     from monde.train.distributed import resolve_device
 
     model = load_model(model_dir)
-    waypoints = None
-    if cfg.plan.waypoints:
-        from monde.eval.memory import build_waypoint_graph
+    waypoints, cost_basis, memory = None, None, {}
+    if cfg.plan.waypoints or cfg.plan.drop_action_variance:
+        from monde.eval.memory import planner_memory
 
         data_dir = waypoint_store(Path(model_dir))
-        waypoints = build_waypoint_graph(model, data_dir, cfg.plan.waypoints, cfg.data.val_fraction)
-        print(f"waypoint graph: {len(waypoints)} latents of {data_dir}")
+        waypoints, cost_basis, memory = planner_memory(
+            model, data_dir, cfg.plan, cfg.data.val_fraction
+        )
+        if waypoints is not None:
+            print(f"waypoint graph: {len(waypoints)} latents of {data_dir}")
+        if cost_basis is not None:
+            basis = memory["cost_basis"]
+            print(
+                f"planning cost: {basis['kept']} of {model.latent_dim} latent directions; the "
+                f"{basis['dropped']} left out hold {basis['dropped_variance']:.0%} of what the "
+                f"action moves ({basis['latents']} latents of {data_dir})"
+            )
     results = evaluate_goal_reaching(
         model,
         cfg.env,
@@ -154,8 +164,9 @@ def evaluate(
         progress=progress,
         collection_policy=cfg.data.policy,
         waypoints=waypoints,
+        cost_basis=cost_basis,
     )
-    timing = time_single_plan(model, cfg.env, cfg.plan, waypoints=waypoints)
+    timing = time_single_plan(model, cfg.env, cfg.plan, waypoints=waypoints, cost_basis=cost_basis)
     print(success_table(results))
     at_start = results["planner"].get("solved_at_start", 0)
     if at_start:
@@ -176,6 +187,7 @@ def evaluate(
         "env": cfg.env.name,
         "results": results,
         "single_episode_plan": timing,
+        **({"planner_memory": memory} if memory else {}),
         **(extra or {}),
         "precision": results_precision(  # what `auto` chose on this machine, and why
             cfg.train.precision,

@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 import numpy as np
 import torch
+from torch import Tensor
 
 from monde.config import EnvConfig, EvalConfig, PlanConfig
 from monde.envs import make_env
@@ -73,8 +74,11 @@ class PlannerPolicy:
         plan_cfg: PlanConfig,
         seed: int,
         waypoints: WaypointGraph | None = None,
+        cost_basis: Tensor | None = None,
     ):
-        self.planner = MPCPlanner(model, plan_cfg, seed=seed, waypoints=waypoints)
+        self.planner = MPCPlanner(
+            model, plan_cfg, seed=seed, waypoints=waypoints, cost_basis=cost_basis
+        )
         self.receding = plan_cfg.receding
         self.plan_times: list[float] = []
 
@@ -203,11 +207,12 @@ def evaluate_goal_reaching(
     progress: bool = True,
     collection_policy: str = "auto",
     waypoints: WaypointGraph | None = None,
+    cost_basis: Tensor | None = None,
 ) -> dict:
     """Run eval_cfg.episodes episodes with MPC (and, if asked, random actions); → result dict.
 
     `collection_policy` (data.policy) makes the goals of eval_cfg.protocol 'swm'; `waypoints`
-    (monde.eval.memory) gives the planner subgoals.
+    and `cost_basis` (monde.eval.memory) give the planner subgoals and its cost's directions.
     """
     fs = model.frameskip
     check_env_fits_model(env_cfg, model)
@@ -221,7 +226,9 @@ def evaluate_goal_reaching(
             seeds = [eval_cfg.seed + first + i for i in range(count)]
             env = evaluation_env(env_cfg, eval_cfg, count, collection_policy)
             policy = (
-                PlannerPolicy(model, plan_cfg, seed=eval_cfg.seed + first, waypoints=waypoints)
+                PlannerPolicy(
+                    model, plan_cfg, eval_cfg.seed + first, waypoints, cost_basis=cost_basis
+                )
                 if name == "planner"
                 else RandomActions(model.action_dim, seed=eval_cfg.seed + first)
             )
@@ -244,6 +251,7 @@ def time_single_plan(
     episodes: int = 1,
     warmup: int = 3,
     waypoints: WaypointGraph | None = None,
+    cost_basis: Tensor | None = None,
 ) -> dict:
     """Median and p95 wall time of one replanning call for `episodes` episodes planned together.
 
@@ -252,7 +260,7 @@ def time_single_plan(
     """
     env = make_env(env_cfg.name, episodes, **env_cfg.env_kwargs("eval"))
     frames = env.reset([seed + i for i in range(episodes)])
-    planner = MPCPlanner(model, plan_cfg, seed=seed, waypoints=waypoints)
+    planner = MPCPlanner(model, plan_cfg, seed=seed, waypoints=waypoints, cost_basis=cost_basis)
     planner.reset(frames, env.goal_rgb(), env.state(), env.goal_state())
     times = []
     for _ in range(calls + warmup):

@@ -38,12 +38,12 @@ def success_curve(
     curve = []
     for path in checkpoints:
         model = load_model(path)
-        waypoints = None
-        if cfg.plan.waypoints:
-            from monde.eval.memory import build_waypoint_graph
+        waypoints, cost_basis = None, None
+        if cfg.plan.waypoints or cfg.plan.drop_action_variance:
+            from monde.eval.memory import planner_memory
 
-            waypoints = build_waypoint_graph(
-                model, run_dir / "data", cfg.plan.waypoints, cfg.data.val_fraction
+            waypoints, cost_basis, _ = planner_memory(
+                model, run_dir / "data", cfg.plan, cfg.data.val_fraction
             )
         result = evaluate_goal_reaching(
             model,
@@ -53,6 +53,7 @@ def success_curve(
             progress=progress,
             collection_policy=cfg.data.policy,
             waypoints=waypoints,
+            cost_basis=cost_basis,
         )["planner"]
         curve.append(
             {

@@ -51,11 +51,13 @@ def rollout_samples(
     return pred.reshape(b, s, h, -1)
 
 
-def latent_weights(model: WorldModelProtocol, proprio_weights: dict[str, float]) -> Tensor | None:
-    """Per-dimension cost weights (D,) from `plan.proprio_weights`: 1 for the image latent, the
-    named weight for a proprioceptive column (the last P dims, in `model.proprio` order).
-    None when no column is weighted."""
-    if not proprio_weights:
+def latent_weights(
+    model: WorldModelProtocol, proprio_weights: dict[str, float], image_weight: float = 1.0
+) -> Tensor | None:
+    """Per-dimension cost weights (D,) from `plan.proprio_weights` and `plan.image_weight`:
+    image_weight for the image latent, the named weight for a proprioceptive column (the last P
+    dims, in `model.proprio` order; 1 when not named). None when every weight is 1."""
+    if not proprio_weights and image_weight == 1.0:
         return None
     proprio = list(model.proprio)
     unknown = sorted(set(proprio_weights) - set(proprio))
@@ -64,8 +66,11 @@ def latent_weights(model: WorldModelProtocol, proprio_weights: dict[str, float])
             f"plan.proprio_weights names {unknown}, which are not proprioceptive inputs of this "
             f"model (model.proprio: {proprio or 'none'})"
         )
-    weights = torch.ones(model.latent_dim)
     first = model.latent_dim - len(proprio)  # proprioception is appended last
+    if image_weight != 1.0 and first == 0:
+        raise ValueError("plan.image_weight: this model's latent has no image part")
+    weights = torch.ones(model.latent_dim)
+    weights[:first] = float(image_weight)
     for i, name in enumerate(proprio):
         weights[first + i] = float(proprio_weights.get(name, 1.0))
     return weights
@@ -85,9 +90,25 @@ class MPCPlanner:
         cfg: PlanConfig,
         seed: int = 0,
         waypoints: WaypointGraph | None = None,
+        cost_basis: Tensor | None = None,
     ):
         """`waypoints`: a graph of remembered latents; each call then aims at a subgoal on the
-        graph's shortest path to the goal (cfg.waypoint_lookahead steps ahead)."""
+        graph's shortest path to the goal (cfg.waypoint_lookahead steps ahead). `cost_basis`
+        (D, K): the cost compares predicted and goal latents in these directions only (the
+        basis `cfg.drop_action_variance` asks for: monde.eval.memory.build_cost_basis)."""
+        if cfg.drop_action_variance > 0 and cost_basis is None:
+            raise ValueError(
+                "plan.drop_action_variance needs the cost basis measured on the model's training "
+                "episodes (monde.eval.memory.build_cost_basis); pass it as cost_basis"
+            )
+        if cost_basis is not None and (
+            cost_basis.ndim != 2 or cost_basis.shape[0] != model.latent_dim
+        ):
+            raise ValueError(
+                f"cost_basis must be (D, K) with D = {model.latent_dim}, got "
+                f"{tuple(cost_basis.shape)}"
+            )
+        self.cost_basis = cost_basis
         self.model, self.cfg, self.seed = model, cfg, seed
         self.subgoals = (
             SubgoalSelector(waypoints, cfg.waypoint_lookahead) if waypoints is not None else None
@@ -98,7 +119,8 @@ class MPCPlanner:
         self.repeat = model.frameskip if cfg.repeat_actions else 1
         self.search_dim = model.action_dim // self.repeat  # dims searched per model step
         self.kept_elites = spec.warm_elites(self.solver_cfg)  # elites shifted into the next call
-        self.dim_weights = latent_weights(model, cfg.proprio_weights)  # (D,) or None
+        # per-dimension cost weights (D,), or None when all are 1
+        self.dim_weights = latent_weights(model, cfg.proprio_weights, cfg.image_weight)
         self.z_goal: Tensor | None = None
         self._rollout = (
             torch.compile(rollout_samples, dynamic=False) if cfg.compile else rollout_samples
@@ -154,6 +176,12 @@ class MPCPlanner:
         device_type = z_ctx.device.type
         bf16 = resolve_precision(cfg.precision, z_ctx.device, "plan")[0] == "bf16"
         weights = None if self.dim_weights is None else self.dim_weights.to(z_ctx.device)
+        basis = None
+        if self.cost_basis is not None:  # weights, then the basis: one (D, K) map
+            basis = self.cost_basis.to(z_ctx.device, torch.float32)
+            if weights is not None:
+                basis, weights = weights.sqrt()[:, None] * basis, None
+            goal = goal @ basis  # (b, 1, K)
 
         def chunk_cost(searched: Tensor) -> Tensor:  # (b, s', H, A / repeat) → (b, s')
             actions = self.expand(searched)  # (b, s', H, A)
@@ -162,6 +190,8 @@ class MPCPlanner:
                     pred = self._rollout(self.model, z_ctx, actions, a_ctx).float()
             else:
                 pred = self._rollout(self.model, z_ctx, actions, a_ctx)  # (b, s', H, D)
+            if basis is not None:
+                pred = pred @ basis  # (b, s', H, K)
             return goal_cost(pred, goal, cfg.metric, cfg.reduce, cfg.discount, weights)
 
         def cost_fn(searched: Tensor) -> Tensor:

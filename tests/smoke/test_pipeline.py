@@ -225,7 +225,9 @@ def test_trains_alike_ignores_only_where_it_runs(tiny_cfg):
     assert not trains_alike(tiny_cfg, other)
 
 
-def test_demo_plans_through_waypoints_of_its_training_frames(tiny_cfg, dataset, tmp_path):
+def test_demo_plans_through_waypoints_and_a_cost_basis_of_its_training_frames(
+    tiny_cfg, dataset, tmp_path
+):
     preset = tmp_path / "tiny.yaml"
     save_config(tiny_cfg, preset)
     run, out = tmp_path / "run", tmp_path / "out.json"
@@ -237,7 +239,17 @@ def test_demo_plans_through_waypoints_of_its_training_frames(tiny_cfg, dataset, 
     data = json.loads(out.read_text())
     assert data["config"]["plan"]["waypoints"] == 3
     assert data["results"]["planner"]["episodes"] == tiny_cfg.eval.episodes
+    main(  # and again with a cost that leaves out what the action moves
+        ["eval", "--config", str(preset), "--model", str(run / "model"), "--out", str(out)]
+        + ["--quiet", "plan.drop_action_variance=0.5", "plan.metric_episodes=2"]
+    )
+    basis = json.loads(out.read_text())["planner_memory"]["cost_basis"]
+    assert basis["kept"] + basis["dropped"] == tiny_cfg.model.latent_dim
+    assert basis["dropped"] >= 1 and 0.5 <= basis["dropped_variance"] < 1
+    assert basis["latents"] == 2 * (tiny_cfg.data.steps_per_episode // tiny_cfg.model.frameskip + 1)
     model = tmp_path / "elsewhere" / "model"  # a model whose run folder holds no episodes
     shutil.copytree(run / "model", model)
     with pytest.raises(SystemExit, match="plan.waypoints needs the run.s training"):
         main(["eval", "--model", str(model), "plan.waypoints=3", "--quiet"])
+    with pytest.raises(SystemExit, match="plan.drop_action_variance needs the run.s training"):
+        main(["eval", "--model", str(model), "plan.drop_action_variance=0.5", "--quiet"])

@@ -1,0 +1,93 @@
+"""What a planning cost with `plan.drop_action_variance` still sees: held-out probe R² of each
+state column from the latent restricted to the kept directions, for several fractions.
+
+The directions are measured as the planner measures them (monde.eval.memory.build_cost_basis:
+the model's one-step action-driven covariance on training latents); the probes are linear,
+fitted on training episodes' latents in those directions and scored on validation episodes'.
+A cost that keeps the block and leaves out the pusher shows block columns that still read and
+pusher columns that no longer do:
+
+    python benchmarks/action_subspace_probe.py RUN/model --data RUN/data \
+        --out benchmarks/results/experiments/push_t_action_subspace_probe.json
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from monde.config import PlanConfig
+from monde.data.splits import split_episodes
+from monde.data.store import EpisodeStore
+from monde.eval.memory import build_cost_basis
+from monde.io import atomic_write_json
+from monde.models.checkpoint import load_model
+from monde.models.world_model import encode_frames
+from monde.probing import named_probe_r2
+from monde.report import provenance
+
+FRACTIONS = (0.0, 0.5, 0.7, 0.8, 0.9, 0.95)
+
+
+def episode_latents(model, store: EpisodeStore, ids: list[int]) -> tuple[torch.Tensor, np.ndarray]:
+    """Latents (N, D) and states (N, S) of the episodes `ids`, one model step apart."""
+    frames, states = [], []
+    for i in ids:
+        episode = store[i]
+        frames.append(episode.frames[:: model.frameskip])  # (T', Hp, Wp, C)
+        states.append(episode.states[:: model.frameskip])  # (T', S)
+    states_all = np.concatenate(states)
+    return encode_frames(model, np.concatenate(frames), states_all), states_all
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("model", type=Path, help="RUN/model (or a checkpoint folder)")
+    parser.add_argument("--data", type=Path, required=True, help="the model's training store")
+    parser.add_argument("--episodes", type=int, default=200, help="training episodes measured")
+    parser.add_argument("--fractions", type=float, nargs="+", default=list(FRACTIONS))
+    parser.add_argument("--val-fraction", type=float, default=0.1)
+    parser.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args()
+
+    torch.set_num_threads(1)
+    model = load_model(args.model)
+    store = EpisodeStore(args.data)
+    names = store.meta["info"].get("state_names")
+    train_ids, val_ids = split_episodes(list(range(len(store))), args.val_fraction)
+    train_ids, val_ids = store.usable(train_ids)[: args.episodes], store.usable(val_ids)
+    z_train, s_train = episode_latents(model, store, train_ids)
+    z_val, s_val = episode_latents(model, store, val_ids)
+    s_train, s_val = torch.as_tensor(s_train), torch.as_tensor(s_val)
+    rows = []
+    for fraction in args.fractions:
+        plan = replace(PlanConfig(), drop_action_variance=fraction, metric_episodes=args.episodes)
+        if fraction > 0:
+            basis, summary = build_cost_basis(model, args.data, plan, args.val_fraction)
+        else:
+            basis = torch.eye(model.latent_dim)
+            summary = {"kept": model.latent_dim, "dropped": 0, "dropped_variance": 0.0}
+        probes = named_probe_r2(z_train @ basis, s_train, z_val @ basis, s_val, names)
+        rows.append({"fraction": fraction, **summary, "probe_r2": probes})
+        shown = ", ".join(f"{k} {v:.2f}" for k, v in probes.items())
+        print(f"drop {fraction:.2f}: keep {summary['kept']:2d} of {model.latent_dim} — {shown}")
+    atomic_write_json(
+        args.out,
+        {
+            "model": str(args.model),
+            "data": str(args.data),
+            "train_episodes": len(train_ids),
+            "val_episodes": len(val_ids),
+            "rows": rows,
+            "provenance": provenance(),
+        },
+    )
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
