@@ -12,6 +12,7 @@ from pathlib import Path
 
 from monde.data.store import EpisodeStore, is_store
 from monde.io import atomic_write_json
+from monde.runs import CHECKPOINTS
 
 TRAINING_DATA_FILE = "training_data.json"
 """Written into a run folder by training: which store (and split) the model was trained on."""
@@ -31,11 +32,13 @@ def record_training_data(
 def training_data_of(model_dir: str | Path) -> tuple[Path, list[int] | None] | None:
     """The store a model was trained on and its training episode ids, from the run folder.
 
-    Reads RUN/training_data.json (written by training) when `model_dir` is RUN/model; falls back
-    to the RUN/data store of `monde demo` and `monde bench` runs (ids then unknown: None). None
-    when neither exists.
+    Reads RUN/training_data.json (written by training) when `model_dir` is RUN/model or a
+    checkpoint RUN/checkpoints/step-N; falls back to the RUN/data store of `monde demo` and
+    `monde bench` runs (ids then unknown: None). None when neither exists.
     """
     run_dir = Path(model_dir).parent
+    if run_dir.name == CHECKPOINTS:  # RUN/checkpoints/step-N: the run folder is one up
+        run_dir = run_dir.parent
     record = run_dir / TRAINING_DATA_FILE
     if record.exists():
         info = json.loads(record.read_text())

@@ -61,5 +61,8 @@ def test_the_recorded_split_is_used_and_missing_data_is_said(run_dir: Path, tmp_
     assert missing is not None and "unavailable" in missing
     record_training_data(other_run, EpisodeStore(run_dir / "data"), [0, 1, 2])
     assert training_data_of(other_run / "model") == ((run_dir / "data").resolve(), [0, 1, 2])
+    # a checkpoint of the run reads the same record
+    checkpoint = other_run / "checkpoints" / "step-000000010"
+    assert training_data_of(checkpoint) == ((run_dir / "data").resolve(), [0, 1, 2])
     found = scene_novelty(other_run / "model", cfg, range(3))
     assert found is not None and found["training_scenes"] == 3
