@@ -4,8 +4,10 @@ state column from the latent restricted to the kept directions, for several frac
 The directions are measured as the planner measures them (monde.eval.memory.build_cost_basis:
 the model's one-step action-driven covariance on training latents); the probes are linear,
 fitted on training episodes' latents in those directions and scored on validation episodes'.
-A cost that keeps the block and leaves out the pusher shows block columns that still read and
-pusher columns that no longer do:
+It also gives the share of the kept latent's variance that a linear map of each group of state
+columns (`--groups`, name prefixes: PushT's pusher and block) explains, which is how much each
+weighs in an L2 cost. A cost that keeps the block and leaves out the pusher shows a block share
+that holds and a pusher share that falls:
 
     python benchmarks/action_subspace_probe.py RUN/model --data RUN/data \
         --out benchmarks/results/experiments/push_t_action_subspace_probe.json
@@ -27,7 +29,7 @@ from monde.eval.memory import build_cost_basis
 from monde.io import atomic_write_json
 from monde.models.checkpoint import load_model
 from monde.models.world_model import encode_frames
-from monde.probing import named_probe_r2
+from monde.probing import named_probe_r2, probe_targets
 from monde.report import provenance
 
 FRACTIONS = (0.0, 0.5, 0.7, 0.8, 0.9, 0.95)
@@ -44,6 +46,18 @@ def episode_latents(model, store: EpisodeStore, ids: list[int]) -> tuple[torch.T
     return encode_frames(model, np.concatenate(frames), states_all), states_all
 
 
+def variance_explained(latents: torch.Tensor, targets: torch.Tensor) -> float:
+    """Share of the latents' total variance (N, K) that a linear map of `targets` (N, T)
+    explains, fitted by least squares on the same rows: how much of an L2 cost on these latents
+    moves with those state columns."""
+    z = latents.double() - latents.double().mean(0)
+    x = targets.double() - targets.double().mean(0)
+    x = torch.cat([x, torch.ones(len(x), 1, dtype=x.dtype)], dim=1)
+    solution = torch.linalg.lstsq(x, z).solution  # (T + 1, K)
+    residual = z - x @ solution
+    return float(1 - residual.square().sum() / z.square().sum())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("model", type=Path, help="RUN/model (or a checkpoint folder)")
@@ -51,6 +65,9 @@ def main() -> None:
     parser.add_argument("--episodes", type=int, default=200, help="training episodes measured")
     parser.add_argument("--fractions", type=float, nargs="+", default=list(FRACTIONS))
     parser.add_argument("--val-fraction", type=float, default=0.1)
+    parser.add_argument(
+        "--groups", nargs="+", default=["pusher", "block"], help="state-column name prefixes"
+    )
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
 
@@ -63,6 +80,9 @@ def main() -> None:
     z_train, s_train = episode_latents(model, store, train_ids)
     z_val, s_val = episode_latents(model, store, val_ids)
     s_train, s_val = torch.as_tensor(s_train), torch.as_tensor(s_val)
+    groups = {  # state columns by the thing they place: the agent (what the action moves)…
+        prefix: [n for n in names if n.startswith(prefix)] for prefix in args.groups
+    }
     rows = []
     for fraction in args.fractions:
         plan = replace(PlanConfig(), drop_action_variance=fraction, metric_episodes=args.episodes)
@@ -72,9 +92,16 @@ def main() -> None:
             basis = torch.eye(model.latent_dim)
             summary = {"kept": model.latent_dim, "dropped": 0, "dropped_variance": 0.0}
         probes = named_probe_r2(z_train @ basis, s_train, z_val @ basis, s_val, names)
-        rows.append({"fraction": fraction, **summary, "probe_r2": probes})
+        shares = {
+            group: variance_explained(z_val @ basis, probe_targets(s_val[:, cols], picked)[0])
+            for group, picked in groups.items()
+            for cols in [[names.index(n) for n in picked]]
+        }
+        rows.append({"fraction": fraction, **summary, "probe_r2": probes, "variance_share": shares})
         shown = ", ".join(f"{k} {v:.2f}" for k, v in probes.items())
+        share = ", ".join(f"{k} {v:.2f}" for k, v in shares.items())
         print(f"drop {fraction:.2f}: keep {summary['kept']:2d} of {model.latent_dim} — {shown}")
+        print(f"           share of the kept latent's variance: {share}")
     atomic_write_json(
         args.out,
         {
