@@ -20,6 +20,7 @@ import torch
 from torch import Tensor
 
 from monde.models.world_model import WorldModelProtocol
+from monde.plan.mpc import rollout_samples
 
 
 @torch.inference_mode()
@@ -37,8 +38,6 @@ def action_driven_covariance(
     actions; with `repeat` > 1 one env action is drawn per step and repeated `repeat` times, as
     the planner's `plan.repeat_actions` searches (model.action_dim must be a multiple).
     """
-    from monde.plan.mpc import rollout_samples  # mpc imports this module
-
     if latents.ndim != 2 or latents.shape[1] != model.latent_dim:
         raise ValueError(
             f"latents must be (N, {model.latent_dim}), got shape {tuple(latents.shape)}"
@@ -80,7 +79,7 @@ def next_device(model: WorldModelProtocol) -> torch.device:
 def cost_basis(covariance: Tensor, drop_fraction: float) -> tuple[Tensor, dict]:
     """covariance C (D, D) → (Q (D, K) float32, summary): the orthonormal basis of the directions
     left after dropping C's leading eigenvectors until they hold at least `drop_fraction` of
-    trace(C). drop_fraction 0 keeps all D directions (Q = I).
+    trace(C). drop_fraction 0 keeps all D directions (Q Qᵀ = I).
 
     The summary gives `kept` (K), `dropped` (D − K) and `dropped_variance` (their fraction of
     trace(C)).

@@ -39,13 +39,14 @@ def frames_at(latents):
 def test_cost_basis_drops_the_leading_directions_holding_the_fraction():
     cov = torch.diag(torch.tensor([5.0, 3.0, 1.0, 1.0]))
     basis, summary = cost_basis(cov, 0.5)  # 5 of 10 is already half
-    assert summary == {"kept": 3, "dropped": 1, "dropped_variance": 0.5}
+    assert summary == {"kept": 3, "dropped": 1, "dropped_variance": pytest.approx(0.5)}
     torch.testing.assert_close(basis @ basis.T, torch.diag(torch.tensor([0.0, 1.0, 1.0, 1.0])))
     basis, summary = cost_basis(cov, 0.6)  # 5 + 3 of 10
-    assert summary == {"kept": 2, "dropped": 2, "dropped_variance": 0.8}
+    assert summary == {"kept": 2, "dropped": 2, "dropped_variance": pytest.approx(0.8)}
     torch.testing.assert_close(basis @ basis.T, torch.diag(torch.tensor([0.0, 0.0, 1.0, 1.0])))
     basis, summary = cost_basis(cov, 0.0)
-    assert summary["kept"] == 4 and torch.equal(basis @ basis.T, torch.eye(4))
+    assert summary["kept"] == 4
+    torch.testing.assert_close(basis @ basis.T, torch.eye(4))
     # the basis is orthonormal in a rotated frame too
     rotation = torch.linalg.qr(torch.randn(4, 4, generator=torch.Generator().manual_seed(0)))[0]
     basis, _ = cost_basis(rotation @ cov @ rotation.T, 0.5)
@@ -55,7 +56,7 @@ def test_cost_basis_drops_the_leading_directions_holding_the_fraction():
 
 def test_cost_basis_keeps_one_direction_and_refuses_bad_input():
     _, summary = cost_basis(torch.diag(torch.tensor([1.0, 0.0])), 0.99)
-    assert summary == {"kept": 1, "dropped": 1, "dropped_variance": 1.0}
+    assert summary == {"kept": 1, "dropped": 1, "dropped_variance": pytest.approx(1.0)}
     with pytest.raises(ValueError, match=r"drop_fraction must be in \[0, 1\)"):
         cost_basis(torch.eye(2), 1.0)
     with pytest.raises(ValueError, match=r"\(D, D\)"):
@@ -110,6 +111,18 @@ def test_planner_with_the_basis_ignores_the_agent_and_moves_the_block():
     torch.testing.assert_close(block, torch.tensor([0.08, 0.01]))
 
 
+def test_the_basis_applies_after_the_dimension_weights():
+    cfg = PlanConfig(horizon=1, samples=2, iterations=1, topk=1, image_weight=4.0)
+    model = ImageAndProprioModel()
+    basis = torch.tensor([[1.0], [0.0], [1.0]]) / 2**0.5  # (D, K): (x + block) / √2
+    planner = MPCPlanner(model, cfg, seed=0, cost_basis=basis)
+    planner.reset(frames_at([[0.2, 0.5, 0.3]]), frames_at([[0.6, 0.5, 0.1]]), np.zeros((1, 1)))
+    cost_fn = planner._cost_fn(planner.z_hist, planner.a_hist, planner.z_goal[:, None])
+    cost = cost_fn(torch.zeros(1, 1, 1, 2))[0, 0]  # stay: d = (−0.4, 0, 0.2)
+    # weights (4, 4, 1) as √w: (−0.8, 0, 0.2), then onto the basis: −0.6 / √2, squared: 0.18
+    torch.testing.assert_close(cost, torch.tensor(0.18))
+
+
 def test_planner_refuses_a_missing_or_misshapen_basis():
     with pytest.raises(ValueError, match="drop_action_variance needs the cost basis"):
         MPCPlanner(AgentAndBlockModel(), PlanConfig(drop_action_variance=0.5))
@@ -121,6 +134,9 @@ class ImageAndProprioModel(AgentAndBlockModel):
     """The same latent read as two image dims and one proprioceptive column, `z`."""
 
     proprio, proprio_indices = ("z",), (0,)
+
+    def encode(self, frames, states=None):
+        return super().encode(frames)
 
 
 def test_image_weight_weighs_the_image_latent():
