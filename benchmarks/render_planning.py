@@ -46,9 +46,12 @@ directions that hold a fraction p of what one model step's action moves: the mod
 next latent of `plan.metric_episodes` training episodes' frames under random actions, the
 leading eigenvectors of the spread of those predictions are dropped, and the cost compares
 predicted and goal latents in the other directions. No labels and no reward go in; what the
-action moves directly (the agent) stops counting, what it moves only by pushing keeps counting.
-The results JSON records how many directions were kept (`planner_memory.cost_basis`), and
-`benchmarks/action_subspace_probe.py` shows which state columns the kept directions still read.
+action moves directly (the agent) is meant to stop counting, and what it moves only by pushing
+to keep counting. On PushT it separates neither and does not raise success: there the action
+moves the block with the pusher in most steps of the data, and the learned planner needs the
+goal frame's pusher (docs/environments.md, PushT). The results JSON records how many directions
+were kept (`planner_memory.cost_basis`), and `benchmarks/action_subspace_probe.py` shows which
+state columns the kept directions still read.
 
 Adding a solver is one new module and one line: the module (e.g. `monde/plan/icem.py`) defines
 the function, its config dataclass and `SPEC = SolverSpec(solve, config, from_plan,

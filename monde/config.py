@@ -377,8 +377,9 @@ class PlanConfig:
     drop_action_variance: float = 0.0
     """leave out of the planning cost the latent directions that hold this fraction of what one
     model step's action moves in the prediction (monde.plan.action_subspace), measured by the
-    model on `plan.metric_episodes` of its training episodes: the agent's own place stops
-    counting, what it moves only by pushing keeps counting; 0: the whole latent counts"""
+    model on `plan.metric_episodes` of its training episodes: meant to leave out the agent's
+    own place and keep what it moves only by pushing (on PushT it separates neither:
+    docs/environments.md); 0: the whole latent counts"""
     metric_episodes: int = 200
     """training episodes whose latents measure `plan.drop_action_variance`'s directions"""
 

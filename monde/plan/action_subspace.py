@@ -12,6 +12,10 @@ Measured: for N latents z_i and M uniform random actions a_ij in [−1, 1],
 drifts anyway) and ``C = mean_ij Δ_ij Δ_ijᵀ`` (D, D), the one-step action-driven covariance.
 Its leading eigenvectors that together hold a fraction p of trace(C) are dropped; the others
 form the basis Q (D, K), and the planner compares ``z Q`` with ``g Q``.
+
+Measured on PushT (benchmarks/results/experiments/README.md): there it does not help, as the
+action moves the block along with the pusher in most steps of the data, and a learned planner
+needs the goal frame's pusher to bring the pusher to the block.
 """
 
 from __future__ import annotations

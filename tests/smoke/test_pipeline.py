@@ -245,7 +245,7 @@ def test_demo_plans_through_waypoints_and_a_cost_basis_of_its_training_frames(
     )
     basis = json.loads(out.read_text())["planner_memory"]["cost_basis"]
     assert basis["kept"] + basis["dropped"] == tiny_cfg.model.latent_dim
-    assert basis["dropped"] >= 1 and 0.5 <= basis["dropped_variance"] < 1
+    assert basis["dropped"] >= 1 and 0.5 - 1e-6 <= basis["dropped_variance"] < 1
     assert basis["latents"] == 2 * (tiny_cfg.data.steps_per_episode // tiny_cfg.model.frameskip + 1)
     model = tmp_path / "elsewhere" / "model"  # a model whose run folder holds no episodes
     shutil.copytree(run / "model", model)
