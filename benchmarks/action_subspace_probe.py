@@ -16,34 +16,21 @@ that holds and a pusher share that falls:
 from __future__ import annotations
 
 import argparse
-from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from monde.config import PlanConfig
 from monde.data.splits import split_episodes
 from monde.data.store import EpisodeStore
-from monde.eval.memory import build_cost_basis
+from monde.eval.memory import action_covariance_of, episode_latents
 from monde.io import atomic_write_json
 from monde.models.checkpoint import load_model
-from monde.models.world_model import encode_frames
+from monde.plan.action_subspace import cost_basis
 from monde.probing import named_probe_r2, probe_targets
 from monde.report import provenance
 
 FRACTIONS = (0.0, 0.5, 0.7, 0.8, 0.9, 0.95)
-
-
-def episode_latents(model, store: EpisodeStore, ids: list[int]) -> tuple[torch.Tensor, np.ndarray]:
-    """Latents (N, D) and states (N, S) of the episodes `ids`, one model step apart."""
-    frames, states = [], []
-    for i in ids:
-        episode = store[i]
-        frames.append(episode.frames[:: model.frameskip])  # (T', Hp, Wp, C)
-        states.append(episode.states[:: model.frameskip])  # (T', S)
-    states_all = np.concatenate(states)
-    return encode_frames(model, np.concatenate(frames), states_all), states_all
 
 
 def variance_explained(latents: torch.Tensor, targets: torch.Tensor) -> float:
@@ -77,20 +64,17 @@ def main() -> None:
     names = store.meta["info"].get("state_names")
     train_ids, val_ids = split_episodes(list(range(len(store))), args.val_fraction)
     train_ids, val_ids = store.usable(train_ids)[: args.episodes], store.usable(val_ids)
-    z_train, s_train = episode_latents(model, store, train_ids)
-    z_val, s_val = episode_latents(model, store, val_ids)
+    z_train, s_train, _ = episode_latents(model, store, train_ids)
+    z_val, s_val, _ = episode_latents(model, store, val_ids)
     s_train, s_val = torch.as_tensor(s_train), torch.as_tensor(s_val)
+    # measured as the planner measures it (build_cost_basis), once for every fraction
+    covariance = action_covariance_of(model, z_train, PlanConfig())
     groups = {  # state columns by the thing they place: the agent (what the action moves)…
         prefix: [n for n in names if n.startswith(prefix)] for prefix in args.groups
     }
     rows = []
     for fraction in args.fractions:
-        plan = replace(PlanConfig(), drop_action_variance=fraction, metric_episodes=args.episodes)
-        if fraction > 0:
-            basis, summary = build_cost_basis(model, args.data, plan, args.val_fraction)
-        else:
-            basis = torch.eye(model.latent_dim)
-            summary = {"kept": model.latent_dim, "dropped": 0, "dropped_variance": 0.0}
+        basis, summary = cost_basis(covariance, fraction)
         probes = named_probe_r2(z_train @ basis, s_train, z_val @ basis, s_val, names)
         shares = {
             group: variance_explained(z_val @ basis, probe_targets(s_val[:, cols], picked)[0])

@@ -7,6 +7,7 @@ remembered: the latents of their frames one model step apart, encoded by the mod
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -35,7 +36,15 @@ def training_latents(
         )
     store = EpisodeStore(path)
     train_ids, _ = split_episodes(list(range(len(store))), val_fraction)
-    ids = store.usable(train_ids)[:episodes]
+    latents, _, owners = episode_latents(model, store, store.usable(train_ids)[:episodes])
+    return latents, owners
+
+
+def episode_latents(
+    model: WorldModel, store: EpisodeStore, ids: Sequence[int]
+) -> tuple[Tensor, np.ndarray, np.ndarray]:
+    """The episodes `ids` of `store`, one model step apart → (latents (N, D) on the CPU, their
+    states (N, S), the episode of each (N,))."""
     frames, states, owners = [], [], []
     step = model.frameskip
     for i in ids:
@@ -43,8 +52,9 @@ def training_latents(
         frames.append(episode.frames[::step])  # (T', Hp, Wp, C): one model step apart
         states.append(episode.states[::step])  # (T', S)
         owners.append(np.full(len(frames[-1]), i))
-    latents = encode_frames(model, np.concatenate(frames), np.concatenate(states))  # (N, D)
-    return latents, np.concatenate(owners)
+    states_all = np.concatenate(states)  # (N, S)
+    latents = encode_frames(model, np.concatenate(frames), states_all)  # (N, D)
+    return latents, states_all, np.concatenate(owners)
 
 
 @torch.inference_mode()
@@ -66,10 +76,17 @@ def build_cost_basis(
     latents, _ = training_latents(
         model, data_dir, plan_cfg.metric_episodes, val_fraction, "plan.drop_action_variance"
     )
-    repeat = model.frameskip if plan_cfg.repeat_actions else 1
-    covariance = action_driven_covariance(model, latents, repeat=repeat)
+    covariance = action_covariance_of(model, latents, plan_cfg)
     basis, summary = cost_basis(covariance, plan_cfg.drop_action_variance)
     return basis, {**summary, "latents": len(latents)}
+
+
+def action_covariance_of(model: WorldModel, latents: Tensor, plan_cfg: PlanConfig) -> Tensor:
+    """The action-driven covariance (D, D) of CPU latents (N, D), measured on the model's device
+    with actions searched as `plan_cfg.repeat_actions` says."""
+    repeat = model.frameskip if plan_cfg.repeat_actions else 1
+    device = next(model.parameters()).device
+    return action_driven_covariance(model, latents.to(device), repeat=repeat)
 
 
 def planner_memory(

@@ -36,7 +36,8 @@ def action_driven_covariance(
     seed: int = 0,
     chunk: int = 256,
 ) -> Tensor:
-    """latents (N, D) → the one-step action-driven covariance C (D, D), float64.
+    """latents (N, D), on the model's device → the one-step action-driven covariance C (D, D),
+    float64 on the CPU.
 
     Each latent is the context of one model step under `actions_per_latent` uniform random
     actions; with `repeat` > 1 one env action is drawn per step and repeated `repeat` times, as
@@ -61,7 +62,7 @@ def action_driven_covariance(
         # each env action repeated, as MPCPlanner.expand does: (n, M, 1, A/repeat) → (n, M, 1, A)
         actions = drawn.unsqueeze(-2).expand(n, actions_per_latent, 1, repeat, searched)
         actions = actions.reshape(n, actions_per_latent, 1, model.action_dim)
-        z_ctx = z[:, None].to(next_device(model))  # (n, 1, D)
+        z_ctx = z[:, None]  # (n, 1, D)
         a_ctx = z_ctx.new_zeros(n, 0, model.action_dim)  # (n, 0, A): no earlier actions
         pred = rollout_samples(model, z_ctx, actions.to(z_ctx), a_ctx)[:, :, 0]  # (n, M, D)
         delta = (pred - pred.mean(dim=1, keepdim=True)).double().cpu()  # (n, M, D)
@@ -71,19 +72,10 @@ def action_driven_covariance(
     return total / count
 
 
-def next_device(model: WorldModelProtocol) -> torch.device:
-    """The device of the model's parameters (the CPU for a parameterless stand-in)."""
-    params = getattr(model, "parameters", None)
-    if params is None:
-        return torch.device("cpu")
-    first = next(iter(params()), None)
-    return torch.device("cpu") if first is None else first.device
-
-
 def cost_basis(covariance: Tensor, drop_fraction: float) -> tuple[Tensor, dict]:
     """covariance C (D, D) → (Q (D, K) float32, summary): the orthonormal basis of the directions
     left after dropping C's leading eigenvectors until they hold at least `drop_fraction` of
-    trace(C). drop_fraction 0 keeps all D directions (Q Qᵀ = I).
+    trace(C). drop_fraction 0 (or a zero C) keeps all D directions as they are (Q = I).
 
     The summary gives `kept` (K), `dropped` (D − K) and `dropped_variance` (their fraction of
     trace(C)).
@@ -103,7 +95,7 @@ def cost_basis(covariance: Tensor, drop_fraction: float) -> tuple[Tensor, dict]:
         # a direction reaching the fraction within rounding (1e-6) completes the drop
         dropped = int((held < drop_fraction - 1e-6).sum()) + 1
         dropped = min(dropped, d - 1)  # keep at least one direction
-    basis = vectors[:, dropped:].float()  # (D, K)
+    basis = torch.eye(d) if dropped == 0 else vectors[:, dropped:].float()  # (D, K)
     summary = {
         "kept": d - dropped,
         "dropped": dropped,
