@@ -75,7 +75,8 @@ def test_action_driven_covariance_measures_what_the_action_moves():
         cov[:2, :2].diagonal(), torch.full((2,), expected, dtype=torch.float64), rtol=0.06, atol=0
     )
     assert abs(float(cov[0, 1])) < 0.1 * expected  # the two action dims are independent
-    assert torch.equal(cov[2], torch.zeros(3)) and torch.equal(cov[:, 2], torch.zeros(3))
+    # the block never moves: zero up to the rounding of a mean of 16 equal numbers
+    assert float(cov[2].abs().max()) < 1e-12 and float(cov[:, 2].abs().max()) < 1e-12
     basis, summary = cost_basis(cov, 0.9)
     assert summary["dropped"] == 2
     torch.testing.assert_close(basis.abs(), torch.tensor([[0.0], [0.0], [1.0]]))
