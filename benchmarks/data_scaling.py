@@ -21,6 +21,7 @@ import argparse
 import os
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -41,14 +42,21 @@ OUT = ROOT / "benchmarks" / "results" / "data_scaling.json"
 
 
 def collect_largest(cfg: RunConfig, data: Path, workers: int | None, progress: bool) -> None:
-    """The largest size's episodes in `data`: collected, resumed, or reused when complete."""
+    """The largest size's episodes in `data`: collected, resumed, or reused when complete (a
+    complete store of more episodes is reused too, so that several runs of this script with
+    different --sizes can share one store)."""
     if not is_store(data):
         collect(cfg.env, cfg.data, data, progress, workers=workers)
         return
     store = EpisodeStore(data)
+    stored = store.meta["info"].get("data_config", {}).get("episodes")
+    complete = store.meta.get("complete") is True
+    if complete and isinstance(stored, int) and stored > cfg.data.episodes:
+        # a complete store of more episodes serves too: each size copies its prefix
+        cfg = replace(cfg, data=replace(cfg.data, episodes=stored))
     if differ := collection_differences(store.meta["info"], cfg.env, cfg.data):
         raise SystemExit(f"{data}: collected with other settings ({'; '.join(differ)})")
-    if store.meta.get("complete") is not True:
+    if not complete:
         collect(cfg.env, cfg.data, data, progress, resume=True, workers=workers)
 
 

@@ -106,6 +106,8 @@ class ModelConfig:
     """kernel and stride of the encoder's patchify stem"""
     encoder_channels: tuple[int, ...] = (32, 64, 64)
     """output channels of the stem, then of each stride-2 conv stage"""
+    keypoints: int = 16
+    """cnn_keypoints: soft-argmax keypoints K (2K coordinates, mapped linearly to the latent)"""
     encoder_dim: int = 64
     """vit: token width E (a multiple of 4 and of encoder_heads)"""
     encoder_depth: int = 4

@@ -35,6 +35,7 @@ SOLVERS: dict[str, str] = {  # plan.solver → its SolverSpec
 ENCODERS: dict[str, str] = {  # model.encoder → its builder
     "cnn": "monde.models.encoder:build_cnn",
     "cnn_grid": "monde.models.encoder:build_cnn_grid",  # a token per image cell
+    "cnn_keypoints": "monde.models.keypoints:build_cnn_keypoints",  # soft-argmax keypoints
     "vit": "monde.models.vit:build_vit",  # patch tokens; pretrained by `monde pretrain`
     "conv_vit": "monde.models.vit:build_conv_vit",  # the same, tokens from the CNN's stages
 }
