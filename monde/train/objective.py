@@ -32,17 +32,20 @@ def jepa_terms(
     cfg: TrainConfig,
     generator: torch.Generator | None = None,
     states: Tensor | None = None,
+    bf16: bool | None = None,
 ) -> tuple[Tensor, dict[str, Tensor]]:
     """frames (B, L, Hp, Wp, C) uint8, actions (B, L−1, A) → scalar loss and its parts (and
     "loss") as detached 0-d tensors (no device sync). `states` (B, L, S) feed a model with
-    proprioception (its `proprio` columns only).
+    proprioception (its `proprio` columns only). `bf16`: autocast the forward pass to bf16;
+    None resolves cfg.precision for the frames' device.
 
     Under torchrun, frames and actions are this rank's rows; the regulariser is computed on
     the latents of all ranks' rows (all-gathered with gradients).
     """
     tc = model.history
     b, length = frames.shape[:2]
-    bf16 = resolve_precision(cfg.precision, frames.device)[0] == "bf16"  # probed once
+    if bf16 is None:
+        bf16 = resolve_precision(cfg.precision, frames.device)[0] == "bf16"  # probed once
     with torch.autocast(frames.device.type, dtype=torch.bfloat16, enabled=bf16):
         z = model.encode(frames, states)  # (B, L, D)
         z_teacher = model.predict(z[:, :-1], actions)  # (B, L−1, D)
@@ -114,10 +117,15 @@ class JEPAObjective(nn.Module):
     or None) → (loss, parts).
     """
 
-    def __init__(self, model: WorldModel, cfg: TrainConfig):
+    def __init__(self, model: WorldModel, cfg: TrainConfig, device: torch.device | None = None):
         super().__init__()
         self.model = model
         self.cfg = cfg
+        # cfg.precision resolved here for the device the batches go to, outside torch.compile
+        # (None: resolved per call for the frames' device)
+        self.bf16: bool | None = None
+        if device is not None:
+            self.bf16 = resolve_precision(cfg.precision, device)[0] == "bf16"
 
     def forward(
         self,
@@ -126,4 +134,4 @@ class JEPAObjective(nn.Module):
         generator: torch.Generator | None = None,
         states: Tensor | None = None,
     ) -> tuple[Tensor, dict[str, Tensor]]:
-        return jepa_terms(self.model, frames, actions, self.cfg, generator, states)
+        return jepa_terms(self.model, frames, actions, self.cfg, generator, states, self.bf16)

@@ -43,7 +43,7 @@ class TrainStep:
             )
         self.model, self.optimizer, self.cfg, self.ctx = model, optimizer, cfg, ctx
         self.ddp: DistributedDataParallel | None = None
-        module: torch.nn.Module = JEPAObjective(model, cfg)
+        module: torch.nn.Module = JEPAObjective(model, cfg, ctx.device)
         if ctx.distributed:
             unused = model.inverse_dynamics is not None and cfg.inverse_dynamics_weight <= 0
             self.ddp = DistributedDataParallel(
