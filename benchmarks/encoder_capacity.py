@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -26,8 +27,8 @@ from monde.config_io import load_config
 from monde.data.splits import split_episodes
 from monde.data.store import EpisodeStore
 from monde.io import atomic_write_json
-from monde.models.encoder import CNNEncoder
 from monde.models.preprocess import frames_to_input
+from monde.models.world_model import build_encoder
 from monde.probing import is_angle, probe_targets, r2_score
 from monde.progress import tqdm
 from monde.report import provenance
@@ -56,6 +57,7 @@ def labelled_frames(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--run", type=Path, default=Path("runs/bench/push_t_quick"))
+    parser.add_argument("--data", type=Path, default=None, help="its episodes (RUN/data)")
     parser.add_argument("--steps", type=int, default=3000)
     parser.add_argument("--stride", type=int, default=2, help="keep every stride-th frame")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
@@ -69,7 +71,7 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     cfg = load_config(RunConfig, args.run / "config.yaml")
-    store = EpisodeStore(args.run / "data")
+    store = EpisodeStore(args.data or args.run / "data")
     names = list(store.meta["info"]["state_names"])
     train_ids, val_ids = split_episodes(list(range(len(store))), cfg.data.val_fraction)
     f_train, y_train, target_names = labelled_frames(store, train_ids, names, args.stride)
@@ -78,9 +80,9 @@ def main() -> None:
     x_train = frames_to_input(f_train, m.image_size, m.in_channels)  # (N, C, Hp, Wp)
     x_val = frames_to_input(f_val, m.image_size, m.in_channels)
     mean, std = y_train.mean(0), y_train.std(0).clamp_min(1e-6)
-    encoder = CNNEncoder(
-        m.image_size, m.in_channels, m.encoder_channels, len(target_names), m.encoder_patch
-    )
+    # the run's encoder (model.encoder and its settings), its output the standardised targets
+    head = replace(m, latent_dim=len(target_names), proprio=[], proprio_indices=[])
+    encoder = build_encoder(head)
     optimizer = torch.optim.AdamW(encoder.parameters(), lr=1e-3)
 
     @torch.no_grad()
@@ -103,10 +105,13 @@ def main() -> None:
         {
             "command": f"python benchmarks/encoder_capacity.py --run {args.run} --steps "
             f"{args.steps} --stride {args.stride}"
+            + (f" --data {args.data}" if args.data else "")
             + (f" --threads {args.threads}" if args.threads else ""),
             "run": str(args.run),
             "frames": {"train": len(x_train), "held_out": len(x_val)},
             "encoder": {
+                "kind": m.encoder,
+                **({"keypoints": m.keypoints} if m.encoder == "cnn_keypoints" else {}),
                 "image_size": m.image_size,
                 "patch": m.encoder_patch,
                 "channels": list(m.encoder_channels),
