@@ -36,6 +36,7 @@ from monde.data.store import EpisodeStore, is_store  # noqa: E402
 from monde.io import atomic_write_json, read_json  # noqa: E402
 from monde.pipeline import run_config, run_demo  # noqa: E402
 from monde.report import provenance  # noqa: E402
+from monde.runs import read_metrics  # noqa: E402
 
 PRESET = ROOT / "configs" / "bench" / "push_t_full.yaml"
 OUT = ROOT / "benchmarks" / "results" / "data_scaling.json"
@@ -70,6 +71,14 @@ def evaluated(run: Path, cfg: RunConfig) -> dict | None:
     return None
 
 
+def final_probes(run: Path) -> dict[str, float] | None:
+    """The held-out probe R² per state at the run's last probed training step, or None."""
+    probed = [r for r in read_metrics(run / "metrics.jsonl") if any("probe_r2/" in k for k in r)]
+    if not probed:
+        return None
+    return {k.split("/", 1)[1]: v for k, v in probed[-1].items() if k.startswith("probe_r2/")}
+
+
 def row(size: int, run: Path, payload: dict) -> dict:
     planner, rand = payload["results"]["planner"], payload["results"].get("random")
     return {
@@ -79,6 +88,7 @@ def row(size: int, run: Path, payload: dict) -> dict:
         "eval_episodes": planner["episodes"],
         "random_success_rate": rand["success_rate"] if rand else None,
         "train_steps": payload["config"]["train"]["steps"],
+        "probe_r2": final_probes(run),  # held-out linear probes at the last probed step
         "collect_seconds": payload.get("collect_seconds"),
         "train_seconds": payload.get("train_seconds"),
         "eval_seconds": payload.get("eval_seconds"),

@@ -8,6 +8,7 @@ markers is replaced; no number in docs/data.md is typed by hand.
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -17,6 +18,7 @@ sys.path.insert(0, str(ROOT))
 from monde.io import read_json, replace_section  # noqa: E402
 
 DOC = ROOT / "docs" / "data.md"
+FIGURE = ROOT / "docs" / "figures" / "data_scaling.png"
 START, END = "<!-- data-results:start -->", "<!-- data-results:end -->"
 
 
@@ -151,16 +153,63 @@ def render_collect_scaling(data: dict) -> list[str]:
     return lines
 
 
+def draw_data_scaling(data: dict, path: Path) -> None:
+    """Success (95 % band) and the held-out probes' R² against training episodes, log x."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = data["rows"]
+    x = [r["episodes"] for r in rows]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.4))
+    y = [100 * r["success_rate"] for r in rows]
+    left.fill_between(
+        x, [100 * r["ci95"][0] for r in rows], [100 * r["ci95"][1] for r in rows], alpha=0.2
+    )
+    left.plot(x, y, "o-", label="planner")
+    if all(r["random_success_rate"] is not None for r in rows):
+        left.plot(x, [100 * r["random_success_rate"] for r in rows], "s--", color="tab:gray",
+                  label="random actions")  # fmt: skip
+    left.set_ylim(0, 100)
+    left.set_ylabel("goal-reaching success (%)")
+    probed = [r for r in rows if r.get("probe_r2")]
+    for name in probed[0]["probe_r2"] if probed else []:
+        right.plot([r["episodes"] for r in probed], [r["probe_r2"][name] for r in probed], "o-",
+                   label=name)  # fmt: skip
+    right.set_ylim(-0.05, 1.02)
+    right.set_ylabel("held-out linear probe R²")
+    for ax in (left, right):
+        ax.set_xscale("log")
+        ax.set_xticks(x, [f"{n:,}" for n in x])
+        ax.minorticks_off()
+        ax.set_xlabel("training episodes")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8, loc="best")
+    fig.suptitle(f"{data['preset']} " + " ".join(data["overrides"]), fontsize=9)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".tmp-{path.name}")
+    fig.savefig(tmp, dpi=110)
+    plt.close(fig)
+    os.replace(tmp, path)
+
+
 def render_data_scaling(data: dict) -> list[str]:
+    probe_names = next((list(r["probe_r2"]) for r in data["rows"] if r.get("probe_r2")), [])
     lines = [
         "### Success against training episodes — `python benchmarks/data_scaling.py`",
         "",
         f"Preset {data['preset']}"
         + (f" with {' '.join(data['overrides'])}" if data["overrides"] else "")
-        + "; the largest size collected once, each smaller size its first episodes.",
+        + "; the largest size collected once, each smaller size its first episodes. The probe "
+        "columns are the held-out linear probes' R² at the last probed training step.",
         "",
-        "| training episodes | success (95 % CI) | random actions | train steps | train min |",
-        "|---|---|---|---|---|",
+        f"![success and probes against training episodes]({FIGURE.relative_to(DOC.parent)})",
+        "",
+        "| training episodes | success (95 % CI) | random actions | train steps | train min |"
+        + "".join(f" {n} R² |" for n in probe_names),
+        "|---|---|---|---|---|" + "---|" * len(probe_names),
     ]
     for r in data["rows"]:
         rand = (
@@ -169,11 +218,14 @@ def render_data_scaling(data: dict) -> list[str]:
             else "–"
         )
         train_min = f"{r['train_seconds'] / 60:.0f}" if r.get("train_seconds") else "–"
+        probes = r.get("probe_r2") or {}
         lines.append(
             f"| {r['episodes']:,} | {100 * r['success_rate']:.0f} % ({100 * r['ci95'][0]:.0f} % "
             f"– {100 * r['ci95'][1]:.0f} %) | {rand} | {r['train_steps']:,} | {train_min} |"
+            + "".join(f" {probes[n]:.2f} |" if n in probes else " – |" for n in probe_names)
         )
     lines += ["", f"Command: `{data['command']}`; commit {data['provenance']['commit']}."]
+    draw_data_scaling(data, FIGURE)
     return lines
 
 

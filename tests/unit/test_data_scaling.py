@@ -1,0 +1,86 @@
+"""benchmarks/data_scaling.py and its rendering: probes per size, a shared larger store."""
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[2] / "benchmarks"
+
+
+def _load(name: str):
+    spec = importlib.util.spec_from_file_location(name, BENCH / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+data_scaling = _load("data_scaling")
+render_data = _load("render_data")
+
+
+def test_final_probes_are_the_last_probed_step(tmp_path: Path) -> None:
+    rows = [
+        {"step": 100, "loss": 1.0, "probe_r2/block_x": 0.25, "probe_r2/block_angle": -0.5},
+        {"step": 200, "loss": 0.5, "probe_r2/block_x": 0.75, "probe_r2/block_angle": 0.125},
+        {"step": 250, "loss": 0.4},
+    ]
+    (tmp_path / "metrics.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    assert data_scaling.final_probes(tmp_path) == {"block_x": 0.75, "block_angle": 0.125}
+    (tmp_path / "metrics.jsonl").write_text(json.dumps(rows[2]) + "\n")
+    assert data_scaling.final_probes(tmp_path) is None
+
+
+def _row(episodes: int, success: float, probes: dict | None) -> dict:
+    return {
+        "episodes": episodes,
+        "success_rate": success,
+        "ci95": [success / 2, min(1.0, success * 1.5)],
+        "random_success_rate": 0.0,
+        "train_steps": 100,
+        "train_seconds": 120.0,
+        "probe_r2": probes,
+    }
+
+
+def test_render_writes_probe_columns_and_the_figure(tmp_path: Path, monkeypatch) -> None:
+    figure = tmp_path / "figures" / "data_scaling.png"
+    monkeypatch.setattr(render_data, "FIGURE", figure)
+    monkeypatch.setattr(render_data, "DOC", tmp_path / "data.md")
+    data = {
+        "preset": "configs/bench/push_t_full.yaml",
+        "overrides": ["train.steps=100"],
+        "command": "python benchmarks/data_scaling.py --sizes 10 20",
+        "provenance": {"commit": "abc1234"},
+        "rows": [
+            _row(10, 0.25, {"block_x": 0.5, "block_angle": 0.125}),
+            _row(20, 0.5, None),  # a run without probes: dashes
+        ],
+    }
+    lines = render_data.render_data_scaling(data)
+    assert lines[6].endswith(" block_x R² | block_angle R² |")
+    assert "| 10 | 25 % (12 % – 38 %) | 0 % | 100 | 2 | 0.50 | 0.12 |" in lines
+    assert "| 20 | 50 % (25 % – 75 %) | 0 % | 100 | 2 | – | – |" in lines
+    assert "![success and probes against training episodes](figures/data_scaling.png)" in lines
+    assert figure.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize("stored", [40, 20])
+def test_a_complete_larger_store_serves_a_smaller_curve(tmp_path: Path, stored: int) -> None:
+    """Sizes up to 20 reuse a complete store of 40 episodes (their prefixes); a store of fewer
+    episodes than the largest size is refused, naming the setting."""
+    from monde.data.collect import collect
+    from monde.pipeline import run_config
+
+    def config(episodes: int):
+        return run_config(
+            None, [f"data.episodes={episodes}", "data.steps_per_episode=3", "data.num_envs=4"]
+        )
+
+    collect(config(stored).env, config(stored).data, tmp_path / "data", progress=False)
+    if stored >= 20:
+        data_scaling.collect_largest(config(20), tmp_path / "data", None, progress=False)
+    else:
+        with pytest.raises(SystemExit, match="data.episodes: 20 → 40"):
+            data_scaling.collect_largest(config(40), tmp_path / "data", None, progress=False)
