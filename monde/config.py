@@ -241,6 +241,15 @@ class TrainConfig:
     depend on it (Reacher's shoulder angle). 0 disables"""
     time_contrast_temperature: float = 0.1
     """temperature of the time-contrastive logits (−mean squared latent distance / this)"""
+    batch_contrast_weight: float = 0.0
+    """weight of the contrastive prediction term (monde.train.objective.batch_contrast): each
+    one-step prediction must lie nearer its own next latent than the next latents of the
+    batch's other windows, at the same step (InfoNCE; C-SWM's contrastive world model). Other
+    windows are other scenes and object poses, so telling them apart takes what stays still
+    in a window — a block the prediction loss alone may hold coarsely. 0 disables; under DDP
+    the negatives are the process's own windows"""
+    batch_contrast_temperature: float = 0.1
+    """temperature of the contrastive prediction logits (−mean squared distance / this)"""
     shift_augment: int = 0
     """random-shift augmentation, pixels: each training window is translated by its own
     (dy, dx) in [−k, k]², the same for all its frames, edges repeated (monde.data.augment;
@@ -300,6 +309,10 @@ class TrainConfig:
         if self.time_contrast_weight < 0 or self.time_contrast_temperature <= 0:
             raise ValueError(
                 "train.time_contrast_weight must be ≥ 0 and train.time_contrast_temperature > 0"
+            )
+        if self.batch_contrast_weight < 0 or self.batch_contrast_temperature <= 0:
+            raise ValueError(
+                "train.batch_contrast_weight must be ≥ 0 and train.batch_contrast_temperature > 0"
             )
         if self.time_contrast_weight > 0 and self.rollout_steps < 2:
             raise ValueError(

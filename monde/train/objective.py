@@ -80,9 +80,35 @@ def jepa_terms(
     if cfg.time_contrast_weight > 0:
         parts["time_contrast"] = time_contrast(z, cfg.time_contrast_temperature)
         loss = loss + cfg.time_contrast_weight * parts["time_contrast"]
+    if cfg.batch_contrast_weight > 0:
+        tau = cfg.batch_contrast_temperature
+        parts["batch_contrast"] = batch_contrast(z_teacher, z[:, 1:], tau)
+        loss = loss + cfg.batch_contrast_weight * parts["batch_contrast"]
     metrics = {k: v.detach() for k, v in parts.items()}
     metrics["loss"] = loss.detach()
     return loss, metrics
+
+
+def batch_contrast(predicted: Tensor, target: Tensor, temperature: float) -> Tensor:
+    """Contrastive one-step prediction across windows: predicted and target (B, T, D) → scalar.
+
+    At each step t, window b's prediction is the anchor, window b's target latent the positive,
+    and the other windows' target latents at step t the negatives; logits are
+    −mean_d (predicted_{b,t} − target_{b',t})² / temperature (InfoNCE, averaged over b and t).
+    The windows of a batch come from other episodes, so their scenes and still objects differ:
+    the term keeps in the latent what tells them apart, as C-SWM's contrastive loss keeps
+    objects' positions (Kipf et al. 2020).
+    """
+    if predicted.shape != target.shape or predicted.shape[0] < 2:
+        raise ValueError(
+            f"batch_contrast needs predictions and targets of one shape (B ≥ 2, T, D), got "
+            f"{tuple(predicted.shape)} and {tuple(target.shape)}"
+        )
+    b, t = predicted.shape[:2]
+    anchors, keys = predicted.transpose(0, 1), target.transpose(0, 1)  # (T, B, D) each
+    dist = (anchors[:, :, None] - keys[:, None, :]).square().mean(-1)  # (T, B, B)
+    labels = torch.arange(b, device=predicted.device).repeat(t)  # (T·B,): the own window
+    return F.cross_entropy((-dist / temperature).reshape(t * b, b), labels)
 
 
 def time_contrast(z: Tensor, temperature: float) -> Tensor:

@@ -143,6 +143,44 @@ def test_time_contrast_enters_the_loss_with_its_weight_and_is_validated():
         TrainConfig(time_contrast_temperature=0.0)
 
 
+def test_batch_contrast_is_infonce_of_each_prediction_against_other_windows():
+    from monde.train.objective import batch_contrast
+
+    predicted = torch.tensor([0.0, 1.0]).view(2, 1, 1)  # (B=2, T=1, D=1)
+    target = torch.tensor([0.0, 3.0]).view(2, 1, 1)
+    # window 0: own target at d 0, window 1's at d 9; window 1: own at d 4, window 0's at d 1
+    expected = (math.log1p(math.exp(-9)) + math.log1p(math.exp(-1 + 4))) / 2
+    torch.testing.assert_close(batch_contrast(predicted, target, 1.0), torch.tensor(expected))
+    # steps are separate problems, averaged; D averages the squared distance; τ divides
+    two_steps = torch.cat([predicted, predicted + 5], dim=1)  # (2, 2, 1): a shifted copy
+    torch.testing.assert_close(
+        batch_contrast(two_steps, torch.cat([target, target + 5], 1), 1.0), torch.tensor(expected)
+    )
+    torch.testing.assert_close(
+        batch_contrast(predicted.repeat(1, 1, 3), target.repeat(1, 1, 3), 2.0),
+        batch_contrast(predicted, target, 2.0),
+    )
+    with pytest.raises(ValueError, match="B ≥ 2"):
+        batch_contrast(predicted[:1], target[:1], 1.0)
+
+
+def test_batch_contrast_enters_the_loss_with_its_weight_and_is_validated():
+    from monde.train.objective import batch_contrast
+
+    frames, actions = _batch()
+    off = TrainConfig(time_similarity_weight=0.0)
+    on = TrainConfig(time_similarity_weight=0.0, batch_contrast_weight=0.5)
+    loss_off, parts_off = jepa_terms(LinearStub(), frames, actions, off)
+    loss_on, parts_on = jepa_terms(LinearStub(), frames, actions, on)
+    assert "batch_contrast" not in parts_off
+    z = frames.float().flatten(2) / 10  # LinearStub's latents (B, L, D)
+    expected = batch_contrast(z[:, :-1] + actions[..., :1], z[:, 1:], 0.1)
+    torch.testing.assert_close(parts_on["batch_contrast"], expected)
+    torch.testing.assert_close(loss_on, loss_off + 0.5 * expected)
+    with pytest.raises(ValueError, match="batch_contrast_temperature > 0"):
+        TrainConfig(batch_contrast_temperature=0.0)
+
+
 def _tiny_run(seed: int = 0):
     cfg = TrainConfig(batch_size=4, rollout_steps=2, seed=seed)
     torch.manual_seed(seed)
