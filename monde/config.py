@@ -105,7 +105,8 @@ class ModelConfig:
     encoder_patch: int = 4
     """kernel and stride of the encoder's patchify stem"""
     encoder_channels: tuple[int, ...] = (32, 64, 64)
-    """output channels of the stem, then of each stride-2 conv stage"""
+    """output channels of the stem, then of each stride-2 conv stage (stride 1 for
+    cnn_keypoints, which keeps the stem's resolution)"""
     keypoints: int = 16
     """cnn_keypoints: soft-argmax keypoints K (2K coordinates, mapped linearly to the latent)"""
     encoder_dim: int = 64
