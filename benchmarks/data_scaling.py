@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from monde.config import RunConfig  # noqa: E402
-from monde.config_io import to_dict  # noqa: E402
+from monde.config_io import ConfigError, from_dict, to_dict  # noqa: E402
 from monde.data.collect import collect  # noqa: E402
 from monde.data.collection_settings import collection_differences  # noqa: E402
 from monde.data.prefix import first_episodes  # noqa: E402
@@ -62,11 +62,17 @@ def collect_largest(cfg: RunConfig, data: Path, workers: int | None, progress: b
 
 
 def evaluated(run: Path, cfg: RunConfig) -> dict | None:
-    """RUN/results.json when it was written for exactly this config, else None."""
+    """RUN/results.json when it was written for exactly this config, else None. The stored
+    config is read as this Monde reads a config (a setting added since takes its default), so
+    that a size evaluated before a new setting existed is not evaluated again."""
     path = run / "results.json"
     if path.exists():
         payload = read_json(path)
-        if payload.get("config") == to_dict(cfg):
+        try:
+            stored = from_dict(RunConfig, payload.get("config", {}), source=str(path))
+        except ConfigError:  # a setting this Monde no longer knows: not the same config
+            return None
+        if to_dict(stored) == to_dict(cfg):
             return payload
     return None
 

@@ -32,6 +32,23 @@ def test_final_probes_are_the_last_probed_step(tmp_path: Path) -> None:
     assert data_scaling.final_probes(tmp_path) is None
 
 
+def test_a_size_evaluated_before_a_setting_existed_is_read_back(tmp_path: Path) -> None:
+    from monde.config import RunConfig
+    from monde.config_io import to_dict
+
+    cfg = RunConfig()
+    older = to_dict(cfg)
+    del older["train"]["batch_contrast_weight"]  # a config written before the setting existed
+    (tmp_path / "results.json").write_text(json.dumps({"config": older, "results": {}}))
+    assert data_scaling.evaluated(tmp_path, cfg) == {"config": older, "results": {}}
+    older["train"]["steps"] += 1  # another config: evaluated again
+    (tmp_path / "results.json").write_text(json.dumps({"config": older, "results": {}}))
+    assert data_scaling.evaluated(tmp_path, cfg) is None
+    older["train"]["no_such_setting"] = 1
+    (tmp_path / "results.json").write_text(json.dumps({"config": older, "results": {}}))
+    assert data_scaling.evaluated(tmp_path, cfg) is None
+
+
 def _row(episodes: int, success: float, probes: dict | None) -> dict:
     return {
         "episodes": episodes,
