@@ -421,10 +421,9 @@ def measured_elsewhere(result: dict) -> list[str]:
 
 
 def draw_figure(result: dict, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
+    from monde.report.plots import save_png  # selects the Agg backend
 
     fig, ax = plt.subplots(figsize=(5.5, 3.6))
     styles = {"without": ("tab:gray", "encoder from scratch"), "with": ("tab:blue", "")}
@@ -456,10 +455,7 @@ def draw_figure(result: dict, path: Path) -> None:
     ax.grid(alpha=0.3)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".tmp-{path.name}")
-    fig.savefig(tmp, dpi=110)
-    plt.close(fig)
-    os.replace(tmp, path)
+    save_png(fig, path)
 
 
 def percent(p: dict | None) -> str:

@@ -8,7 +8,6 @@ markers is replaced; no number in docs/data.md is typed by hand.
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
@@ -155,10 +154,9 @@ def render_collect_scaling(data: dict) -> list[str]:
 
 def draw_data_scaling(data: dict, path: Path) -> None:
     """Success (95 % band) and the held-out probes' R² against training episodes, log x."""
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
+    from monde.report.plots import save_png  # selects the Agg backend
 
     rows = data["rows"]
     x = [r["episodes"] for r in rows]
@@ -189,10 +187,7 @@ def draw_data_scaling(data: dict, path: Path) -> None:
     fig.suptitle(f"{data['preset']} " + " ".join(data["overrides"]), fontsize=9)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".tmp-{path.name}")
-    fig.savefig(tmp, dpi=110)
-    plt.close(fig)
-    os.replace(tmp, path)
+    save_png(fig, path)
 
 
 def render_data_scaling(data: dict) -> list[str]:

@@ -15,17 +15,20 @@ from torch import Tensor, nn
 from monde.config import ModelConfig
 
 
+def patchify_stem(image_size: int, in_channels: int, width: int, patch: int) -> list[nn.Module]:
+    """A conv with kernel = stride = `patch` to `width` channels, then ReLU: the resolution cut
+    by `patch` (which must divide image_size)."""
+    if image_size % patch:
+        raise ValueError(f"image_size {image_size} must be divisible by the stem patch {patch}")
+    return [nn.Conv2d(in_channels, width, patch, stride=patch), nn.ReLU(inplace=True)]
+
+
 def conv_stages(
     image_size: int, in_channels: int, channels: tuple[int, ...], patch: int
 ) -> tuple[nn.Sequential, int]:
     """The CNN's feature stages: a patchify stem (kernel = stride = `patch`), then a conv 3×3
     stride 2 + GroupNorm + ReLU per further channel count → (stages, side of their output map)."""
-    if image_size % patch:
-        raise ValueError(f"image_size {image_size} must be divisible by the stem patch {patch}")
-    layers: list[nn.Module] = [
-        nn.Conv2d(in_channels, channels[0], patch, stride=patch),
-        nn.ReLU(inplace=True),
-    ]
+    layers = patchify_stem(image_size, in_channels, channels[0], patch)
     size, c_in = image_size // patch, channels[0]
     for c_out in channels[1:]:
         layers += [

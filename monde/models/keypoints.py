@@ -16,6 +16,7 @@ import torch
 from torch import Tensor, nn
 
 from monde.config import ModelConfig
+from monde.models.encoder import patchify_stem
 
 
 class SpatialSoftArgmax(nn.Module):
@@ -51,14 +52,9 @@ class KeypointEncoder(nn.Module):
         patch: int = 4,
     ):
         super().__init__()
-        if image_size % patch:
-            raise ValueError(f"image_size {image_size} must be divisible by the stem patch {patch}")
         if keypoints < 1:
             raise ValueError(f"model.keypoints must be ≥ 1, got {keypoints}")
-        layers: list[nn.Module] = [
-            nn.Conv2d(in_channels, channels[0], patch, stride=patch),
-            nn.ReLU(inplace=True),
-        ]
+        layers = patchify_stem(image_size, in_channels, channels[0], patch)
         for c_in, c_out in zip(channels[:-1], channels[1:], strict=True):
             layers += [
                 nn.Conv2d(c_in, c_out, 3, padding=1),

@@ -23,7 +23,18 @@ LOSS_KEYS = (
     "inverse_dynamics",
     "time_similarity",
     "time_contrast",
+    "batch_contrast",
 )
+
+
+def save_png(fig, path, dpi: int = 110) -> None:
+    """Write `fig` to `path` as PNG atomically (a reader never sees half a file), close it."""
+    from monde.io import atomic_write_bytes
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi)
+    plt.close(fig)
+    atomic_write_bytes(path, buf.getvalue())
 
 
 def _png(fig) -> bytes:
