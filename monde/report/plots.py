@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import io
 from collections.abc import Sequence
+from pathlib import Path
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
 
 LOSS_KEYS = (
     "loss",
@@ -27,7 +29,7 @@ LOSS_KEYS = (
 )
 
 
-def save_png(fig, path, dpi: int = 110) -> None:
+def save_png(fig: Figure, path: str | Path, dpi: int = 110) -> None:
     """Write `fig` to `path` as PNG atomically (a reader never sees half a file), close it."""
     from monde.io import atomic_write_bytes
 
