@@ -188,6 +188,16 @@ def _parallel_stream(
         initargs=(env_cfg, data_cfg),
     )
     pending: deque[tuple[int, Future]] = deque()
+
+    def submit(first: int) -> Future:
+        """The batch from `first` submitted; the pool starts worker processes here. Starting
+        one can fail when a sibling dies meanwhile (its pipes closed under the new process:
+        "bad value(s) in fds_to_keep"): that is the dead worker's error, reported as such."""
+        try:
+            return pool.submit(_batch_in_worker, first)
+        except (ValueError, OSError) as err:
+            raise BrokenProcessPool(f"a worker process could not be started: {err}") from err
+
     todo = iter(starts)
     next_out = starts[0] if starts else 0  # the first episode of the batch the writer awaits
     finished = False
@@ -195,7 +205,7 @@ def _parallel_stream(
         try:
             with _parent_main_hidden():  # the pool starts its processes on the first submits
                 for first in todo:
-                    pending.append((first, pool.submit(_batch_in_worker, first)))
+                    pending.append((first, submit(first)))
                     if len(pending) >= workers * IN_FLIGHT_PER_WORKER:
                         break
             while pending:
@@ -204,7 +214,7 @@ def _parallel_stream(
                 pending.popleft()
                 nxt = next(todo, None)
                 if nxt is not None:
-                    pending.append((nxt, pool.submit(_batch_in_worker, nxt)))
+                    pending.append((nxt, submit(nxt)))
                 yield batch
         except BrokenProcessPool as err:  # from a result, or from a submit to a broken pool
             raise WorkerDiedError(

@@ -118,6 +118,31 @@ def test_a_killed_worker_leaves_an_incomplete_store_and_one_line(tmp_path, capsy
     assert EpisodeStore(out).completeness()["summary"] == "complete: 12 episodes"
 
 
+def test_a_worker_that_cannot_start_is_a_dead_worker(tmp_path, monkeypatch):
+    """Starting a worker fails with "bad value(s) in fds_to_keep" when a sibling dies while it
+    spawns: the same incomplete store and error as a killed worker, not a bare ValueError."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    import monde.data.batches as batches_module
+
+    class SecondStartFails(ProcessPoolExecutor):
+        submits = 0
+
+        def submit(self, fn, /, *args, **kwargs):
+            SecondStartFails.submits += 1
+            if SecondStartFails.submits == 2:
+                raise ValueError("bad value(s) in fds_to_keep")
+            return super().submit(fn, *args, **kwargs)
+
+    monkeypatch.setattr(batches_module, "ProcessPoolExecutor", SecondStartFails)
+    env_cfg, data_cfg = tiny()
+    with pytest.raises(batches_module.WorkerDiedError, match="worker process died.*fds_to_keep"):
+        collect(env_cfg, data_cfg, tmp_path / "data", progress=False, workers=2)
+    state = EpisodeStore(tmp_path / "data").completeness()
+    assert state["complete"] is False
+    assert "collection failed: a collection worker process died" in state["summary"]
+
+
 class Killed(BaseException):
     """Stands in for kill -9 of the writer: escapes every handler, so nothing is marked."""
 
