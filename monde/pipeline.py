@@ -126,11 +126,22 @@ def evaluate(
     progress: bool = True,
     extra: dict | None = None,
 ) -> dict:
-    """Goal-reaching success of the model in `model_dir` (RUN/model) → the results JSON's fields.
+    """Goal-reaching success of the model in `model_dir` (RUN/model) → the results JSON's fields,
+    computed on `train.threads` torch threads as training and the demo are (the caller's count
+    restored after).
 
     Prints the success table and the timing of one replanning call; writes the payload to `out`
     when given. `extra` fields (the demo's stage times) go in after the single-plan timing.
     """
+    from monde.precision import torch_threads
+
+    with torch_threads(cfg.train.threads):
+        return _evaluate(cfg, model_dir, out, progress, extra)
+
+
+def _evaluate(
+    cfg: RunConfig, model_dir: Path, out: Path | None, progress: bool, extra: dict | None
+) -> dict:
     from monde.eval.goal_reaching import evaluate_goal_reaching, time_single_plan
     from monde.eval.novelty import scene_novelty
     from monde.models.checkpoint import load_model

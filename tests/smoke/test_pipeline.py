@@ -226,7 +226,7 @@ def test_trains_alike_ignores_only_where_it_runs(tiny_cfg):
 
 
 def test_demo_plans_through_waypoints_and_a_cost_basis_of_its_training_frames(
-    tiny_cfg, dataset, tmp_path
+    tiny_cfg, dataset, tmp_path, three_threads
 ):
     preset = tmp_path / "tiny.yaml"
     save_config(tiny_cfg, preset)
@@ -243,7 +243,11 @@ def test_demo_plans_through_waypoints_and_a_cost_basis_of_its_training_frames(
         ["eval", "--config", str(preset), "--model", str(run / "model"), "--out", str(out)]
         + ["--quiet", "plan.drop_action_variance=0.5", "plan.metric_episodes=2"]
     )
-    basis = json.loads(out.read_text())["planner_memory"]["cost_basis"]
+    evaluated = json.loads(out.read_text())
+    # `monde eval` computes on train.threads, as the demo does; the caller's count is restored
+    assert evaluated["single_episode_plan"]["threads"] == tiny_cfg.train.threads == 1
+    assert torch.get_num_threads() == 3
+    basis = evaluated["planner_memory"]["cost_basis"]
     assert basis["kept"] + basis["dropped"] == tiny_cfg.model.latent_dim
     assert basis["dropped"] >= 1 and 0.5 - 1e-6 <= basis["dropped_variance"] < 1
     assert basis["latents"] == 2 * (tiny_cfg.data.steps_per_episode // tiny_cfg.model.frameskip + 1)
