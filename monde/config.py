@@ -274,7 +274,8 @@ class TrainConfig:
     seed: int = 0
     """seed of initialisation and data order"""
     threads: int = 0
-    """torch CPU threads (0 keeps torch's default)"""
+    """torch CPU threads of training and of the evaluation after it (`monde demo`, `monde
+    eval`); 0 keeps torch's default"""
     log_every: int = 50
     """steps between metric rows"""
     checkpoint_every: int = 500
