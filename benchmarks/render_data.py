@@ -9,6 +9,7 @@ markers is replaced; no number in docs/data.md is typed by hand.
 from __future__ import annotations
 
 import sys
+import textwrap
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -184,7 +185,8 @@ def draw_data_scaling(data: dict, path: Path) -> None:
         ax.set_xlabel("training episodes")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8, loc="best")
-    fig.suptitle(f"{data['preset']} " + " ".join(data["overrides"]), fontsize=9)
+    title = f"{data['preset']} " + " ".join(data["overrides"])
+    fig.suptitle(textwrap.fill(title, width=130), fontsize=9)  # long overrides wrap, not clip
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     save_png(fig, path)
