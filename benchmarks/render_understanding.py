@@ -55,7 +55,9 @@ def render(data: dict) -> str:
         "",
         "Held-out R² of a ridge (linear) and a small-MLP probe from latents to the state. "
         "'predicted +k': a probe fitted on latents predicted k model steps ahead by open-loop "
-        "rollouts of training windows, scored on held-out windows.",
+        "rollouts of training windows, scored on held-out windows. An angle (a state named "
+        "…angle) is probed through its cos and sin, and its R² is the mean of theirs; the JSON "
+        "keeps each apart for encoded latents (`probes.encoded_angle_parts`).",
         "",
         probe_table(data["probes"], (1, 5, s["horizon"])),
         "",

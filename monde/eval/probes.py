@@ -14,7 +14,7 @@ import torch
 from torch import Tensor, nn
 
 from monde.precision import torch_threads
-from monde.probing import LinearProbe, near_constant, probe_targets, r2_score
+from monde.probing import LinearProbe, is_angle, near_constant, probe_targets, r2_score
 
 
 class MLPProbe(nn.Module):
@@ -145,16 +145,36 @@ def fit_state_probes(
     return {kind: StateProbe(read, groups) for kind, read in fitted.items()}
 
 
+def _target_r2(
+    states: Tensor, probe: StateProbe, x: Tensor, names: Sequence[str]
+) -> tuple[Tensor, list[list[int]], Tensor]:
+    """R² per probe target (T,), the target columns of each name, and (S,) near-constant flags."""
+    y, groups = probe_targets(states.double(), names)
+    return r2_score(y, probe.targets(x).double()), groups, near_constant(states)
+
+
 def state_r2(
     states: Tensor, probe: StateProbe, x: Tensor, names: Sequence[str]
 ) -> dict[str, float | None]:
     """Held-out R² of `probe` on latents x (N, D) against states (N, S), per named column: an
     angle's is the mean R² of its cos and sin; None for a column (near-)constant in `states`
     (`near_constant`)."""
-    y, groups = probe_targets(states.double(), names)
-    r2 = r2_score(y, probe.targets(x).double())
-    constant = near_constant(states)
+    r2, groups, constant = _target_r2(states, probe, x, names)
     return {
         name: None if bool(constant[i]) else float(r2[g].mean())
         for i, (name, g) in enumerate(zip(names, groups, strict=True))
+    }
+
+
+def angle_part_r2(
+    states: Tensor, probe: StateProbe, x: Tensor, names: Sequence[str]
+) -> dict[str, dict[str, float] | None]:
+    """The cos and sin R² of each angle column apart, {name: {"cos": r2, "sin": r2}}, whose mean
+    is its `state_r2`: a bar such as "R² of cos and sin ≥ 0.9" asks for both. Columns that are
+    not angles are left out; a (near-)constant angle is None."""
+    r2, groups, constant = _target_r2(states, probe, x, names)
+    return {
+        name: None if bool(constant[i]) else {"cos": float(r2[g[0]]), "sin": float(r2[g[1]])}
+        for i, (name, g) in enumerate(zip(names, groups, strict=True))
+        if is_angle(name)
     }

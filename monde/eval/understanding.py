@@ -16,7 +16,7 @@ import torch
 
 from monde.envs.registry import env_entry
 from monde.envs.violations import VIOLATION_KINDS, make_clip_pairs
-from monde.eval.probes import fit_state_probes, state_r2
+from monde.eval.probes import angle_part_r2, fit_state_probes, state_r2
 from monde.eval.rollout_error import (
     Rollouts,
     collect_rollouts,
@@ -64,7 +64,8 @@ def probe_section(
     progress: bool = True,
 ) -> tuple[dict, dict]:
     """R² of probes on encoded latents and on predicted latents per rollout step (an angle
-    column's R² is that of its cos and sin, see `monde.probing.probe_targets`).
+    column's R² is that of its cos and sin, see `monde.probing.probe_targets`; each of the two
+    apart in "encoded_angle_parts").
 
     → (section dict, encoded probes {kind: fn}) — the encoded probes also read rollouts.
     "predicted_refit": a probe fitted on predicted latents of training windows at that step;
@@ -73,6 +74,9 @@ def probe_section(
     encoded = fit_state_probes(z_train, s_train, names, cfg.probe_kinds, cfg.seed, cfg.mlp_steps)
     out: dict = {
         "encoded": {k: state_r2(s_test, p, z_test, names) for k, p in encoded.items()},
+        "encoded_angle_parts": {
+            k: angle_part_r2(s_test, p, z_test, names) for k, p in encoded.items()
+        },
         "predicted_refit": {k: [] for k in cfg.probe_kinds},
         "predicted_encoder_probe": {k: [] for k in cfg.probe_kinds},
         "steps": list(range(1, cfg.horizon + 1)),

@@ -228,5 +228,6 @@ def test_understand_cli_writes_json(report, tmp_path):
     data = read_json(out)
     assert data["split"] == {**data["split"], "train_episodes": 3, "test_episodes": 3}
     assert len(data["probes"]["predicted_refit"]["mlp"]) == 2
+    assert data["probes"]["encoded_angle_parts"] == {"linear": {}, "mlp": {}}  # TwoRoom: no angle
     assert set(data["surprise"]) == {"teleport", "vanish", "stop", "reverse", "through_wall"}
     assert 0.0 <= data["surprise"]["teleport"]["auroc"] <= 1.0

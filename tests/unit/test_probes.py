@@ -149,3 +149,22 @@ def test_probe_r2_is_the_linear_probe_class_scored_on_held_out_latents():
     y_hat = apply_linear_probe(weights, (x_test.double() - mean) / std)
     assert torch.equal(LinearProbe.fit(x_train, y_train)(x_test), y_hat)
     assert torch.equal(probe_r2(x_train, y_train, x_test, y_test), r2_score(y_test.double(), y_hat))
+
+
+def test_angle_parts_score_cos_and_sin_apart_and_average_to_the_angle_r2():
+    from monde.eval.probes import angle_part_r2, fit_state_probes, state_r2
+
+    gen = torch.Generator().manual_seed(0)
+    theta = torch.rand(400, generator=gen) * 2 * math.pi - math.pi
+    x = torch.rand(400, generator=gen)
+    z = torch.stack([theta.cos(), x], dim=1)  # (400, 2): the cos is in the latent, the sin not
+    states = torch.stack([x, theta, torch.zeros(400)], dim=1)  # x, block_angle, a still angle
+    names = ["x", "block_angle", "rest_angle"]
+    probe = fit_state_probes(z[:300], states[:300], names, kinds=("linear",))["linear"]
+    parts = angle_part_r2(states[300:], probe, z[300:], names)
+    assert set(parts) == {"block_angle", "rest_angle"}  # angles only
+    assert parts["rest_angle"] is None  # near-constant
+    assert parts["block_angle"]["cos"] > 0.999
+    assert parts["block_angle"]["sin"] < 0.1  # sin θ is uncorrelated with cos θ and x
+    mean = (parts["block_angle"]["cos"] + parts["block_angle"]["sin"]) / 2
+    assert state_r2(states[300:], probe, z[300:], names)["block_angle"] == pytest.approx(mean)
