@@ -145,12 +145,21 @@ def fit_state_probes(
     return {kind: StateProbe(read, groups) for kind, read in fitted.items()}
 
 
-def _target_r2(
+def state_r2_with_angle_parts(
     states: Tensor, probe: StateProbe, x: Tensor, names: Sequence[str]
-) -> tuple[Tensor, list[list[int]], Tensor]:
-    """R² per probe target (T,), the target columns of each name, and (S,) near-constant flags."""
+) -> tuple[dict[str, float | None], dict[str, dict[str, float] | None]]:
+    """(`state_r2`, `angle_part_r2`) of one probe reading of latents x (N, D): both from a
+    single pass of the probe over x."""
     y, groups = probe_targets(states.double(), names)
-    return r2_score(y, probe.targets(x).double()), groups, near_constant(states)
+    r2 = r2_score(y, probe.targets(x).double())  # (T,) per probe target
+    constant = near_constant(states)  # (S,)
+    per_name, angle_parts = {}, {}
+    for i, (name, g) in enumerate(zip(names, groups, strict=True)):
+        still = bool(constant[i])
+        per_name[name] = None if still else float(r2[g].mean())
+        if is_angle(name):
+            angle_parts[name] = None if still else {"cos": float(r2[g[0]]), "sin": float(r2[g[1]])}
+    return per_name, angle_parts
 
 
 def state_r2(
@@ -159,11 +168,7 @@ def state_r2(
     """Held-out R² of `probe` on latents x (N, D) against states (N, S), per named column: an
     angle's is the mean R² of its cos and sin; None for a column (near-)constant in `states`
     (`near_constant`)."""
-    r2, groups, constant = _target_r2(states, probe, x, names)
-    return {
-        name: None if bool(constant[i]) else float(r2[g].mean())
-        for i, (name, g) in enumerate(zip(names, groups, strict=True))
-    }
+    return state_r2_with_angle_parts(states, probe, x, names)[0]
 
 
 def angle_part_r2(
@@ -172,9 +177,4 @@ def angle_part_r2(
     """The cos and sin R² of each angle column apart, {name: {"cos": r2, "sin": r2}}, whose mean
     is its `state_r2`: a bar such as "R² of cos and sin ≥ 0.9" asks for both. Columns that are
     not angles are left out; a (near-)constant angle is None."""
-    r2, groups, constant = _target_r2(states, probe, x, names)
-    return {
-        name: None if bool(constant[i]) else {"cos": float(r2[g[0]]), "sin": float(r2[g[1]])}
-        for i, (name, g) in enumerate(zip(names, groups, strict=True))
-        if is_angle(name)
-    }
+    return state_r2_with_angle_parts(states, probe, x, names)[1]

@@ -16,7 +16,7 @@ import torch
 
 from monde.envs.registry import env_entry
 from monde.envs.violations import VIOLATION_KINDS, make_clip_pairs
-from monde.eval.probes import angle_part_r2, fit_state_probes, state_r2
+from monde.eval.probes import fit_state_probes, state_r2, state_r2_with_angle_parts
 from monde.eval.rollout_error import (
     Rollouts,
     collect_rollouts,
@@ -72,11 +72,10 @@ def probe_section(
     "predicted_encoder_probe": the probe of encoded latents applied to predicted latents.
     """
     encoded = fit_state_probes(z_train, s_train, names, cfg.probe_kinds, cfg.seed, cfg.mlp_steps)
+    scored = {k: state_r2_with_angle_parts(s_test, p, z_test, names) for k, p in encoded.items()}
     out: dict = {
-        "encoded": {k: state_r2(s_test, p, z_test, names) for k, p in encoded.items()},
-        "encoded_angle_parts": {
-            k: angle_part_r2(s_test, p, z_test, names) for k, p in encoded.items()
-        },
+        "encoded": {k: per_name for k, (per_name, _) in scored.items()},
+        "encoded_angle_parts": {k: parts for k, (_, parts) in scored.items()},
         "predicted_refit": {k: [] for k in cfg.probe_kinds},
         "predicted_encoder_probe": {k: [] for k in cfg.probe_kinds},
         "steps": list(range(1, cfg.horizon + 1)),
