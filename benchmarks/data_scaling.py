@@ -43,9 +43,9 @@ OUT = ROOT / "benchmarks" / "results" / "data_scaling.json"
 
 
 def collect_largest(cfg: RunConfig, data: Path, workers: int | None, progress: bool) -> None:
-    """The largest size's episodes in `data`: collected, resumed, or reused when complete (a
-    complete store of more episodes is reused too, so that several runs of this script with
-    different --sizes can share one store)."""
+    """The largest size's episodes in `data`: collected, resumed, grown from a store of fewer
+    episodes, or reused when complete (a complete store of more episodes is reused too, so that
+    several runs of this script with different --sizes share one store)."""
     if not is_store(data):
         collect(cfg.env, cfg.data, data, progress, workers=workers)
         return
@@ -55,9 +55,11 @@ def collect_largest(cfg: RunConfig, data: Path, workers: int | None, progress: b
     if complete and isinstance(stored, int) and stored > cfg.data.episodes:
         # a complete store of more episodes serves too: each size copies its prefix
         cfg = replace(cfg, data=replace(cfg.data, episodes=stored))
-    if differ := collection_differences(store.meta["info"], cfg.env, cfg.data):
+    differ = collection_differences(store.meta["info"], cfg.env, cfg.data)
+    grows = isinstance(stored, int) and stored < cfg.data.episodes
+    if differ and not (grows and all(d.startswith("data.episodes:") for d in differ)):
         raise SystemExit(f"{data}: collected with other settings ({'; '.join(differ)})")
-    if not complete:
+    if not complete or grows:  # resumed, or grown to the largest size (monde.data.collect)
         collect(cfg.env, cfg.data, data, progress, resume=True, workers=workers)
 
 

@@ -113,7 +113,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--resume",
         action="store_true",
-        help="continue an interrupted collection in --out (same config) where it stopped",
+        help="continue an interrupted collection in --out (same config) where it stopped, or "
+        "grow a finished one to a larger data.episodes",
     )
     p.add_argument(
         "--workers",

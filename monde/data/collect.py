@@ -25,15 +25,25 @@ def _reopen(out: Path, env_cfg: EnvConfig, data_cfg: DataConfig, resume: bool) -
         hint = (
             "continue it with `monde collect --resume` (same config), or delete it"
             if state["complete"] is not True
-            else "delete it or pick another folder"
+            else "grow it with `monde collect --resume` and a larger data.episodes, delete it "
+            "or pick another folder"
         )
         raise FileExistsError(f"{out} already holds a store ({state['summary']}); {hint}")
     differ = collection_differences(store.meta["info"], env_cfg, data_cfg)
-    if differ:
+    if differ and not _grows(store, data_cfg, differ):
         raise ValueError(
             f"{out}: cannot resume: it was collected with other settings ({'; '.join(differ)})"
         )
     return store
+
+
+def _grows(store: EpisodeStore, data_cfg: DataConfig, differ: list[str]) -> bool:
+    """Whether `data_cfg` differs from the store's collection only in asking for more episodes:
+    episode i depends only on data.seed + i (and its batch's first seed), so continuing writes
+    exactly the episodes a collection of the larger size writes."""
+    recorded = store.meta["info"]["data_config"].get("episodes")
+    only_count = len(differ) == 1 and differ[0].startswith("data.episodes:")
+    return only_count and isinstance(recorded, int) and data_cfg.episodes > recorded
 
 
 def collect(
@@ -49,7 +59,8 @@ def collect(
     Episode i is reset with seed data_cfg.seed + i and the explorer of each batch of num_envs
     episodes is seeded by its first seed, so the same config re-creates the dataset exactly.
     With `resume`, an interrupted collection at `out` (same settings) continues where it
-    stopped and ends holding exactly the episodes an uninterrupted run writes. The store is
+    stopped and ends holding exactly the episodes an uninterrupted run writes; a store given a
+    larger data.episodes (all else the same) grows to the collection of that size. The store is
     marked complete as the last write; an error marks it failed.
 
     `workers` processes (default data_cfg.workers; 0: chosen from the first batch's stepping
@@ -61,7 +72,7 @@ def collect(
     # 'auto' is the env's own policy; the store records the name it ran
     data_cfg = as_recorded(env_cfg, data_cfg)
     store = _reopen(out, env_cfg, data_cfg, resume) if is_store(out) else None
-    if store is not None and store.meta.get("complete") is True:
+    if store is not None and store.meta.get("complete") is True and len(store) >= data_cfg.episodes:
         print(f"{out} already holds the {len(store)} collected episodes; nothing to resume")
         return store.meta["info"].get("coverage", {})
     env = make_env(env_cfg.name, data_cfg.num_envs, **env_cfg.env_kwargs("collect"))
@@ -89,6 +100,7 @@ def collect(
     else:
         done, spent = len(store), float(store.meta["info"].get("collect_seconds") or 0.0)
         print(f"resuming {out}: {done} of {data_cfg.episodes} episodes already stored")
+        store.meta["info"]["data_config"] = to_dict(data_cfg)  # a grown store records its size
         store.resume_writing(expected_episodes=data_cfg.episodes)
     # the states of the episodes stored before an interruption count towards coverage
     all_states = [store[i].states for i in range(done)]

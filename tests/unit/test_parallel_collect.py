@@ -186,3 +186,21 @@ def test_the_first_episodes_of_a_collection_are_the_smaller_collection(tmp_path)
         first_episodes(tmp_path / "seven", tmp_path / "x", env_cfg, replace(data_cfg, episodes=8))
     with pytest.raises(ValueError, match=r"other settings .*data\.seed: 0 → 1"):
         first_episodes(tmp_path / "seven", tmp_path / "y", env_cfg, replace(small, seed=1))
+
+
+def test_resume_with_more_episodes_grows_a_store_to_the_larger_collection(tmp_path):
+    env_cfg, data_cfg = tiny(7)
+    collect(env_cfg, data_cfg, tmp_path / "seven", progress=False, workers=1)
+    small = replace(data_cfg, episodes=3)  # ends inside a batch: the growth finishes it
+    collect(env_cfg, small, tmp_path / "grown", progress=False, workers=1)
+    with pytest.raises(FileExistsError, match=r"complete: 3 episodes.*larger data\.episodes"):
+        collect(env_cfg, data_cfg, tmp_path / "grown", progress=False)
+    collect(env_cfg, data_cfg, tmp_path / "grown", progress=False, resume=True, workers=2)
+    grown = EpisodeStore(tmp_path / "grown")
+    assert_same_store(EpisodeStore(tmp_path / "seven"), grown)
+    assert grown.completeness()["summary"] == "complete: 7 episodes"
+    assert collection_differences(grown.meta["info"], env_cfg, data_cfg) == []  # reused as 7
+    with pytest.raises(ValueError, match=r"cannot resume.*data\.episodes: 7 → 3"):
+        collect(env_cfg, small, tmp_path / "grown", progress=False, resume=True)
+    with pytest.raises(ValueError, match=r"cannot resume.*data\.seed: 0 → 1"):
+        collect(env_cfg, replace(data_cfg, episodes=9, seed=1), tmp_path / "grown", resume=True)
