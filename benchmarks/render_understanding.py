@@ -74,7 +74,8 @@ def render(data: dict) -> str:
         "encoded latents, in arena units (the arena is the unit square). The last two columns "
         "(when measured) count held-out windows whose predicted agent the probe puts on the "
         "other side of the wall than the true one, and the share of the agent_x squared error "
-        "(SS) those windows carry: where the rollouts go wrong.",
+        "(SS) those windows carry: where the rollouts go wrong. Where measured, the latent "
+        "error of the same rollouts on training windows stands beside the held-out one.",
         "",
         rollout_table(data["rollout_error"], fs),
         "",

@@ -155,6 +155,10 @@ def evaluate_understanding(
         z_train, s_train, z_test, s_test, roll_train, roll_test, state_names, cfg, progress
     )
     linear = encoded.get("linear") or next(iter(encoded.values()))
+    held_out = rollout_error(roll_test, scale, linear, state_names, position, wall)
+    # the same error on training windows: a held-out error far above it is a model that fits
+    # its episodes' dynamics and not the environment's (more episodes, not more steps)
+    held_out["latent_train"] = rollout_error(roll_train, scale)["latent"]
     results = {
         "frameskip": model.frameskip,
         "history": model.history,
@@ -168,7 +172,7 @@ def evaluate_understanding(
             "test_windows": int(len(roll_test.z_pred)),
         },
         "probes": probes,
-        "rollout_error": rollout_error(roll_test, scale, linear, state_names, position, wall),
+        "rollout_error": held_out,
     }
     if env_cfg is not None:
         results["surprise"] = surprise_section(model, env_cfg, scale, cfg, progress)

@@ -229,5 +229,8 @@ def test_understand_cli_writes_json(report, tmp_path):
     assert data["split"] == {**data["split"], "train_episodes": 3, "test_episodes": 3}
     assert len(data["probes"]["predicted_refit"]["mlp"]) == 2
     assert data["probes"]["encoded_angle_parts"] == {"linear": {}, "mlp": {}}  # TwoRoom: no angle
+    train_error = data["rollout_error"]["latent_train"]  # beside the held-out error, per step
+    assert len(train_error) == len(data["rollout_error"]["latent"]) == 2
+    assert all(np.isfinite(x) and x >= 0 for x in train_error)
     assert set(data["surprise"]) == {"teleport", "vanish", "stop", "reverse", "through_wall"}
     assert 0.0 <= data["surprise"]["teleport"]["auroc"] <= 1.0

@@ -100,3 +100,13 @@ def test_report_rollout_table_names_the_agent_column_of_the_results():
     head, _, row = rollout_table(err, frameskip=5).splitlines()
     assert head.endswith("| its share of agent_x SS |")
     assert row == "| 1 | 5 | 0.500 | 0.100 | 25.0 % | 50 % |"
+
+
+def test_report_rollout_table_puts_the_training_error_beside_the_held_out_one():
+    from monde.report.build import rollout_table
+
+    err = {"steps": [1, 2], "latent": [0.5, 0.9], "latent_train": [0.25, 0.3]}
+    head, _, first, second = rollout_table(err, frameskip=5).splitlines()
+    assert head.endswith("| latent error, training episodes |")
+    assert first == "| 1 | 5 | 0.500 | – | 0.250 |"
+    assert second == "| 2 | 10 | 0.900 | – | 0.300 |"
