@@ -101,6 +101,7 @@ def row(size: int, run: Path, payload: dict) -> dict:
         "train_seconds": payload.get("train_seconds"),
         "eval_seconds": payload.get("eval_seconds"),
         "results": str(run / "results.json"),
+        "commit": payload.get("provenance", {}).get("commit"),  # a size read back keeps its own
     }
 
 

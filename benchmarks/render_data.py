@@ -205,8 +205,9 @@ def render_data_scaling(data: dict) -> list[str]:
         f"![success and probes against training episodes]({FIGURE.relative_to(DOC.parent)})",
         "",
         "| training episodes | success (95 % CI) | random actions | train steps | train min |"
-        + "".join(f" {n} R² |" for n in probe_names),
-        "|---|---|---|---|---|" + "---|" * len(probe_names),
+        + "".join(f" {n} R² |" for n in probe_names)
+        + " commit |",
+        "|---|---|---|---|---|" + "---|" * len(probe_names) + "---|",
     ]
     for r in data["rows"]:
         rand = (
@@ -220,6 +221,7 @@ def render_data_scaling(data: dict) -> list[str]:
             f"| {r['episodes']:,} | {100 * r['success_rate']:.0f} % ({100 * r['ci95'][0]:.0f} % "
             f"– {100 * r['ci95'][1]:.0f} %) | {rand} | {r['train_steps']:,} | {train_min} |"
             + "".join(f" {probes[n]:.2f} |" if n in probes else " – |" for n in probe_names)
+            + f" {r.get('commit') or '–'} |"
         )
     lines += ["", f"Command: `{data['command']}`; commit {data['provenance']['commit']}."]
     draw_data_scaling(data, FIGURE)
