@@ -157,7 +157,7 @@ def evaluate_understanding(
     linear = encoded.get("linear") or next(iter(encoded.values()))
     held_out = rollout_error(roll_test, scale, linear, state_names, position, wall)
     # the same error on training windows: a held-out error far above it is a model that fits
-    # its episodes' dynamics and not the environment's (more episodes, not more steps)
+    # its training episodes' dynamics more than the environment's
     held_out["latent_train"] = rollout_error(roll_train, scale)["latent"]
     results = {
         "frameskip": model.frameskip,

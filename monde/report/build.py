@@ -428,8 +428,8 @@ def build_report(
                 "The model encodes the first frame and rolls out with the recorded actions. "
                 "Latent error: ‖ẑ − z‖² over the mean squared spread of latents (about 2 means "
                 "no better than an unrelated frame), on held-out episodes and, beside it, on "
-                "training episodes (far below the held-out error: the model fits its episodes "
-                "more than the environment). State error: the linear probe of encoded "
+                "training episodes (a training error far below the held-out one: the model fits "
+                "its episodes more than the environment). State error: the linear probe of encoded "
                 "latents applied to the predictions. GIFs: decoded by the visualisation decoder, "
                 "trained afterwards on frozen latents."
             ),
