@@ -71,33 +71,37 @@ def test_render_writes_probe_columns_and_the_figure(tmp_path: Path, monkeypatch)
         "command": "python benchmarks/data_scaling.py --sizes 10 20",
         "provenance": {"commit": "abc1234"},
         "rows": [
-            _row(10, 0.25, {"block_x": 0.5, "block_angle": 0.125}),
-            _row(20, 0.5, None),  # a run without probes: dashes
+            {**_row(10, 0.25, {"block_x": 0.5, "block_angle": 0.125}), "commit": "def5678"},
+            _row(20, 0.5, None),  # a run without probes or commit: dashes
         ],
     }
     lines = render_data.render_data_scaling(data)
-    assert lines[6].endswith(" block_x R² | block_angle R² |")
-    assert "| 10 | 25 % (12 % – 38 %) | 0 % | 100 | 2 | 0.50 | 0.12 |" in lines
-    assert "| 20 | 50 % (25 % – 75 %) | 0 % | 100 | 2 | – | – |" in lines
+    assert lines[6].endswith(" block_x R² | block_angle R² | commit |")
+    assert "| 10 | 25 % (12 % – 38 %) | 0 % | 100 | 2 | 0.50 | 0.12 | def5678 |" in lines
+    assert "| 20 | 50 % (25 % – 75 %) | 0 % | 100 | 2 | – | – | – |" in lines
     assert "![success and probes against training episodes](figures/data_scaling.png)" in lines
     assert figure.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-@pytest.mark.parametrize("stored", [40, 20])
-def test_a_complete_larger_store_serves_a_smaller_curve(tmp_path: Path, stored: int) -> None:
-    """Sizes up to 20 reuse a complete store of 40 episodes (their prefixes); a store of fewer
-    episodes than the largest size is refused, naming the setting."""
+@pytest.mark.parametrize("stored", [40, 20, 12])
+def test_the_largest_store_is_reused_or_grown(tmp_path: Path, stored: int) -> None:
+    """Sizes up to 20 reuse a complete store of 20 or 40 episodes (their prefixes); a store of
+    fewer episodes grows to 20; a store of other settings is refused, naming the setting."""
     from monde.data.collect import collect
+    from monde.data.store import EpisodeStore
     from monde.pipeline import run_config
 
-    def config(episodes: int):
+    def config(episodes: int, *more: str):
         return run_config(
-            None, [f"data.episodes={episodes}", "data.steps_per_episode=3", "data.num_envs=4"]
+            None,
+            [f"data.episodes={episodes}", "data.steps_per_episode=3", "data.num_envs=4", *more],
         )
 
     collect(config(stored).env, config(stored).data, tmp_path / "data", progress=False)
-    if stored >= 20:
-        data_scaling.collect_largest(config(20), tmp_path / "data", None, progress=False)
-    else:
-        with pytest.raises(SystemExit, match="data.episodes: 20 → 40"):
-            data_scaling.collect_largest(config(40), tmp_path / "data", None, progress=False)
+    data_scaling.collect_largest(config(20), tmp_path / "data", None, progress=False)
+    store = EpisodeStore(tmp_path / "data")
+    assert store.completeness()["summary"] == f"complete: {max(stored, 20)} episodes"
+    with pytest.raises(SystemExit, match=r"data\.seed: 0 → 1"):
+        data_scaling.collect_largest(
+            config(20, "data.seed=1"), tmp_path / "data", None, progress=False
+        )
