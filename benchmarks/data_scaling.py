@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 from monde.config import RunConfig  # noqa: E402
 from monde.config_io import ConfigError, from_dict, to_dict  # noqa: E402
 from monde.data.collect import collect  # noqa: E402
-from monde.data.collection_settings import collection_differences  # noqa: E402
+from monde.data.collection_settings import resumable_differences  # noqa: E402
 from monde.data.prefix import first_episodes  # noqa: E402
 from monde.data.store import EpisodeStore, is_store  # noqa: E402
 from monde.io import atomic_write_json, read_json  # noqa: E402
@@ -55,11 +55,9 @@ def collect_largest(cfg: RunConfig, data: Path, workers: int | None, progress: b
     if complete and isinstance(stored, int) and stored > cfg.data.episodes:
         # a complete store of more episodes serves too: each size copies its prefix
         cfg = replace(cfg, data=replace(cfg.data, episodes=stored))
-    differ = collection_differences(store.meta["info"], cfg.env, cfg.data)
-    grows = isinstance(stored, int) and stored < cfg.data.episodes
-    if differ and not (grows and all(d.startswith("data.episodes:") for d in differ)):
+    if differ := resumable_differences(store.meta["info"], cfg.env, cfg.data):
         raise SystemExit(f"{data}: collected with other settings ({'; '.join(differ)})")
-    if not complete or grows:  # resumed, or grown to the largest size (monde.data.collect)
+    if not complete or stored != cfg.data.episodes:  # resumed, or grown to the largest size
         collect(cfg.env, cfg.data, data, progress, resume=True, workers=workers)
 
 

@@ -10,7 +10,7 @@ import numpy as np
 from monde.config import DataConfig, EnvConfig
 from monde.config_io import to_dict
 from monde.data.batches import BatchStream, WorkerDiedError, batch_starts, resolve_workers
-from monde.data.collection_settings import as_recorded, collection_differences
+from monde.data.collection_settings import as_recorded, resumable_differences
 from monde.data.store import EpisodeStore, is_store
 from monde.envs import make_env
 from monde.envs.registry import close_env, env_entry
@@ -29,21 +29,12 @@ def _reopen(out: Path, env_cfg: EnvConfig, data_cfg: DataConfig, resume: bool) -
             "or pick another folder"
         )
         raise FileExistsError(f"{out} already holds a store ({state['summary']}); {hint}")
-    differ = collection_differences(store.meta["info"], env_cfg, data_cfg)
-    if differ and not _grows(store, data_cfg, differ):
+    differ = resumable_differences(store.meta["info"], env_cfg, data_cfg)
+    if differ:
         raise ValueError(
             f"{out}: cannot resume: it was collected with other settings ({'; '.join(differ)})"
         )
     return store
-
-
-def _grows(store: EpisodeStore, data_cfg: DataConfig, differ: list[str]) -> bool:
-    """Whether `data_cfg` differs from the store's collection only in asking for more episodes:
-    episode i depends only on data.seed + i (and its batch's first seed), so continuing writes
-    exactly the episodes a collection of the larger size writes."""
-    recorded = store.meta["info"]["data_config"].get("episodes")
-    only_count = len(differ) == 1 and differ[0].startswith("data.episodes:")
-    return only_count and isinstance(recorded, int) and data_cfg.episodes > recorded
 
 
 def collect(

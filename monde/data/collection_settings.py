@@ -49,3 +49,14 @@ def collection_differences(info: Mapping, env_cfg: EnvConfig, data_cfg: DataConf
         if stored_data.get(k) != now_data[k]
     ]
     return differ
+
+
+def resumable_differences(info: Mapping, env_cfg: EnvConfig, data_cfg: DataConfig) -> list[str]:
+    """`collection_differences`, less a data.episodes larger than the store's: episode i depends
+    only on data.seed + i (and its batch's first seed), so a store continued to more episodes
+    holds exactly the collection of that size (`monde collect --resume` grows it)."""
+    differ = collection_differences(info, env_cfg, data_cfg)
+    recorded = info.get("data_config", {}).get("episodes")
+    if isinstance(recorded, int) and data_cfg.episodes > recorded:
+        differ = [d for d in differ if not d.startswith("data.episodes:")]
+    return differ
