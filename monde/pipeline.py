@@ -144,7 +144,7 @@ def _evaluate(
 ) -> dict:
     from monde.eval.goal_reaching import evaluate_goal_reaching, time_single_plan
     from monde.eval.novelty import scene_novelty
-    from monde.models.checkpoint import load_model
+    from monde.models.checkpoint import load_model, saved_model_record
     from monde.precision import results_precision
     from monde.report import provenance, success_table
     from monde.train.distributed import resolve_device
@@ -207,6 +207,7 @@ def _evaluate(
             next(model.parameters()).device,
             Path(model_dir).parent,
         ),
+        "model": saved_model_record(model_dir),  # which weights: a checkpoint names its step
         "config": to_dict(replace(cfg, model=model.cfg)),  # the model evaluated, as it was built
         **model_config_note(cfg, model.cfg),
         "provenance": provenance(),

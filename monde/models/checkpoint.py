@@ -21,19 +21,29 @@ CONFIG_FILE = "config.json"
 FORMAT = "monde.WorldModel/1"
 
 
-def save_model(model: WorldModel, directory: str | Path) -> None:
+def save_model(model: WorldModel, directory: str | Path, train_step: int | None = None) -> None:
     """Write the weights and the config that rebuilds them as one unit.
 
     Both files go into a temporary sibling folder that is then renamed into place, so a crash
-    never leaves weights beside the config of another model.
+    never leaves weights beside the config of another model. `train_step`, the optimizer steps
+    behind these weights, is recorded in config.json so that an evaluation says which model
+    it ran (a checkpoint halfway through a schedule is not the schedule's final model).
     """
     tensors = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    meta: dict = {"format": FORMAT, "monde_version": __version__, "model": to_dict(model.cfg)}
+    if train_step is not None:
+        meta["train_step"] = int(train_step)
     with atomic_folder(directory) as tmp:
         atomic_save_safetensors(tensors, tmp / MODEL_FILE, metadata={"format": FORMAT})
-        atomic_write_json(
-            tmp / CONFIG_FILE,
-            {"format": FORMAT, "monde_version": __version__, "model": to_dict(model.cfg)},
-        )
+        atomic_write_json(tmp / CONFIG_FILE, meta)
+
+
+def saved_model_record(directory: str | Path) -> dict:
+    """{"path", "train_step"} of the model saved in `directory`; train_step is None for models
+    saved before it was recorded."""
+    directory = model_folder(directory)
+    step = read_json(directory / CONFIG_FILE).get("train_step")
+    return {"path": str(directory), "train_step": step}
 
 
 def model_folder(directory: str | Path) -> Path:

@@ -202,5 +202,5 @@ def _train_run(
         dist=ctx,
     )
     if stop_after is None and ctx.is_main:
-        save_model(model, run_dir / "model")
+        save_model(model, run_dir / "model", train_step=cfg.train.steps)
     return model, metrics

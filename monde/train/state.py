@@ -58,7 +58,8 @@ def save_checkpoint(
     final = root / checkpoint_name(step)
     tensors, groups = _optimizer_to_flat(optimizer)
     with atomic_folder(final) as tmp:
-        save_model(model, tmp)  # first: it writes the folder whole, then the optimizer joins
+        # first: it writes the folder whole, then the optimizer joins
+        save_model(model, tmp, train_step=step)
         atomic_save_safetensors(tensors, tmp / "train_state.safetensors")
         atomic_write_json(tmp / "train_state.json", {"step": step, "param_groups": groups})
     prune_checkpoints(root, keep)

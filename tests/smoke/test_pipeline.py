@@ -244,6 +244,8 @@ def test_demo_plans_through_waypoints_and_a_cost_basis_of_its_training_frames(
         + ["--quiet", "plan.drop_action_variance=0.5", "plan.metric_episodes=2"]
     )
     evaluated = json.loads(out.read_text())
+    # the results name the weights they evaluated: the final model, at the schedule's last step
+    assert evaluated["model"] == {"path": str(run / "model"), "train_step": tiny_cfg.train.steps}
     # `monde eval` computes on train.threads, as the demo does; the caller's count is restored
     assert evaluated["single_episode_plan"]["threads"] == tiny_cfg.train.threads == 1
     assert torch.get_num_threads() == 3

@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from monde.config import ModelConfig, TrainConfig
+from monde.models.checkpoint import saved_model_record
 from monde.models.regularizers import sigreg
 from monde.models.world_model import WorldModel
 from monde.train.distributed import DistContext
@@ -237,6 +238,7 @@ def test_checkpoint_restores_weights_moments_and_step(tmp_path):
     step(frames, actions, 0)  # AdamW now holds moments
     path = save_checkpoint(tmp_path / "checkpoints", 7, model, optimizer)
     assert path.name == "step-000000007"
+    assert saved_model_record(path) == {"path": str(path), "train_step": 7}
 
     other, other_opt, other_step, _, _ = _tiny_run(seed=1)  # other weights, no moments
     assert load_checkpoint(path, other, other_opt) == 7
