@@ -66,6 +66,7 @@ LEVERS = [
     Lever("steps", K512 + "step_12000_plan_horizon_10.json", evaluated_step=12000),
     Lever("predictor", K512 + "depth_4_step_12000_plan_horizon_10.json", evaluated_step=12000),
     Lever("training", K512 + "rollout_8_step_12000_plan_horizon_10.json", evaluated_step=12000),
+    Lever("resolution", EXP + "push_t_full_96px_step_12000.json", evaluated_step=12000),
     Lever(
         "predictor",
         EXP + "push_t_full_predictor_1024_preset.json",
