@@ -114,7 +114,9 @@ def evaluated_step(result: dict, lever: Lever) -> int:
     """The step of the weights evaluated: recorded by `monde eval` since it names its model, else
     the manifest's, else the schedule's end."""
     recorded = (result.get("model") or {}).get("train_step")
-    return recorded or lever.evaluated_step or result["config"]["train"]["steps"]
+    if recorded is not None:
+        return recorded
+    return lever.evaluated_step or result["config"]["train"]["steps"]
 
 
 def seeded(path: str, seed: int) -> dict:
