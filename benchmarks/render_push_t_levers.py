@@ -19,6 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from monde.io import read_json, replace_section  # noqa: E402
+from monde.report.tables import success_with_ci  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
 DOC = ROOT / "docs" / "environments.md"
@@ -127,11 +128,6 @@ def seeded(path: str, seed: int) -> dict:
     return result
 
 
-def success(result: dict) -> dict:
-    planner = result["results"]["planner"]
-    return {"rate": planner["success_rate"], "ci": planner["ci95"], "n": planner["episodes"]}
-
-
 def read_lever(lever: Lever, base_config: dict) -> dict:
     result = seeded(lever.table, TABLE_SEED)
     row = {
@@ -139,8 +135,8 @@ def read_lever(lever: Lever, base_config: dict) -> dict:
         "file": lever.table,
         "change": config_change(result["config"], base_config),
         "step": evaluated_step(result, lever),
-        "table": success(result),
-        "validation": success(seeded(lever.validation, VALIDATION_SEED))
+        "table": result["results"]["planner"],
+        "validation": seeded(lever.validation, VALIDATION_SEED)["results"]["planner"]
         if lever.validation
         else None,
         "plan_ms": result["single_episode_plan"]["median_ms"],
@@ -158,10 +154,8 @@ def read_lever(lever: Lever, base_config: dict) -> dict:
     return row
 
 
-def pct(s: dict | None) -> str:
-    if s is None:
-        return "—"
-    return f"{100 * s['rate']:.0f} % ({100 * s['ci'][0]:.0f}–{100 * s['ci'][1]:.0f})"
+def pct(planner: dict | None) -> str:
+    return "—" if planner is None else success_with_ci(planner)
 
 
 def render(rows: list[dict]) -> list[str]:
@@ -191,14 +185,14 @@ def render(rows: list[dict]) -> list[str]:
             f"| {r['block']} | {change} | {r['step']:,} | {pct(r['table'])} | "
             f"{pct(r['validation'])} | {angle} | {block} | {r['plan_ms']:.0f} | {r['commit']} |"
         )
-    best = max(rows, key=lambda r: r["table"]["rate"])
+    best = max(rows, key=lambda r: r["table"]["success_rate"])
     lines += [
         "",
         f"The highest row plans {pct(best['table'])} on the table's seeds ({best['block']}); "
-        f"{sum(r['table']['ci'][0] > base['table']['rate'] for r in rows[1:])} of "
+        f"{sum(r['table']['ci95'][0] > base['table']['success_rate'] for r in rows[1:])} of "
         f"{len(rows) - 1} changes have a 95 % interval above the table model's "
-        f"{100 * base['table']['rate']:.0f} %, and "
-        f"{sum(r['table']['rate'] >= TARGET for r in rows)} reach {100 * TARGET:.0f} %.",
+        f"{100 * base['table']['success_rate']:.0f} %, and "
+        f"{sum(r['table']['success_rate'] >= TARGET for r in rows)} reach {100 * TARGET:.0f} %.",
         "",
         f"![PushT levers]({FIGURE.relative_to(DOC.parent).as_posix()})",
     ]
@@ -221,14 +215,16 @@ def draw(rows: list[dict], path: Path) -> None:
         ):
             if s is None:
                 continue
-            lo, hi = 100 * s["ci"][0], 100 * s["ci"][1]
+            lo, hi = 100 * s["ci95"][0], 100 * s["ci95"][1]
             ax.plot([lo, hi], [y + dy, y + dy], color=colour, lw=2, alpha=0.5)
-            ax.plot(100 * s["rate"], y + dy, "o", color=colour, label=name if i == 0 else None)
+            ax.plot(
+                100 * s["success_rate"], y + dy, "o", color=colour, label=name if i == 0 else None
+            )
         change = ", ".join(r["change"]) or "—"
         labels.append(f"{r['block']}, step {r['step']:,}\n{change}")
     ax.set_yticks(range(len(rows)), labels[::-1], fontsize=7)
     ax.axvline(100 * TARGET, color="tab:red", ls="--", lw=1, label=f"bar {100 * TARGET:.0f} %")
-    ax.axvline(100 * rows[0]["table"]["rate"], color="tab:gray", ls=":", lw=1)
+    ax.axvline(100 * rows[0]["table"]["success_rate"], color="tab:gray", ls=":", lw=1)
     ax.set_xlim(0, 100)
     ax.set_xlabel("PushT goal-reaching success, 100 episodes (%)")
     ax.grid(axis="x", alpha=0.3)
