@@ -75,6 +75,18 @@ per episode (`rollout_samples`, with a KV cache for the transformer); `plan.prec
 (`auto`, `fp32` or `bf16`: `auto` rolls out in bf16 on a GPU that computes it natively and in
 fp32 on a CPU, `monde.precision`) and `plan.compile` are options.
 
+Ensembles (`train.ensemble: M`, `monde.models.ensemble`): a planner searches for the actions
+that the model scores best, and so finds the places where the model is wrong in its favour. M
+models trained alike on the same data, seeds apart, are wrong in different places; their
+ensemble is one model to every planner, whose latent is the members' latents side by side and
+whose rollout rolls each member's part with that member's predictor, so the L2 or L1 cost (a
+mean over latent dimensions) is exactly the mean of the members' costs, and a plan scores well
+only where every member predicts it reaches the goal. `monde train` with `train.ensemble: M`
+trains member i in `RUN/members/<i>` with seed `train.seed + i` (each an ordinary run, resumed
+member by member) and writes `RUN/model` as the ensemble; `monde ensemble --out DIR MODEL…`
+joins models trained apart (under torchrun, say), which must share one model config. Each plan
+call costs M members' rollouts. The PushT row it lifts is in docs/environments.md.
+
 Waypoints (`plan.waypoints: N`, `monde.plan.waypoints`): a planner that greedily lowers the
 latent distance to the goal stalls where the way to the goal leads first away from it (around
 the wall of a maze). With N > 0 the planner remembers the latents of the frames of the first N

@@ -134,6 +134,7 @@ def run_bench(
     from monde.config_io import from_dict, load_config
     from monde.eval.success_curve import success_curve
     from monde.pipeline import demo_config, run_demo
+    from monde.runs import training_dirs
 
     if protocol not in PROTOCOLS:
         raise ValueError(f"unknown protocol {protocol!r}; known: {', '.join(PROTOCOLS)}")
@@ -154,8 +155,12 @@ def run_bench(
         for kind in inputs
     ]
     for _, path, _, feed in jobs if curve else []:
-        if load_config(RunConfig, path, [*feed, *overrides]).train.checkpoint_every < 1:
-            raise ValueError(f"{path}: a success curve needs train.checkpoint_every ≥ 1")
+        train = load_config(RunConfig, path, [*feed, *overrides]).train
+        if train.checkpoint_every < 1 or train.ensemble > 1:
+            raise ValueError(
+                f"{path}: a success curve needs train.checkpoint_every ≥ 1 and one model "
+                "(train.ensemble 1)"
+            )
     written = []
     for env, path, kind, feed in jobs:
         name = result_name(env, budget, protocol, kind)
@@ -172,7 +177,8 @@ def run_bench(
         cfg = demo_config(path, settings, run, again)
         run_demo(cfg, run, out, resume=again, progress=progress)
         data = read_json(out)  # as written: what the table and the success curve read
-        data["learning_curve"] = learning_curve(run)
+        # an ensemble's curve is its first member's (each member trains alike, seed apart)
+        data["learning_curve"] = learning_curve(training_dirs(run, cfg.train.ensemble)[0])
         if curve:
             clock_curve = time.perf_counter()
             cfg = from_dict(RunConfig, data["config"], source=str(out))  # what demo evaluated
@@ -231,7 +237,9 @@ def _model_kind(cfg: dict) -> str:
         encoder += f" ({model['latent_tokens']} tokens)"
     if train.get("encoder_init"):
         encoder += ", pretrained" + (" frozen" if train.get("freeze_encoder") else "")
-    return f"{encoder} / {model['predictor']}"
+    kind = f"{encoder} / {model['predictor']}"
+    members = train.get("ensemble", 1)
+    return kind + (f", ensemble of {members}" if members > 1 else "")
 
 
 def render_table(results: Path) -> str:

@@ -5,6 +5,7 @@
                    [--device auto|cpu|cuda]         (under torchrun too: docs/scaling.md)
     monde pretrain --data DATA --run RUN [--resume] self-supervised encoder from frames alone
     monde eval     --model RUN/model [--out JSON]   goal-reaching success vs random actions
+    monde ensemble --out DIR MODEL MODEL…           join trained models into one that plans
     monde demo     [--run RUN]                      collect → train → eval on the built-in default
     monde report   RUN [--out DIR]                  HTML + Markdown report of what a run learned
     monde understand RUN --out JSON                 probes, rollout error, surprise → JSON
@@ -70,8 +71,15 @@ def cmd_train(args: argparse.Namespace) -> None:
         position=ENV_REGISTRY[cfg.env.name].position if cfg.env.name in ENV_REGISTRY else (),
     )
     if is_main_process():
-        print({k: round(v, 4) for k, v in metrics.items()})
+        print({k: round(v, 4) for k, v in metrics.items() if isinstance(v, float)})
         print(f"model saved to {Path(args.run) / 'model'}")
+
+
+def cmd_ensemble(args: argparse.Namespace) -> None:
+    from monde.models.checkpoint import model_folder, save_ensemble
+
+    save_ensemble([model_folder(m) for m in args.models], args.out)
+    print(f"ensemble of {len(args.models)} models saved to {args.out}")
 
 
 def cmd_pretrain(args: argparse.Namespace) -> None:
@@ -163,6 +171,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", type=Path, required=True, help="model folder (RUN/model)")
     p.add_argument("--out", type=Path, default=None, help="results JSON to write")
     p.set_defaults(func=cmd_eval)
+    p = verbs.add_parser(
+        "ensemble",
+        help="join models trained alike (differing in seed) into one ensemble that plans on the "
+        "mean of their costs",
+    )
+    p.add_argument("models", type=Path, nargs="+", help="model folders (RUN/model), two or more")
+    p.add_argument("--out", type=Path, required=True, help="ensemble folder to write")
+    p.set_defaults(func=cmd_ensemble)
     p = verbs.add_parser("demo", help="collect → train → eval on the built-in default")
     _common(p)
     p.add_argument("--run", type=Path, default=Path("runs/demo"), help="run folder")

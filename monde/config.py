@@ -273,6 +273,10 @@ class TrainConfig:
     """newest resumable checkpoints kept on disk"""
     seed: int = 0
     """seed of initialisation and data order"""
+    ensemble: int = 1
+    """world models trained on the same data, member i with seed `seed + i`, one after another
+    (RUN/members/<i>); RUN/model is then their ensemble, whose planning cost is the mean of the
+    members' costs (monde.models.ensemble). 1: one model, trained in RUN itself"""
     threads: int = 0
     """torch CPU threads of training and of the evaluation after it (`monde demo`, `monde
     eval`); 0 keeps torch's default"""
@@ -301,6 +305,8 @@ class TrainConfig:
             raise ValueError(f"train.shift_augment must be ≥ 0 pixels, got {self.shift_augment}")
         if self.grad_accum_steps < 1 or self.keep_checkpoints < 1:
             raise ValueError("train.grad_accum_steps and train.keep_checkpoints must be ≥ 1")
+        if self.ensemble < 1:
+            raise ValueError(f"train.ensemble must be ≥ 1 member, got {self.ensemble}")
         if self.batch_size % self.grad_accum_steps:
             raise ValueError(
                 f"train.batch_size {self.batch_size} must be divisible by "

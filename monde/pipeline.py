@@ -233,7 +233,7 @@ def run_demo(
     """
     from monde.envs.registry import env_entry
     from monde.precision import torch_threads
-    from monde.runs import recorded_train_seconds
+    from monde.runs import recorded_train_seconds, training_dirs
     from monde.train.run import train_run
 
     run = Path(run_dir)
@@ -251,7 +251,12 @@ def run_demo(
             )
             train_s = time.perf_counter() - clock
             # the training loop's seconds over every process of the run, as metrics.jsonl records
-            train_s = recorded_train_seconds(run, cfg.train.batch_size) or train_s
+            # (an ensemble's: its members' summed)
+            recorded = [
+                recorded_train_seconds(folder, cfg.train.batch_size)
+                for folder in training_dirs(run, cfg.train.ensemble)
+            ]
+            train_s = sum(recorded) if None not in recorded else train_s
             clock = time.perf_counter()
             extra = {
                 "collect_seconds": collect_s,

@@ -19,6 +19,8 @@ Its metrics log, `RUN/metrics.jsonl` (one JSON row per logged training step), is
 truncated here too (`read_metrics`, `truncate_metrics`), for training, the report, the
 benchmarks and the command line alike, and so are the names of its resumable checkpoints
 (`list_checkpoints`, `checkpoint_step`; what they hold is `monde.train.state`'s business).
+An ensemble run (`train.ensemble` > 1) trains each member in its own run folder inside it,
+`RUN/members/<i>` (`member_dir`, `training_dirs`).
 """
 
 from __future__ import annotations
@@ -230,6 +232,22 @@ def truncate_metrics(path: Path, step: int, batch_size: int) -> float:
     if path.exists():
         _atomic_write_text(path, "".join(json.dumps(row) + "\n" for row in kept))
     return _seconds_of(kept[-1], batch_size) if kept else 0.0
+
+
+MEMBERS = "members"
+
+
+def member_dir(run_dir: str | Path, index: int) -> Path:
+    """RUN/members/<index>: the run folder of an ensemble's member `index`."""
+    return Path(run_dir) / MEMBERS / str(index)
+
+
+def training_dirs(run_dir: str | Path, ensemble: int = 1) -> list[Path]:
+    """The folders that hold a run's training (metrics.jsonl, checkpoints): RUN itself for one
+    model, each member's folder for an ensemble of `ensemble` members."""
+    if ensemble == 1:
+        return [Path(run_dir)]
+    return [member_dir(run_dir, i) for i in range(ensemble)]
 
 
 def checkpoint_name(step: int) -> str:

@@ -1,7 +1,14 @@
-"""Save and load a WorldModel as model.safetensors + config.json. No pickle, no trainer."""
+"""Save and load a WorldModel as model.safetensors + config.json. No pickle, no trainer.
+
+An ensemble (monde.models.ensemble) is a folder whose config.json lists its members, each a
+model folder inside it; `load_model` returns whichever the folder holds.
+"""
 
 from __future__ import annotations
 
+import re
+import shutil
+from collections.abc import Sequence
 from pathlib import Path
 
 from monde._version import __version__
@@ -14,11 +21,14 @@ from monde.io import (
     load_safetensors,
     read_json,
 )
+from monde.models.ensemble import WorldModelEnsemble
 from monde.models.world_model import WorldModel
 
 MODEL_FILE = "model.safetensors"
 CONFIG_FILE = "config.json"
 FORMAT = "monde.WorldModel/1"
+ENSEMBLE_FORMAT = "monde.WorldModelEnsemble/1"
+_MEMBER_NAME = re.compile(r"member-\d+")  # a member folder's name: no path reaches outside
 
 
 def save_model(model: WorldModel, directory: str | Path, train_step: int | None = None) -> None:
@@ -38,12 +48,38 @@ def save_model(model: WorldModel, directory: str | Path, train_step: int | None 
         atomic_write_json(tmp / CONFIG_FILE, meta)
 
 
+def save_ensemble(member_dirs: Sequence[str | Path], directory: str | Path) -> None:
+    """Write an ensemble folder: each saved model of `member_dirs` copied in as `member-<i>/`,
+    and a config.json naming them. Written whole into a temporary sibling, then renamed.
+
+    The members must be single models of one model config (checked by loading them); the
+    ensemble's `train_step` is theirs when they share it."""
+    members = [load_model(d) for d in member_dirs]
+    if not all(isinstance(m, WorldModel) for m in members):
+        raise ValueError("an ensemble's members are single models, not ensembles")
+    WorldModelEnsemble(members, [str(d) for d in member_dirs])  # refuses differing configs
+    steps = {read_json(Path(d) / CONFIG_FILE).get("train_step") for d in member_dirs}
+    names = [f"member-{i}" for i in range(len(member_dirs))]
+    meta: dict = {"format": ENSEMBLE_FORMAT, "monde_version": __version__, "members": names}
+    if len(steps) == 1 and None not in steps:
+        meta["train_step"] = steps.pop()
+    with atomic_folder(directory) as tmp:
+        for source, name in zip(member_dirs, names, strict=True):
+            (tmp / name).mkdir()
+            for file in (MODEL_FILE, CONFIG_FILE):
+                shutil.copyfile(Path(source) / file, tmp / name / file)
+        atomic_write_json(tmp / CONFIG_FILE, meta)
+
+
 def saved_model_record(directory: str | Path) -> dict:
     """{"path", "train_step"} of the model saved in `directory`; train_step is None for models
-    saved before it was recorded."""
+    saved before it was recorded. An ensemble's record adds its members' records."""
     directory = model_folder(directory)
-    step = read_json(directory / CONFIG_FILE).get("train_step")
-    return {"path": str(directory), "train_step": step}
+    meta = read_json(directory / CONFIG_FILE)
+    record = {"path": str(directory), "train_step": meta.get("train_step")}
+    if meta.get("format") == ENSEMBLE_FORMAT:
+        record["members"] = [saved_model_record(directory / name) for name in meta["members"]]
+    return record
 
 
 def model_folder(directory: str | Path) -> Path:
@@ -60,11 +96,14 @@ def model_folder(directory: str | Path) -> Path:
     )
 
 
-def load_model(directory: str | Path, device: str = "cpu") -> WorldModel:
-    """Rebuild a WorldModel from `directory`; a mismatch names the file, the tensor and shapes."""
+def load_model(directory: str | Path, device: str = "cpu") -> WorldModel | WorldModelEnsemble:
+    """Rebuild a WorldModel (or an ensemble of them) from `directory`; a mismatch names the
+    file, the tensor and shapes."""
     directory = model_folder(directory)
     config_path, weights_path = directory / CONFIG_FILE, directory / MODEL_FILE
     meta = read_json(config_path)
+    if meta.get("format") == ENSEMBLE_FORMAT:
+        return _load_ensemble(directory, meta, device)
     if meta.get("format") != FORMAT or "model" not in meta:
         raise ValueError(f"{config_path}: not a Monde world-model config (format {FORMAT!r})")
     try:
@@ -89,3 +128,23 @@ def load_model(directory: str | Path, device: str = "cpu") -> WorldModel:
             )
     model.load_state_dict(tensors)
     return model.to(device).eval()
+
+
+def _load_ensemble(directory: Path, meta: dict, device: str) -> WorldModelEnsemble:
+    """The ensemble whose config.json (`meta`) lists member folders inside `directory`."""
+    config_path = directory / CONFIG_FILE
+    names = meta.get("members")
+    if not isinstance(names, list) or not all(
+        isinstance(n, str) and _MEMBER_NAME.fullmatch(n) for n in names
+    ):
+        raise ValueError(
+            f"{config_path}: field 'members' must list member folders named member-<i>, got "
+            f"{names!r}"
+        )
+    members = []
+    for name in names:
+        member = load_model(directory / name, device)
+        if not isinstance(member, WorldModel):
+            raise ValueError(f"{directory / name}: an ensemble's member is itself an ensemble")
+        members.append(member)
+    return WorldModelEnsemble(members, [str(directory / n) for n in names]).to(device).eval()

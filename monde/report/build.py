@@ -43,7 +43,7 @@ from monde.report.media import gif_bytes, side_by_side, upscale
 from monde.report.page import Media, Section, write_report
 from monde.report.planned import plan_settings, planned_media
 from monde.report.tables import provenance, success_table
-from monde.runs import read_metrics
+from monde.runs import read_metrics, training_dirs
 from monde.types import Episode
 
 
@@ -143,7 +143,8 @@ def load_run(
     names = list(info.get("state_names") or [])
     if not names:
         names = [f"s{i}" for i in range(loaded[0].states.shape[1])]
-    metrics = read_metrics(run_dir / "metrics.jsonl")
+    # an ensemble's training curves are its first member's (monde.runs.training_dirs)
+    metrics = read_metrics(training_dirs(run_dir, cfg.train.ensemble)[0] / "metrics.jsonl")
     return Run(cfg, model, loaded[:n_train], loaded[n_train:], names, metrics, run_dir)
 
 

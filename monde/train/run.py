@@ -17,6 +17,7 @@ from monde.data.splits import split_episodes
 from monde.data.store import EpisodeStore
 from monde.models.checkpoint import save_model
 from monde.models.encoder_checkpoint import load_encoder_into
+from monde.models.ensemble import WorldModelEnsemble
 from monde.models.world_model import WorldModel
 from monde.precision import torch_threads
 from monde.runs import locked_run
@@ -97,8 +98,11 @@ def train_run(
     stop_after: int | None = None,
     allow_incomplete_data: bool = False,
     position: Sequence[str] = (),
-) -> tuple[WorldModel, dict]:
+) -> tuple[WorldModel | WorldModelEnsemble | None, dict]:
     """Train on the store at data_dir; writes run_dir/{config.yaml, metrics.jsonl, model/}.
+
+    With `train.ensemble` > 1 it trains that many members in run_dir/members/<i> and writes
+    their ensemble as run_dir/model (monde.train.ensemble; None with `stop_after`).
 
     `position` names the agent's position columns (the env's registry entry declares them): a
     held-out probe R² below 0.5 on them prints a warning that the encoder may be collapsing.
@@ -110,6 +114,12 @@ def train_run(
     picks the device) and rank 0 writes the files. The writing process holds run_dir's lock
     (monde.runs): a second run on the same folder stops with RunLockedError naming the holder.
     """
+    if cfg.train.ensemble > 1:  # members trained one after another (monde.train.ensemble)
+        from monde.train.ensemble import train_ensemble
+
+        return train_ensemble(
+            cfg, data_dir, run_dir, resume, progress, stop_after, allow_incomplete_data, position
+        )
     EpisodeStore(data_dir, verify_reads=False).require_trainable(allow_incomplete_data)
     with locked_run(run_dir) if is_main_process() else contextlib.nullcontext():
         ctx = setup_distributed(cfg.train.device)

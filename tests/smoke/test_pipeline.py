@@ -83,6 +83,35 @@ def test_resume_reproduces_uninterrupted_run(tiny_cfg, dataset, tmp_path):
     assert recorded_train_seconds(tmp_path / "crash", tiny_cfg.train.batch_size) == seconds[-1]
 
 
+def test_ensemble_trains_its_members_resumes_and_plans(tiny_cfg, dataset, tmp_path):
+    from monde.config import RunConfig
+    from monde.config_io import load_config
+    from monde.models.ensemble import WorldModelEnsemble
+    from monde.pipeline import evaluate
+
+    train_run(tiny_cfg, dataset, tmp_path / "single", progress=False)  # seed 0, one model
+    tiny_cfg.train.ensemble = 2
+    run = tmp_path / "run"
+    model, _ = train_run(tiny_cfg, dataset, run, progress=False, stop_after=3)  # killed
+    assert model is None and not (run / "model").exists()
+    model, metrics = train_run(tiny_cfg, dataset, run, resume=True, progress=False)
+    assert isinstance(model, WorldModelEnsemble) and len(metrics["members"]) == 2
+    for i in range(2):  # each member an ordinary run: its own seed, all its steps logged
+        member = load_config(RunConfig, run / "members" / str(i) / "config.yaml")
+        assert (member.train.seed, member.train.ensemble) == (i, 1)
+        rows = (run / "members" / str(i) / "metrics.jsonl").read_text().splitlines()
+        assert [json.loads(r)["step"] for r in rows if "loss" in r] == list(range(1, 7))
+    first, second = (_weights(run / "members" / str(i) / "model") for i in range(2))
+    assert not all(torch.equal(first[k], second[k]) for k in first)  # seeds apart
+    single = _weights(tmp_path / "single" / "model")
+    assert all(torch.equal(first[k], single[k]) for k in single)  # member 0 is the seed-0 model
+    assert load_config(RunConfig, run / "config.yaml").train.ensemble == 2
+    payload = evaluate(tiny_cfg, run / "model", progress=False)
+    assert payload["results"]["planner"]["episodes"] == 3
+    assert [m["train_step"] for m in payload["model"]["members"]] == [6, 6]
+    assert payload["config"]["train"]["ensemble"] == 2
+
+
 def test_train_seconds_of_runs_logged_before_the_field(tmp_path):
     """Rows without train_seconds: steps × batch / samples_per_s; a torn line is skipped."""
     rows = [{"step": 5, "samples_per_s": 10.0}, {"step": 10, "samples_per_s": 20.0}]
