@@ -110,6 +110,9 @@ def test_ensemble_trains_its_members_resumes_and_plans(tiny_cfg, dataset, tmp_pa
     assert payload["results"]["planner"]["episodes"] == 3
     assert [m["train_step"] for m in payload["model"]["members"]] == [6, 6]
     assert payload["config"]["train"]["ensemble"] == 2
+    train_run(tiny_cfg, dataset, run, resume=True, progress=False)  # finished: nothing to train
+    again = _weights(run / "model" / "member-1")
+    assert all(torch.equal(again[k], second[k]) for k in second)
 
 
 def test_train_seconds_of_runs_logged_before_the_field(tmp_path):
