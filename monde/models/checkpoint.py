@@ -6,6 +6,7 @@ model folder inside it; `load_model` returns whichever the folder holds.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import shutil
 from collections.abc import Sequence
@@ -69,6 +70,17 @@ def save_ensemble(member_dirs: Sequence[str | Path], directory: str | Path) -> N
             for file in (MODEL_FILE, CONFIG_FILE):
                 shutil.copyfile(Path(source) / file, tmp / name / file)
         atomic_write_json(tmp / CONFIG_FILE, meta)
+
+
+def weights_digest(directory: str | Path) -> str:
+    """sha256 that names the weights saved in `directory`: of model.safetensors for one model,
+    of its members' digests in order for an ensemble (what ties a report's decoder to them)."""
+    directory = model_folder(directory)
+    meta = read_json(directory / CONFIG_FILE)
+    if meta.get("format") != ENSEMBLE_FORMAT:
+        return hashlib.sha256((directory / MODEL_FILE).read_bytes()).hexdigest()
+    members = "".join(weights_digest(directory / name) for name in meta["members"])
+    return hashlib.sha256(members.encode()).hexdigest()
 
 
 def saved_model_record(directory: str | Path) -> dict:

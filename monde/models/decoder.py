@@ -17,7 +17,6 @@ suits any world model's latent scale.
 
 from __future__ import annotations
 
-import hashlib
 import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -218,11 +217,6 @@ def reconstruction_quality(
         out[f"psnr_db{suffix}"] = psnr_db(sums[key] / n)
         out[f"moving_psnr_db{suffix}"] = psnr_db(moving_sums[key] / n_moving) if n_moving else None
     return out
-
-
-def file_digest(path: str | Path) -> str:
-    """sha256 of a file, to tie a decoder to the exact world-model weights it was trained on."""
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def save_decoder(decoder: LatentDecoder, directory: str | Path, info: dict | None = None) -> None:

@@ -25,12 +25,11 @@ from monde.envs.registry import build_config, env_entry
 from monde.eval.rollout_error import model_steps
 from monde.eval.understanding import UnderstandingConfig, evaluate_understanding
 from monde.io import atomic_write_json, read_json
-from monde.models.checkpoint import MODEL_FILE, load_model
+from monde.models.checkpoint import load_model, weights_digest
 from monde.models.decoder import (
     DECODER_FORMAT,
     DecoderConfig,
     LatentDecoder,
-    file_digest,
     load_decoder,
     reconstruction_quality,
     save_decoder,
@@ -158,7 +157,7 @@ def ensure_decoder(
     quality on every frame of the held-out episodes (`reconstruction_quality`).
     """
     directory = run.run_dir / "decoder"
-    digest = file_digest(run.run_dir / "model" / MODEL_FILE)
+    digest = weights_digest(run.run_dir / "model")
     decoder = None
     if (directory / "decoder.json").exists():
         meta = read_json(directory / "decoder.json")

@@ -9,7 +9,13 @@ import torch
 
 from monde.cli import main
 from monde.config import ModelConfig
-from monde.models.checkpoint import load_model, save_ensemble, save_model, saved_model_record
+from monde.models.checkpoint import (
+    load_model,
+    save_ensemble,
+    save_model,
+    saved_model_record,
+    weights_digest,
+)
 from monde.models.ensemble import WorldModelEnsemble
 from monde.models.world_model import WorldModel
 from monde.plan.cost import goal_cost
@@ -116,3 +122,17 @@ def test_monde_ensemble_joins_saved_models(tmp_path, capsys):
     assert isinstance(load_model(tmp_path / "e"), WorldModelEnsemble)
     with pytest.raises(SystemExit, match="is not a model folder"):
         main(["ensemble", str(tmp_path / "m0"), str(tmp_path / "no"), "--out", str(tmp_path / "f")])
+
+
+def test_weights_digest_names_the_weights(tmp_path):
+    import hashlib
+
+    for i in range(3):
+        save_model(_member(i), tmp_path / f"m{i}")
+    single = hashlib.sha256((tmp_path / "m0" / "model.safetensors").read_bytes()).hexdigest()
+    assert weights_digest(tmp_path / "m0") == single  # decoders saved before ensembles still fit
+    save_ensemble([tmp_path / "m0", tmp_path / "m1"], tmp_path / "a")
+    save_ensemble([tmp_path / "m0", tmp_path / "m2"], tmp_path / "b")
+    save_ensemble([tmp_path / "m0", tmp_path / "m1"], tmp_path / "c")
+    assert weights_digest(tmp_path / "a") == weights_digest(tmp_path / "c")
+    assert weights_digest(tmp_path / "a") != weights_digest(tmp_path / "b")
