@@ -77,7 +77,7 @@ fp32 on a CPU, `monde.precision`) and `plan.compile` are options.
 
 Ensembles (`train.ensemble: M`, `monde.models.ensemble`): a planner searches for the actions
 that the model scores best, and so finds the places where the model is wrong in its favour. M
-models trained alike on the same data, seeds apart, are wrong in different places; their
+models trained alike on the same data, seeds apart, can be wrong in different places; their
 ensemble is one model to every planner, whose latent is the members' latents side by side and
 whose rollout rolls each member's part with that member's predictor, so the L2 or L1 cost (a
 mean over latent dimensions) is exactly the mean of the members' costs, and a plan scores well
@@ -85,7 +85,8 @@ only where every member predicts it reaches the goal. `monde train` with `train.
 trains member i in `RUN/members/<i>` with seed `train.seed + i` (each an ordinary run, resumed
 member by member) and writes `RUN/model` as the ensemble; `monde ensemble --out DIR MODEL…`
 joins models trained apart (under torchrun, say), which must share one model config. Each plan
-call costs M members' rollouts. The PushT row it lifts is in docs/environments.md.
+call costs M members' rollouts. On PushT two members did not plan better than one
+(docs/environments.md, the levers table).
 
 Waypoints (`plan.waypoints: N`, `monde.plan.waypoints`): a planner that greedily lowers the
 latent distance to the goal stalls where the way to the goal leads first away from it (around

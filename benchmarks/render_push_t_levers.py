@@ -18,6 +18,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from monde.config import RunConfig  # noqa: E402
+from monde.config_io import from_dict, to_dict  # noqa: E402
 from monde.io import read_json, replace_section  # noqa: E402
 from monde.report.tables import success_with_ci  # noqa: E402
 
@@ -86,6 +88,8 @@ LEVERS = [
         D5000 + "_steps_36000_validation.json",
         D5000 + "_steps_36000_understanding.json",
     ),
+    Lever("seed", EXP + "push_t_full_seed_1.json"),
+    Lever("ensemble", EXP + "push_t_full_ensemble_2.json"),
 ]
 
 
@@ -111,6 +115,12 @@ def config_change(config: dict, base: dict) -> list[str]:
     ]
 
 
+def with_defaults(config: dict) -> dict:
+    """A results JSON's config read as today's RunConfig: a setting added after it was written
+    takes its default (train.ensemble 1 in a config of before ensembles), as the run had it."""
+    return to_dict(from_dict(RunConfig, config))
+
+
 def evaluated_step(result: dict, lever: Lever) -> int:
     """The step of the weights evaluated: recorded by `monde eval` since it names its model, else
     the manifest's, else the schedule's end."""
@@ -133,7 +143,7 @@ def read_lever(lever: Lever, base_config: dict) -> dict:
     row = {
         "block": lever.block,
         "file": lever.table,
-        "change": config_change(result["config"], base_config),
+        "change": config_change(with_defaults(result["config"]), base_config),
         "step": evaluated_step(result, lever),
         "table": result["results"]["planner"],
         "validation": seeded(lever.validation, VALIDATION_SEED)["results"]["planner"]
@@ -235,7 +245,7 @@ def draw(rows: list[dict], path: Path) -> None:
 
 
 def main() -> None:
-    base_config = read_json(RESULTS / BASE.table)["config"]
+    base_config = with_defaults(read_json(RESULTS / BASE.table)["config"])
     rows = [read_lever(lever, base_config) for lever in LEVERS]
     draw(rows, FIGURE)
     section = START + "\n" + "\n".join(render(rows)) + "\n" + END

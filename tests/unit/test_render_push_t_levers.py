@@ -31,6 +31,15 @@ def test_the_change_is_what_differs_in_model_data_train_or_plan():
     assert levers.config_change(base, base) == []
 
 
+def test_a_setting_added_since_a_run_counts_at_its_default():
+    base = levers.read_json(levers.RESULTS / levers.BASE.table)["config"]
+    train = {k: v for k, v in base["train"].items() if k != "ensemble"}
+    filled = levers.with_defaults({**base, "train": train})  # as written before ensembles
+    assert filled["train"]["ensemble"] == 1
+    member = levers.with_defaults({**base, "train": {**base["train"], "ensemble": 1}})
+    assert levers.config_change(member, filled) == []
+
+
 def test_the_evaluated_step_is_the_recorded_one_first():
     lever = levers.Lever("steps", "x.json", evaluated_step=12000)
     recorded = {"model": {"train_step": 6000}, "config": {"train": {"steps": 24000}}}
@@ -49,7 +58,9 @@ def test_a_result_of_other_seeds_is_refused(tmp_path, monkeypatch):
 
 
 def test_every_listed_result_exists_and_renders():
-    base_config = levers.read_json(levers.RESULTS / levers.BASE.table)["config"]
+    base_config = levers.with_defaults(
+        levers.read_json(levers.RESULTS / levers.BASE.table)["config"]
+    )
     rows = [levers.read_lever(lever, base_config) for lever in levers.LEVERS]
     assert rows[0]["change"] == [] and all(
         r["change"] or r["step"] != rows[0]["step"] for r in rows[1:]
