@@ -136,3 +136,16 @@ def test_weights_digest_names_the_weights(tmp_path):
     save_ensemble([tmp_path / "m0", tmp_path / "m1"], tmp_path / "c")
     assert weights_digest(tmp_path / "a") == weights_digest(tmp_path / "c")
     assert weights_digest(tmp_path / "a") != weights_digest(tmp_path / "b")
+
+
+def test_an_ensemble_under_torchrun_is_refused_before_any_work(tmp_path, monkeypatch):
+    from monde.config import RunConfig, TrainConfig
+    from monde.train.run import train_run
+
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    cfg = RunConfig(train=TrainConfig(ensemble=2))
+    with pytest.raises(ValueError, match="join their models with `monde ensemble`"):
+        train_run(cfg, tmp_path / "data", tmp_path / "run")
+    assert not (tmp_path / "run").exists()
+    with pytest.raises(ValueError, match="train.ensemble must be ≥ 1"):
+        TrainConfig(ensemble=0)
