@@ -119,3 +119,29 @@ def test_unbatched_server_plans_one_call_at_a_time(planners):
         assert sizes == [1, 1, 1]
     finally:
         server.stop()
+
+
+def test_a_served_ensemble_plans_as_mpcplanner_does(tmp_path):
+    from monde.models.checkpoint import save_ensemble, save_model
+    from monde.models.ensemble import WorldModelEnsemble
+    from monde.serve.config import ServedModel
+    from monde.serve.server import load_planner
+
+    second = tiny_model()
+    torch.nn.init.normal_(second.predictor.output.weight, std=0.1)  # another member's weights
+    save_model(tiny_model(), tmp_path / "a")
+    save_model(second, tmp_path / "b")
+    save_ensemble([tmp_path / "a", tmp_path / "b"], tmp_path / "ens")
+    served = load_planner(
+        "ens", ServedModel(str(tmp_path / "ens"), overrides=_plan_overrides()), serve_config()
+    )
+    assert isinstance(served.model, WorldModelEnsemble) and served.model.latent_dim == 16
+    reference = MPCPlanner(served.model, PLAN, seed=0)
+    reference.reset(frame(5)[None], frame(1)[None])
+    session = served.start(frame(1), None)
+    (outcome,) = served.act([ActCall(session, frame(5), None, None)])
+    np.testing.assert_allclose(outcome.plan, reference.plan().actions.numpy()[0], atol=1e-5)
+
+
+def _plan_overrides() -> list[str]:
+    return [f"plan.{k}={getattr(PLAN, k)}" for k in ("horizon", "samples", "iterations", "topk")]
