@@ -49,16 +49,16 @@ def save_model(model: WorldModel, directory: str | Path, train_step: int | None 
         atomic_write_json(tmp / CONFIG_FILE, meta)
 
 
-def save_ensemble(member_dirs: Sequence[str | Path], directory: str | Path) -> None:
+def save_ensemble(member_dirs: Sequence[str | Path], directory: str | Path) -> WorldModelEnsemble:
     """Write an ensemble folder: each saved model of `member_dirs` copied in as `member-<i>/`,
     and a config.json naming them. Written whole into a temporary sibling, then renamed.
 
     The members must be single models of one model config (checked by loading them); the
-    ensemble's `train_step` is theirs when they share it."""
+    ensemble's `train_step` is theirs when they share it. → the ensemble, as loaded."""
     members = [load_model(d) for d in member_dirs]
     if not all(isinstance(m, WorldModel) for m in members):
         raise ValueError("an ensemble's members are single models, not ensembles")
-    WorldModelEnsemble(members, [str(d) for d in member_dirs])  # refuses differing configs
+    ensemble = WorldModelEnsemble(members, [str(d) for d in member_dirs])  # refuses mismatches
     steps = {read_json(Path(d) / CONFIG_FILE).get("train_step") for d in member_dirs}
     names = [f"member-{i}" for i in range(len(member_dirs))]
     meta: dict = {"format": ENSEMBLE_FORMAT, "monde_version": __version__, "members": names}
@@ -70,6 +70,7 @@ def save_ensemble(member_dirs: Sequence[str | Path], directory: str | Path) -> N
             for file in (MODEL_FILE, CONFIG_FILE):
                 shutil.copyfile(Path(source) / file, tmp / name / file)
         atomic_write_json(tmp / CONFIG_FILE, meta)
+    return ensemble
 
 
 def weights_digest(directory: str | Path) -> str:

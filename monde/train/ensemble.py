@@ -18,7 +18,7 @@ from monde.config import RunConfig
 from monde.config_io import save_config
 from monde.data.lineage import TRAINING_DATA_FILE
 from monde.io import atomic_write_json, read_json
-from monde.models.checkpoint import load_model, save_ensemble
+from monde.models.checkpoint import save_ensemble
 from monde.models.ensemble import WorldModelEnsemble
 from monde.runs import locked_run, member_dir
 from monde.train.run import train_run
@@ -75,7 +75,5 @@ def train_ensemble(
         record = read_json(member_dir(run_dir, 0) / TRAINING_DATA_FILE)
         atomic_write_json(run_dir / TRAINING_DATA_FILE, record)
         members = [member_dir(run_dir, i) / "model" for i in range(cfg.train.ensemble)]
-        save_ensemble(members, run_dir / "model")
-    ensemble = load_model(run_dir / "model")
-    assert isinstance(ensemble, WorldModelEnsemble)
+        ensemble = save_ensemble(members, run_dir / "model")
     return ensemble, {**metrics[0], "members": metrics}
