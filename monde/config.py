@@ -257,8 +257,8 @@ class TrainConfig:
     0 disables)"""
     precision: Literal["auto", "fp32", "bf16"] = "auto"
     """'auto': bf16 autocast of the forward pass where it was measured faster (CUDA with bf16;
-    a CPU with AMX-BF16 at one thread per process), fp32 elsewhere (monde.precision); or
-    'fp32' / 'bf16'"""
+    a CPU with AVX512-BF16; one with AMX-BF16 at one thread per process), fp32 elsewhere
+    (monde.precision); or 'fp32' / 'bf16'"""
     bf16: bool | None = field(default=None, metadata={"deprecated": True})
     """deprecated, read from older configs: true/false = precision bf16/fp32 (if precision is
     auto)"""

@@ -11,16 +11,19 @@ The rule for "auto" (measured by benchmarks/train_throughput.py, shown in docs/s
 - CUDA: bf16 when the GPU computes bf16 natively (compute capability ≥ 8.0), else fp32; for
   training and planning alike.
 - CPU, training: bf16 when oneDNN (PyTorch's CPU library for convolutions and matrix products)
-  reports bf16 support, the CPU has AMX-BF16 tiles *and* each process computes with one
-  thread (torchrun sets OMP_NUM_THREADS=1; or train.threads=1): there a bf16 step was faster.
-  With a team of threads in one process (`monde train`'s default on a multi-core CPU) the
-  bf16 convolution backward ran several times slower than fp32 on the AMX machine, so fp32.
-  Without AVX-512, bf16 convolutions fall back to generic kernels and training is several
-  times slower than fp32; with AVX512-BF16 but no AMX the gain is unmeasured, so fp32 (ask
-  for bf16).
+  reports bf16 support and the CPU computes bf16 natively: with AVX512-BF16 vector
+  instructions and no AMX, at any thread count (a bf16 step was faster in every setting
+  measured on such a machine); with AMX-BF16 tiles, when each process computes with one thread
+  (torchrun sets OMP_NUM_THREADS=1; or train.threads=1), as with a team of threads in one
+  process (`monde train`'s default on a multi-core CPU) the bf16 convolution backward ran
+  several times slower than fp32 on the AMX machine. Without AVX-512, bf16 convolutions fall
+  back to generic kernels and training is several times slower than fp32.
 - CPU, planning: fp32. A planner's rollouts are small matrix products (latents of 32–64
-  dims), where casting to bf16 costs more than AMX saves: one episode's replanning call was
-  slower in bf16 even on the AMX CPU (the planning rows of the same page).
+  dims), where casting to bf16 costs more than the bf16 units save: one episode's replanning
+  call was slower in bf16 on the AMX and the AVX512-BF16 CPU alike (the planning rows of the
+  same page). A call that plans many episodes at once (`monde eval`'s batch) was faster in bf16
+  on both; ask for `plan.precision=bf16` there, knowing that success rates then rest on bf16
+  rollouts.
 
 "bf16" means bfloat16 autocast of the forward pass (weights, optimizer and loss stay fp32).
 An explicit "bf16" or "fp32" is always honoured; on hardware without native bf16 the reason
@@ -47,12 +50,14 @@ PRECISIONS: tuple[str, ...] = ("auto", "fp32", "bf16")
 
 @dataclass(frozen=True)
 class Bf16Support:
-    """What a device offers for bf16: whether "auto" picks it, and what the probes saw."""
+    """What a device offers for bf16: whether it computes bf16 natively, and what the probes saw."""
 
     native: bool
-    """True when "auto" resolves to bf16 on this device"""
+    """True when the device computes bf16 natively ("auto" may then pick it)"""
     detail: str
     """the probes' findings in words, e.g. "oneDNN bf16: yes, AMX-BF16: yes, AVX512-BF16: yes\""""
+    tiles: bool = False
+    """a CPU's AMX-BF16 matrix tiles (as opposed to AVX512-BF16 vector instructions alone)"""
 
 
 def _cpu_capabilities() -> dict:
@@ -89,7 +94,7 @@ def cpu_bf16_support() -> Bf16Support:
     avx512_bf16 = bool(caps.get("avx512_bf16"))
     yes = {True: "yes", False: "no"}
     detail = f"oneDNN bf16: {yes[onednn]}, AMX-BF16: {yes[amx]}, AVX512-BF16: {yes[avx512_bf16]}"
-    return Bf16Support(onednn and amx, detail)
+    return Bf16Support(onednn and (amx or avx512_bf16), detail, tiles=amx)
 
 
 @functools.cache
@@ -158,11 +163,11 @@ def resolve_precision(
             "small rollouts ran slower in bf16"
         )
     threads = _threads() if threads is None else threads
-    if support.native and device.type == "cpu" and threads > 1:
+    if support.native and support.tiles and device.type == "cpu" and threads > 1:
         return "fp32", (
             f"auto: CPU computes bf16 natively ({support.detail}), but with {threads} threads "
-            "in one process bf16 training ran slower than fp32; bf16 is picked at one thread "
-            "per process (torchrun, train.threads=1)"
+            "in one process bf16 training ran slower than fp32 on AMX; bf16 is picked at one "
+            "thread per process (torchrun, train.threads=1)"
         )
     if support.native:
         return "bf16", f"auto: {where} computes bf16 natively ({support.detail})"

@@ -54,28 +54,43 @@ def test_auto_is_bf16_on_an_amx_cpu_and_fp32_elsewhere(machine):
         "fp32",
         "auto: CPU lacks native bf16 (oneDNN bf16: no, AMX-BF16: no, AVX512-BF16: no)",
     )
-    machine(AVX512_BF16, onednn=True)  # no AMX: not measured faster, so not chosen
+    machine(AVX512_BF16, onednn=True)  # no AMX, bf16 vector instructions: faster at 1 thread
+    assert resolve_precision("auto", "cpu") == (
+        "bf16",
+        "auto: CPU computes bf16 natively (oneDNN bf16: yes, AMX-BF16: no, AVX512-BF16: yes)",
+    )
+    machine({"avx2": True, "avx512_f": True}, onednn=True)  # AVX-512 without bf16 instructions
     assert resolve_precision("auto", "cpu")[0] == "fp32"
     machine(AMX, onednn=False)  # oneDNN would not run it: generic kernels
     assert resolve_precision("auto", "cpu")[0] == "fp32"
 
 
-def test_training_on_an_amx_cpu_with_a_thread_team_stays_fp32(machine):
-    """bf16 training ran slower than fp32 with two threads in one process on the AMX CPU."""
+def test_training_on_amx_with_a_thread_team_stays_fp32(machine):
+    """With two threads in one process bf16 training ran slower than fp32 on the AMX CPU (and
+    faster on the AVX512-BF16 one, where auto keeps bf16)."""
     machine(AMX, onednn=True, threads=2)
     got, why = resolve_precision("auto", "cpu")
     assert got == "fp32" and "with 2 threads in one process bf16 training ran slower" in why
+    assert why.endswith(
+        "than fp32 on AMX; bf16 is picked at one thread per process (torchrun, train.threads=1)"
+    )
     assert resolve_precision("auto", "cpu", threads=1)[0] == "bf16"  # as asked, not probed
     assert resolve_precision("bf16", "cpu")[0] == "bf16"
+    machine(AVX512_BF16, onednn=True, threads=2)  # without AMX bf16 was faster here too
+    assert resolve_precision("auto", "cpu") == (
+        "bf16",
+        "auto: CPU computes bf16 natively (oneDNN bf16: yes, AMX-BF16: no, AVX512-BF16: yes)",
+    )
     machine(AMX, onednn=True, cuda=(True, "NVIDIA H200, compute capability 9.0"), threads=16)
     assert resolve_precision("auto", "cuda:0")[0] == "bf16"  # CPU threads: no matter on a GPU
 
 
 def test_planning_on_a_cpu_stays_fp32(machine):
     """Small rollouts ran slower in bf16 even with AMX: "auto" plans in fp32 on every CPU."""
-    machine(AMX, onednn=True)
-    got, why = resolve_precision("auto", "cpu", "plan")
-    assert got == "fp32" and why.startswith("auto: planning on a CPU stays fp32")
+    for caps in (AMX, AVX512_BF16):
+        machine(caps, onednn=True)
+        got, why = resolve_precision("auto", "cpu", "plan")
+        assert got == "fp32" and why.startswith("auto: planning on a CPU stays fp32")
     assert resolve_precision("bf16", "cpu", "plan")[0] == "bf16"  # asked for: honoured
     with pytest.raises(ValueError, match="workload must be 'train' or 'plan'"):
         resolve_precision("auto", "cpu", "eval")
@@ -114,7 +129,9 @@ def test_the_real_probe_agrees_with_torchs_flags():
     support = precision.cpu_bf16_support()
     caps = torch.cpu.get_capabilities()
     onednn = torch.ops.mkldnn._is_mkldnn_bf16_supported()
-    assert support.native == (onednn and bool(caps.get("amx_bf16")))
+    native = bool(caps.get("amx_bf16")) or bool(caps.get("avx512_bf16"))
+    assert support.native == (onednn and native)
+    assert support.tiles == bool(caps.get("amx_bf16"))
 
 
 def test_configs_default_to_auto_and_read_the_old_bf16_flag(tmp_path):
