@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import resource
 import shutil
 import sys
@@ -33,6 +32,7 @@ sys.path.insert(0, str(ROOT))
 from monde.data.batches import available_cores  # noqa: E402
 from monde.data.collect import collect  # noqa: E402
 from monde.data.store import EpisodeStore  # noqa: E402
+from monde.hardware import cpu_model  # noqa: E402
 from monde.io import atomic_write_json  # noqa: E402
 from monde.pipeline import run_config  # noqa: E402
 from monde.report import provenance  # noqa: E402
@@ -41,17 +41,6 @@ OUT = ROOT / "benchmarks" / "results" / "collect_scaling.json"
 EPISODES = {"push_t": 80, "two_room": 1000}
 """Episodes per row: several batches per worker at every worker count measured (PushT's preset
 steps 20 environments per batch, TwoRoom's 50), and about a minute of serial collection."""
-
-
-def cpu_model() -> str:
-    """The CPU's model name (/proc/cpuinfo on Linux), else what `platform` knows."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def cpu_seconds() -> float:

@@ -14,6 +14,7 @@ from pathlib import Path
 import torch
 
 from monde.config import ModelConfig, TrainConfig
+from monde.hardware import cpu_flags
 from monde.io import atomic_write_json
 from monde.models.world_model import WorldModel
 from monde.precision import resolve_precision
@@ -21,15 +22,6 @@ from monde.report import provenance
 from monde.train.objective import jepa_terms
 
 OUT = Path(__file__).resolve().parent / "results" / "cpu_precision.json"
-
-
-def cpu_flags() -> list[str]:
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return []
-    wanted = ("amx_bf16", "amx_tile", "avx512_bf16", "avx512f", "avx2")
-    return [f for f in wanted if f" {f}" in text]
 
 
 def matmul_gflops(dtype: torch.dtype, n: int = 1024, repeats: int = 3) -> float:
@@ -62,7 +54,7 @@ def train_samples_per_s(bf16: bool, steps: int = 5, batch: int = 64) -> float:
 def main() -> None:
     auto, why = resolve_precision("auto", "cpu")
     result = {
-        "cpu_flags": cpu_flags(),
+        "cpu_flags": cpu_flags(("amx_bf16", "amx_tile", "avx512_bf16", "avx512f", "avx2")),
         "auto_precision": {"resolved": auto, "reason": why},
         "matmul_gflops": {
             "fp32": matmul_gflops(torch.float32),

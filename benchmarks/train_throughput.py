@@ -44,6 +44,7 @@ import torch.multiprocessing as mp
 
 from monde.config import ModelConfig, RunConfig, TrainConfig
 from monde.config_io import load_config, to_dict
+from monde.hardware import cpu_flags, cpu_model, isa_class
 from monde.io import atomic_write_json, read_json, replace_section
 from monde.models.world_model import WorldModel
 from monde.plan.mpc import MPCPlanner
@@ -59,33 +60,6 @@ DOC = ROOT / "docs" / "scaling.md"
 BEGIN, END = "<!-- throughput:begin -->", "<!-- throughput:end -->"
 COMMAND = "python benchmarks/train_throughput.py"
 PLAN_PRESET = ROOT / "configs" / "two_room.yaml"  # the demo's model and planner
-
-
-def cpu_flags() -> list[str]:
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return []
-    wanted = ("amx_bf16", "amx_tile", "avx512_bf16", "avx512f", "avx2", "fma")
-    return [f for f in wanted if f" {f}" in text]
-
-
-def cpu_model() -> str:
-    """The CPU's model name from /proc/cpuinfo ('cpu' where it cannot be read)."""
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return "cpu"
-    found = re.search(r"model name\s*:\s*(.+)", text)
-    return found.group(1).strip() if found else "cpu"
-
-
-def isa_class(flags: list[str]) -> str:
-    """The CPU's class for bf16, from its /proc/cpuinfo flags: AMX, AVX512-BF16, AVX-512, AVX2."""
-    for flag, name in (("amx_bf16", "AMX"), ("avx512_bf16", "AVX512-BF16"), ("avx512f", "AVX-512")):
-        if flag in flags:
-            return name
-    return "AVX2" if "avx2" in flags else "other"
 
 
 def entry_key(device: torch.device, flags: list[str]) -> str:

@@ -14,6 +14,7 @@ on a trajectory of the collection policy, 50-step budget, CEM 300 × 30, horizon
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -76,9 +77,23 @@ def preset(presets: Path, env: str, budget: str) -> Path:
     return path
 
 
-def result_name(env: str, budget: str, protocol: str, inputs: str = "rgb") -> str:
+def result_name(
+    env: str, budget: str, protocol: str, inputs: str = "rgb", train_seed: int | None = None
+) -> str:
+    """e.g. push_t_full.json, reacher_full_proprio_depth_swm.json; a row trained with another
+    seed than its preset's (`--train-seeds`): push_t_full_train_seed_1.json."""
     extra = "".join(f"_{part}" for part in inputs.split("+")[1:])  # _proprio, _depth
+    extra += f"_train_seed_{train_seed}" if train_seed is not None else ""
     return f"{env}_{budget}{extra}" + ("_swm" if protocol == "swm" else "") + ".json"
+
+
+SEEDED = re.compile(r"^(?P<base>.+)_train_seed_(?P<seed>\d+)(?P<swm>_swm)?$")
+"""a results JSON's stem trained with another seed than its preset's → its preset row's stem"""
+
+
+def run_name(result: str) -> str:
+    """The run folder of a results JSON's name: both protocols of a row share its training."""
+    return result.removesuffix(".json").removesuffix("_swm")
 
 
 def input_overrides(env: str, inputs: str) -> list[str]:
@@ -124,11 +139,18 @@ def run_bench(
     inputs: Sequence[str] = ("rgb",),
     resume: bool = False,
     success_curve_episodes: int = 0,
+    train_seeds: Sequence[int] | None = None,
 ) -> list[Path]:
     """Run each env's pipeline per input set; returns the results JSONs written.
 
     `success_curve_episodes` > 0 keeps every checkpoint and evaluates each on that many
     episodes (`success_curve` in the JSON; Monde protocol only).
+
+    `train_seeds` trains and evaluates each row once per seed (`train.seed`, default: the
+    preset's own only) on the same episodes and evaluation seeds: the preset's seed keeps the
+    row's names, another one is its own row (`…_train_seed_<s>.json`, run `…_train_seed_<s>`)
+    that reads the preset row's data (RUN/data of that run, collected first when missing).
+    The table then pools each row's seeds (`render_seeds`).
     """
     from monde.config import RunConfig
     from monde.config_io import from_dict, load_config
@@ -161,21 +183,33 @@ def run_bench(
                 f"{path}: a success curve needs train.checkpoint_every ≥ 1 and one model "
                 "(train.ensemble 1)"
             )
+    if train_seeds is not None and (not train_seeds or min(train_seeds) < 0):
+        raise ValueError(f"train seeds must be one or more integers ≥ 0, got {train_seeds}")
     written = []
-    for env, path, kind, feed in jobs:
-        name = result_name(env, budget, protocol, kind)
+    for (env, path, kind, feed), seed in (
+        (job, seed)
+        for job in jobs
+        for seed in (train_seeds or [None])  # None: the preset's own seed
+    ):
+        preset_seed = load_config(RunConfig, path, [*feed, *overrides]).train.seed
+        seed = None if seed == preset_seed else seed
+        name = result_name(env, budget, protocol, kind, seed)
         out = results / name
         extra = list(SWM_OVERRIDES) if protocol == "swm" else []
         extra += ["train.keep_checkpoints=100000"] if curve else []
-        run = runs / name.removesuffix(".json").removesuffix("_swm")
+        extra += [f"train.seed={seed}"] if seed is not None else []
+        run = runs / run_name(name)
+        shared = runs / run_name(result_name(env, budget, protocol, kind)) / "data"
+        data_dir = shared if seed is not None else None  # the preset row's episodes
         settings = [*feed, *extra, *overrides]
         again = resume and run.exists()  # also an interrupted collection
         argv = ["demo", "--config", str(path), "--run", str(run), "--out", str(out), *settings]
+        argv += ["--data", str(data_dir)] if data_dir is not None else []
         argv += ([] if progress else ["--quiet"]) + (["--resume"] if again else [])
         print(f"== {env} ({budget}, {kind}, protocol {protocol}): monde {' '.join(argv)}")
         clock = time.perf_counter()
         cfg = demo_config(path, settings, run, again)
-        run_demo(cfg, run, out, resume=again, progress=progress)
+        run_demo(cfg, run, out, resume=again, progress=progress, data_dir=data_dir)
         data = read_json(out)  # as written: what the table and the success curve read
         # an ensemble's curve is its first member's (each member trains alike, seed apart)
         data["learning_curve"] = learning_curve(training_dirs(run, cfg.train.ensemble)[0])
@@ -242,6 +276,26 @@ def _model_kind(cfg: dict) -> str:
     return kind + (f", ensemble of {members}" if members > 1 else "")
 
 
+def _machine(data: dict) -> str:
+    """Where a row was measured and in what precision it trained: 'AMD EPYC (AVX512-BF16),
+    bf16'. Rows written before provenance named the CPU: its class as the precision rule's
+    probes saw it ('AMX CPU', 'AVX512-BF16 CPU', 'CPU without bf16'), else '–'."""
+    prov, train = data.get("provenance", {}), data.get("precision", {}).get("train", {})
+    on_gpu = str(train.get("device", "cpu")).startswith("cuda")
+    where = prov.get("gpu") if on_gpu and prov.get("gpu") else prov.get("cpu")
+    if where is None:
+        reason = train.get("reason", "")
+        probes = {
+            "AMX-BF16: yes": "AMX CPU",
+            "AVX512-BF16: yes": "AVX512-BF16 CPU",
+            "oneDNN bf16: no": "CPU without bf16",
+        }
+        where = next((name for probe, name in probes.items() if probe in reason), "–")
+        where = "GPU" if on_gpu else where
+    logged = train.get("logged") or ([train["resolved"]] if "resolved" in train else [])
+    return ", ".join([where, " + ".join(logged)] if logged else [where])
+
+
 def render_table(results: Path) -> str:
     """Markdown table of every bench JSON under `results` (sorted by env, budget, protocol)."""
     rows = []
@@ -251,8 +305,10 @@ def render_table(results: Path) -> str:
         planner, rand = res["planner"], res.get("random")
         steps = planner["mean_steps_to_goal"]
         samples = cfg["train"]["steps"] * cfg["train"]["batch_size"]  # windows trained on
+        seeded = SEEDED.match(path.stem)
+        kind = _model_kind(cfg) + (f", train seed {seeded['seed']}" if seeded else "")
         rows.append(
-            f"| {bench['env']} | {_model_inputs(cfg)} | {_model_kind(cfg)} | {bench['budget']} "
+            f"| {bench['env']} | {_model_inputs(cfg)} | {kind} | {bench['budget']} "
             f"| {bench['protocol']} "
             f"| {_pct(planner['success_rate'])} ({_pct(planner['ci95'][0])} – "
             f"{_pct(planner['ci95'][1])}) "
@@ -263,15 +319,71 @@ def render_table(results: Path) -> str:
             f"| {data['train_seconds'] / 60:.0f} "
             f"| {samples / data['train_seconds']:.0f} "
             f"| {bench.get('total_seconds', bench['wall_seconds']) / 60:.0f} "
-            f"| {cfg['eval']['episodes']}{_at_start(planner)} | {data['provenance']['commit']} |"
+            f"| {cfg['eval']['episodes']}{_at_start(planner)} | {_machine(data)} "
+            f"| {data['provenance']['commit']} |"
         )
     header = [
         "| env | inputs | model | budget | protocol | success (95 % CI) | random actions "
         "| planner | steps to goal "
-        "| ms per plan call | train min | windows/s (training) | total min | episodes | commit |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| ms per plan call | train min | windows/s (training) | total min | episodes "
+        "| machine, training precision | commit |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     return "\n".join(header + rows) if rows else "No benchmark has been run yet."
+
+
+def seed_groups(results: Path) -> dict[str, list[tuple[int, dict]]]:
+    """Rows trained with several seeds: the preset row's stem → [(train seed, its JSON)], seed
+    order, for each row with at least one `…_train_seed_<s>` JSON beside it."""
+    groups: dict[str, list[tuple[int, dict]]] = {}
+    for path in sorted(results.glob("*.json")):
+        found = SEEDED.match(path.stem)
+        if found:
+            base = found["base"] + (found["swm"] or "")
+            groups.setdefault(base, []).append((int(found["seed"]), read_json(path)))
+    for base, rows in groups.items():
+        preset_row = results / f"{base}.json"
+        if preset_row.exists():
+            data = read_json(preset_row)
+            rows.append((int(data["config"]["train"].get("seed", 0)), data))
+        rows.sort(key=lambda row: row[0])
+    return groups
+
+
+def render_seeds(results: Path) -> list[str]:
+    """Markdown lines: for each row trained with several seeds, every seed's success, all their
+    episodes pooled with a 95 % interval, and the spread between seeds ([] when none)."""
+    from monde.eval.goal_reaching import wilson_interval
+
+    lines = []
+    for base, rows in seed_groups(results).items():
+        planners = [data["results"]["planner"] for _, data in rows]
+        wins = [p["successes"] for p in planners]
+        episodes = [p["episodes"] for p in planners]
+        low, high = wilson_interval(sum(wins), sum(episodes))
+        rates = [w / n for w, n in zip(wins, episodes, strict=True)]
+        each = ", ".join(
+            f"{seed}: {_pct(rate)}" for (seed, _), rate in zip(rows, rates, strict=True)
+        )
+        lines.append(
+            f"| {base} | {each} | {_pct(sum(wins) / sum(episodes))} ({_pct(low)} – "
+            f"{_pct(high)}) | {100 * (max(rates) - min(rates)):.0f} points | {sum(episodes)} |"
+        )
+    if not lines:
+        return []
+    return [
+        "## Training seeds",
+        "",
+        "Rows trained once per seed (`--train-seeds`) on the same episodes and evaluated on the "
+        "same held-out episodes. A single row's interval counts only its evaluation episodes; "
+        "the spread between seeds is what training adds, and the pooled rate (every seed's "
+        "episodes together) is the recipe's.",
+        "",
+        "| row | success per training seed | pooled (95 % CI) | spread (max − min) | episodes |",
+        "|---|---|---|---|---|",
+        *lines,
+        "",
+    ]
 
 
 def write_curves(results: Path, figures: Path) -> list[str]:
@@ -307,7 +419,7 @@ def write_doc(results: Path, doc: Path) -> None:
             "# Benchmarks",
             "",
             "Generated by `monde bench ENV… --budget quick|full [--protocol monde|swm] "
-            "[--inputs rgb rgb+proprio rgb+depth rgb+proprio+depth]` from "
+            "[--inputs rgb rgb+proprio rgb+depth rgb+proprio+depth] [--train-seeds SEED…]` from "
             f"`{results}/*.json`; do not edit by hand. Protocols: `monde` (start and goal sampled "
             "by the environment on held-out seeds) and `swm` (stable-worldmodel's: goal 25 steps "
             "ahead on a trajectory of the collection policy, 50 episodes, 50-step budget). "
@@ -315,10 +427,13 @@ def write_doc(results: Path, doc: Path) -> None:
             "adds collection and evaluation as each was measured; both are wall-clock times on "
             "the machine that ran the row, slower where two rows shared its cores. `planner`: "
             "solver, samples × iterations, horizon in model steps, and waypoint subgoals from "
-            "the first N training episodes where used (docs/planning.md).",
+            "the first N training episodes where used (docs/planning.md). `machine, training "
+            "precision`: the CPU (or GPU) that ran the row and the precision its training "
+            "computed in, as its results JSON records them.",
             "",
             render_table(results),
             "",
+            *render_seeds(results),
             *(
                 [
                     "## Training curves",

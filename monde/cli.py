@@ -107,7 +107,9 @@ def cmd_demo(args: argparse.Namespace) -> None:
     from monde.pipeline import demo_config, run_demo
 
     cfg = demo_config(args.config, args.overrides, args.run, args.resume)
-    run_demo(cfg, args.run, args.out, resume=args.resume, progress=not args.quiet)
+    run_demo(
+        cfg, args.run, args.out, resume=args.resume, progress=not args.quiet, data_dir=args.data
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -183,6 +185,12 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p)
     p.add_argument("--run", type=Path, default=Path("runs/demo"), help="run folder")
     p.add_argument("--out", type=Path, default=None, help="results JSON (default RUN/results.json)")
+    p.add_argument(
+        "--data",
+        type=Path,
+        default=None,
+        help="episode store to train on (default RUN/data); collected there when missing",
+    )
     p.add_argument("--resume", action="store_true", help="continue an interrupted run")
     p.set_defaults(func=cmd_demo)
     cli_report.register(verbs)

@@ -27,6 +27,7 @@ def cmd_bench(args: argparse.Namespace) -> None:
         inputs=args.inputs,
         resume=args.resume,
         success_curve_episodes=args.success_curve,
+        train_seeds=args.train_seeds,
     )
     write_doc(args.results, args.doc)
     print(f"wrote {args.doc}")
@@ -57,6 +58,15 @@ def register(verbs: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--presets", type=Path, default=Path("configs/bench"))
     p.add_argument("--runs", type=Path, default=Path("runs/bench"))
+    p.add_argument(
+        "--train-seeds",
+        type=int,
+        nargs="+",
+        default=None,
+        metavar="SEED",
+        help="train and evaluate each row once per training seed on the same episodes (default: "
+        "the preset's seed only); the table pools them and shows the spread between seeds",
+    )
     p.add_argument("--results", type=Path, default=Path("benchmarks/results/bench"))
     p.add_argument("--doc", type=Path, default=Path("docs/benchmarks.md"))
     p.add_argument("--quiet", action="store_true", help="no progress bars")

@@ -224,12 +224,15 @@ def run_demo(
     out: Path | None = None,
     resume: bool = False,
     progress: bool = True,
+    data_dir: Path | None = None,
 ) -> dict:
     """Collect (or reuse) RUN/data, train RUN/model, evaluate it → the results JSON's fields,
     written to `out` (default RUN/results.json) with each stage's seconds.
 
     Holds the run's lock throughout (RunLockedError when another process writes `run_dir`).
     `resume` continues an interrupted collection or training; a finished run is evaluated again.
+    `data_dir` (default RUN/data) may be another run's data, e.g. the same episodes trained
+    with another seed: it is collected or checked under the lock of the folder that holds it.
     """
     from monde.envs.registry import env_entry
     from monde.precision import torch_threads
@@ -239,8 +242,12 @@ def run_demo(
     run = Path(run_dir)
     out = Path(out) if out is not None else run / "results.json"
     with locked_run(run):  # collect, train and eval write RUN: one process at a time
-        data_dir = run / "data"
-        collect_s, coverage = demo_data(cfg, data_dir, resume, progress)
+        data_dir = Path(data_dir) if data_dir is not None else run / "data"
+        if data_dir.parent.resolve() == run.resolve():
+            collect_s, coverage = demo_data(cfg, data_dir, resume, progress)
+        else:  # another folder's episodes: its writer's lock while they are collected, checked
+            with locked_run(data_dir.parent):
+                collect_s, coverage = demo_data(cfg, data_dir, resume, progress)
         # train and evaluate on train.threads, as a demo always did (evaluation ran on the
         # count training had set); the caller's count is restored after
         with torch_threads(cfg.train.threads):

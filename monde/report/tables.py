@@ -9,6 +9,7 @@ from pathlib import Path
 import torch
 
 from monde._version import __version__
+from monde.hardware import cpu_description
 
 
 def _git(*args: str) -> str:
@@ -36,6 +37,8 @@ def provenance() -> dict:
         "torch": torch.__version__,
         "python": platform.python_version(),
         "machine": platform.machine(),
+        "cpu": cpu_description(),  # e.g. "AMD EPYC (AVX512-BF16)": CPUs differ in speed and bf16
+        "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
         "threads": torch.get_num_threads(),
     }
 

@@ -3,13 +3,25 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
 
-from monde.bench import canonical_env, input_overrides, preset, render_table, result_name
+from monde.bench import (
+    _machine,
+    canonical_env,
+    input_overrides,
+    preset,
+    render_seeds,
+    render_table,
+    result_name,
+    run_bench,
+    seed_groups,
+)
 from monde.cli import main
 from monde.config_io import save_config
-from monde.io import read_json
+from monde.eval.goal_reaching import wilson_interval
+from monde.io import atomic_write_json, read_json
 
 
 @pytest.mark.parametrize("protocol", ["monde", "swm"])
@@ -157,6 +169,9 @@ def test_input_sets_become_overrides_and_names():
     assert result_name("reacher", "full", "swm", "rgb+proprio+depth") == (
         "reacher_full_proprio_depth_swm.json"
     )
+    assert result_name("push_t", "full", "swm", "rgb", train_seed=2) == (
+        "push_t_full_train_seed_2_swm.json"
+    )
     with pytest.raises(ValueError, match="renders no depth"):
         input_overrides("two_room", "rgb+depth")
 
@@ -177,3 +192,72 @@ def test_env_aliases_name_the_registered_envs():
         "two_room",
         "reacher",
     ]
+
+
+def test_bench_trains_each_seed_on_the_preset_rows_episodes_and_pools_them(tiny_cfg, tmp_path):
+    presets, results, doc = tmp_path / "presets", tmp_path / "results", tmp_path / "bench.md"
+    runs = tmp_path / "runs"
+    presets.mkdir()
+    save_config(tiny_cfg, presets / "two_room_quick.yaml")  # train.seed 0
+    small = ["eval.episodes=3", "plan.samples=16", "plan.iterations=2"]
+    main(
+        ["bench", "two_room", "--presets", str(presets), "--runs", str(runs), "--quiet"]
+        + ["--results", str(results), "--doc", str(doc), "--train-seeds", "0", "3"]
+        + [arg for override in small for arg in ("--set", override)]
+    )
+    preset_row = read_json(results / "two_room_quick.json")  # the preset's seed keeps its names
+    seeded = read_json(results / "two_room_quick_train_seed_3.json")
+    assert preset_row["config"]["train"]["seed"] == 0 and seeded["config"]["train"]["seed"] == 3
+    assert not (runs / "two_room_quick_train_seed_3" / "data").exists()  # the preset row's data
+    trained_on = read_json(runs / "two_room_quick_train_seed_3" / "training_data.json")
+    assert Path(trained_on["store"]).resolve() == (runs / "two_room_quick" / "data").resolve()
+    weights = [
+        (runs / run / "model" / "model.safetensors").read_bytes()
+        for run in ("two_room_quick", "two_room_quick_train_seed_3")
+    ]
+    assert weights[0] != weights[1]
+    # the seeds pooled: every seed's evaluation episodes together, and the spread
+    wins = [d["results"]["planner"]["successes"] for d in (preset_row, seeded)]
+    episodes = [d["results"]["planner"]["episodes"] for d in (preset_row, seeded)]
+    assert [row[0] for row in seed_groups(results)["two_room_quick"]] == [0, 3]
+    table = doc.read_text()
+    assert "## Training seeds" in table and "cnn / gru, train seed 3 |" in table
+    pooled = f"{100 * sum(wins) / sum(episodes):.0f} %"
+    assert "| two_room_quick | 0: " in table and f"| {pooled} (" in table
+    with pytest.raises(ValueError, match="train seeds must be one or more integers ≥ 0"):
+        run_bench(["two_room"], presets=presets, runs=runs, results=results, train_seeds=[-1])
+
+
+def test_seed_rows_pool_their_episodes(tmp_path):
+    """Exact pooling: 6 / 10 and 3 / 10 → 9 / 20, spread 30 points; the swm row apart."""
+
+    def row(seed: int, wins: int, n: int = 10) -> dict:
+        planner = {"episodes": n, "successes": wins, "success_rate": wins / n}
+        return {"config": {"train": {"seed": seed}}, "results": {"planner": planner}}
+
+    atomic_write_json(tmp_path / "push_t_full.json", row(0, 6))
+    atomic_write_json(tmp_path / "push_t_full_train_seed_1.json", row(1, 3))
+    atomic_write_json(tmp_path / "push_t_full_train_seed_2_swm.json", row(2, 5))
+    atomic_write_json(tmp_path / "reacher_full.json", row(0, 9))  # one seed: no pooled row
+    lines = render_seeds(tmp_path)
+    low, high = wilson_interval(9, 20)
+    pooled = f"45 % ({100 * low:.0f} % – {100 * high:.0f} %)"
+    assert f"| push_t_full | 0: 60 %, 1: 30 % | {pooled} | 30 points | 20 |" in lines
+    assert "| push_t_full_swm | 2: 50 % | 50 % (" in "\n".join(lines)
+    assert not any(line.startswith("| reacher") for line in lines)
+    assert render_seeds(tmp_path / "nothing") == []
+
+
+def test_the_table_names_the_machine_and_training_precision_of_each_row():
+    cpu = {"provenance": {"cpu": "AMD EPYC (AVX512-BF16)", "gpu": None}}
+    train = {"device": "cpu", "resolved": "bf16", "logged": ["bf16"], "reason": "auto: …"}
+    assert _machine({**cpu, "precision": {"train": train}}) == "AMD EPYC (AVX512-BF16), bf16"
+    gpu = {"provenance": {"cpu": "AMD EPYC (AVX512-BF16)", "gpu": "NVIDIA H200"}}
+    on_gpu = {**train, "device": "cuda:0", "logged": ["bf16", "fp32"]}  # resumed elsewhere
+    assert _machine({**gpu, "precision": {"train": on_gpu}}) == "NVIDIA H200, bf16 + fp32"
+    # rows written before provenance named the CPU: the precision rule's probes, where given
+    old = {"reason": "auto: … (oneDNN bf16: yes, AMX-BF16: yes, AVX512-BF16: yes) …"}
+    assert _machine({"provenance": {}, "precision": {"train": {**old, "resolved": "fp32"}}}) == (
+        "AMX CPU, fp32"
+    )
+    assert _machine({"provenance": {}}) == "–"
