@@ -11,6 +11,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from monde.config import RunConfig
+from monde.data.lineage import training_data_of
 from monde.eval.goal_reaching import evaluate_goal_reaching
 from monde.models.checkpoint import load_model
 from monde.runs import CHECKPOINTS, checkpoint_step, list_checkpoints
@@ -42,9 +43,9 @@ def success_curve(
         if cfg.plan.waypoints or cfg.plan.drop_action_variance:
             from monde.eval.memory import planner_memory
 
-            waypoints, cost_basis, _ = planner_memory(
-                model, run_dir / "data", cfg.plan, cfg.data.val_fraction
-            )
+            trained_on = training_data_of(path)  # RUN/training_data.json, else RUN/data
+            store = trained_on[0] if trained_on is not None else run_dir / "data"
+            waypoints, cost_basis, _ = planner_memory(model, store, cfg.plan, cfg.data.val_fraction)
         result = evaluate_goal_reaching(
             model,
             cfg.env,

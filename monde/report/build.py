@@ -19,6 +19,7 @@ import torch
 
 from monde.config import RunConfig
 from monde.config_io import ConfigError, load_config
+from monde.data.lineage import training_data_of
 from monde.data.splits import split_episodes
 from monde.data.store import EpisodeStore
 from monde.envs.registry import build_config, env_entry
@@ -121,7 +122,8 @@ def load_run(
     run_dir: str | Path, data_dir: str | Path | None = None, train_cap: int | None = None,
     progress: bool = True,
 ) -> Run:  # fmt: skip
-    """The run's config, model and episodes split as in training (train first, held-out last)."""
+    """The run's config, model and episodes split as in training (train first, held-out last);
+    `data_dir` defaults to the store the run was trained on."""
     run_dir = Path(run_dir)
     config_path = run_dir / "config.yaml"
     if not config_path.exists():
@@ -131,7 +133,10 @@ def load_run(
     except ConfigError as err:
         raise ValueError(str(err)) from err
     model = load_model(run_dir / "model")
-    data_path = Path(data_dir) if data_dir is not None else run_dir / "data"
+    if data_dir is None:  # the store training read (RUN/training_data.json), else RUN/data
+        found = training_data_of(run_dir / "model")
+        data_dir = found[0] if found is not None else run_dir / "data"
+    data_path = Path(data_dir)
     count, get, info = open_episodes(data_path)
     split = len(split_episodes(range(count), cfg.data.val_fraction)[0])  # first held-out index
     if split == count:

@@ -22,6 +22,7 @@ from monde.cli import main
 from monde.config_io import save_config
 from monde.eval.goal_reaching import wilson_interval
 from monde.io import atomic_write_json, read_json
+from monde.report.build import load_run
 
 
 @pytest.mark.parametrize("protocol", ["monde", "swm"])
@@ -216,6 +217,10 @@ def test_bench_trains_each_seed_on_the_preset_rows_episodes_and_pools_them(tiny_
         for run in ("two_room_quick", "two_room_quick_train_seed_3")
     ]
     assert weights[0] != weights[1]
+    seeded_run = load_run(runs / "two_room_quick_train_seed_3", progress=False)  # its store
+    preset_run = load_run(runs / "two_room_quick", progress=False)
+    assert len(seeded_run.train) == len(preset_run.train) > 0
+    assert (seeded_run.train[0].actions == preset_run.train[0].actions).all()
     # the seeds pooled: every seed's evaluation episodes together, and the spread
     wins = [d["results"]["planner"]["successes"] for d in (preset_row, seeded)]
     episodes = [d["results"]["planner"]["episodes"] for d in (preset_row, seeded)]
