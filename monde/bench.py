@@ -332,6 +332,22 @@ def render_table(results: Path) -> str:
     return "\n".join(header + rows) if rows else "No benchmark has been run yet."
 
 
+def _settings(data: dict) -> dict:
+    """A row's config as flat dotted keys, less its training seed: what its seeds share."""
+    flat: dict = {}
+
+    def walk(prefix: str, value: object) -> None:
+        if isinstance(value, dict):
+            for key, inner in value.items():
+                walk(f"{prefix}{key}.", inner)
+        else:
+            flat[prefix.rstrip(".")] = value
+
+    walk("", data["config"])
+    flat.pop("train.seed", None)
+    return flat
+
+
 def seed_groups(results: Path) -> dict[str, list[tuple[int, dict]]]:
     """Rows trained with several seeds: the preset row's stem → [(train seed, its JSON)], seed
     order, for each row with at least one `…_train_seed_<s>` JSON beside it."""
@@ -352,11 +368,26 @@ def seed_groups(results: Path) -> dict[str, list[tuple[int, dict]]]:
 
 def render_seeds(results: Path) -> list[str]:
     """Markdown lines: for each row trained with several seeds, every seed's success, all their
-    episodes pooled with a 95 % interval, and the spread between seeds ([] when none)."""
+    episodes pooled with a 95 % interval, and the spread between seeds ([] when none). A seed
+    row whose settings differ from the group's first row in more than the seed is named and
+    left out of the pool."""
     from monde.eval.goal_reaching import wilson_interval
 
-    lines = []
-    for base, rows in seed_groups(results).items():
+    lines, apart = [], []
+    for base, group in seed_groups(results).items():
+        reference = _settings(group[0][1])
+        rows = []
+        for seed, data in group:
+            settings = _settings(data)
+            differ = sorted(
+                key
+                for key in reference.keys() | settings.keys()
+                if reference.get(key) != settings.get(key)
+            )
+            if differ:
+                apart.append(f"{base}, train seed {seed}: also differs in {', '.join(differ)}")
+            else:
+                rows.append((seed, data))
         planners = [data["results"]["planner"] for _, data in rows]
         wins = [p["successes"] for p in planners]
         episodes = [p["episodes"] for p in planners]
@@ -376,13 +407,15 @@ def render_seeds(results: Path) -> list[str]:
         "",
         "Rows trained once per seed (`--train-seeds`) on the same episodes and evaluated on the "
         "same held-out episodes. A single row's interval counts only its evaluation episodes; "
-        "the spread between seeds is what training adds, and the pooled rate (every seed's "
-        "episodes together) is the recipe's.",
+        "the spread between seeds is what training adds. The pooled rate (every seed's "
+        "episodes together) estimates the recipe's; its interval, too, counts episodes, not "
+        "seeds.",
         "",
         "| row | success per training seed | pooled (95 % CI) | spread (max − min) | episodes |",
         "|---|---|---|---|---|",
         *lines,
         "",
+        *(["Not pooled: " + "; ".join(apart) + ".", ""] if apart else []),
     ]
 
 

@@ -234,22 +234,26 @@ def test_bench_trains_each_seed_on_the_preset_rows_episodes_and_pools_them(tiny_
 
 
 def test_seed_rows_pool_their_episodes(tmp_path):
-    """Exact pooling: 6 / 10 and 3 / 10 → 9 / 20, spread 30 points; the swm row apart."""
+    """Exact pooling: 6 / 10 and 3 / 10 → 9 / 20, spread 30 points; the swm row apart, and a
+    seed row trained otherwise named and left out."""
 
-    def row(seed: int, wins: int, n: int = 10) -> dict:
+    def row(seed: int, wins: int, n: int = 10, steps: int = 100) -> dict:
         planner = {"episodes": n, "successes": wins, "success_rate": wins / n}
-        return {"config": {"train": {"seed": seed}}, "results": {"planner": planner}}
+        config = {"train": {"seed": seed, "steps": steps}}
+        return {"config": config, "results": {"planner": planner}}
 
     atomic_write_json(tmp_path / "push_t_full.json", row(0, 6))
     atomic_write_json(tmp_path / "push_t_full_train_seed_1.json", row(1, 3))
     atomic_write_json(tmp_path / "push_t_full_train_seed_2_swm.json", row(2, 5))
     atomic_write_json(tmp_path / "reacher_full.json", row(0, 9))  # one seed: no pooled row
+    atomic_write_json(tmp_path / "push_t_full_train_seed_3.json", row(3, 10, steps=5))
     lines = render_seeds(tmp_path)
     low, high = wilson_interval(9, 20)
     pooled = f"45 % ({100 * low:.0f} % – {100 * high:.0f} %)"
     assert f"| push_t_full | 0: 60 %, 1: 30 % | {pooled} | 30 points | 20 |" in lines
     assert "| push_t_full_swm | 2: 50 % | 50 % (" in "\n".join(lines)
     assert not any(line.startswith("| reacher") for line in lines)
+    assert "Not pooled: push_t_full, train seed 3: also differs in train.steps." in lines
     assert render_seeds(tmp_path / "nothing") == []
 
 
