@@ -18,6 +18,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from monde.bench import machine_of  # noqa: E402
 from monde.config import RunConfig  # noqa: E402
 from monde.config_io import from_dict, to_dict  # noqa: E402
 from monde.io import read_json, replace_section  # noqa: E402
@@ -138,12 +139,17 @@ def seeded(path: str, seed: int) -> dict:
     return result
 
 
-def read_lever(lever: Lever, base_config: dict) -> dict:
+def read_lever(lever: Lever, base: dict) -> dict:
+    """One row of the table from a lever's JSONs; `base` is the table model's results JSON."""
     result = seeded(lever.table, TABLE_SEED)
+    change = config_change(with_defaults(result["config"]), with_defaults(base["config"]))
+    machine = machine_of(result)
+    if machine not in ("–", machine_of(base)):  # another CPU, or training in another precision
+        change.append(f"trained on: {machine}")
     row = {
         "block": lever.block,
         "file": lever.table,
-        "change": config_change(with_defaults(result["config"]), base_config),
+        "change": change,
         "step": evaluated_step(result, lever),
         "table": result["results"]["planner"],
         "validation": seeded(lever.validation, VALIDATION_SEED)["results"]["planner"]
@@ -186,7 +192,7 @@ def render(rows: list[dict]) -> list[str]:
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
-        change = ", ".join(f"`{c}`" for c in r["change"]) or "—"
+        change = ", ".join(c if "=" not in c else f"`{c}`" for c in r["change"]) or "—"
         angle = f"{r['angle'][0]:.2f} / {r['angle'][1]:.2f}" if r["angle"] else "—"
         block = (
             f"{r['block_error'][0]:.0f} / {r['block_error'][1]:.0f}" if r["block_error"] else "—"
@@ -245,8 +251,8 @@ def draw(rows: list[dict], path: Path) -> None:
 
 
 def main() -> None:
-    base_config = with_defaults(read_json(RESULTS / BASE.table)["config"])
-    rows = [read_lever(lever, base_config) for lever in LEVERS]
+    base = read_json(RESULTS / BASE.table)
+    rows = [read_lever(lever, base) for lever in LEVERS]
     draw(rows, FIGURE)
     section = START + "\n" + "\n".join(render(rows)) + "\n" + END
     replace_section(DOC, START, END, section)

@@ -276,7 +276,7 @@ def _model_kind(cfg: dict) -> str:
     return kind + (f", ensemble of {members}" if members > 1 else "")
 
 
-def _machine(data: dict) -> str:
+def machine_of(data: dict) -> str:
     """Where a row was measured and in what precision it trained: 'AMD EPYC (AVX512-BF16),
     bf16'. Rows written before provenance named the CPU: its class as the precision rule's
     probes saw it ('AMX CPU', 'AVX512-BF16 CPU', 'CPU without bf16'), else '–'."""
@@ -319,7 +319,7 @@ def render_table(results: Path) -> str:
             f"| {data['train_seconds'] / 60:.0f} "
             f"| {samples / data['train_seconds']:.0f} "
             f"| {bench.get('total_seconds', bench['wall_seconds']) / 60:.0f} "
-            f"| {cfg['eval']['episodes']}{_at_start(planner)} | {_machine(data)} "
+            f"| {cfg['eval']['episodes']}{_at_start(planner)} | {machine_of(data)} "
             f"| {data['provenance']['commit']} |"
         )
     header = [

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from monde.bench import (
-    _machine,
     canonical_env,
     input_overrides,
+    machine_of,
     preset,
     render_seeds,
     render_table,
@@ -260,13 +260,13 @@ def test_seed_rows_pool_their_episodes(tmp_path):
 def test_the_table_names_the_machine_and_training_precision_of_each_row():
     cpu = {"provenance": {"cpu": "AMD EPYC (AVX512-BF16)", "gpu": None}}
     train = {"device": "cpu", "resolved": "bf16", "logged": ["bf16"], "reason": "auto: …"}
-    assert _machine({**cpu, "precision": {"train": train}}) == "AMD EPYC (AVX512-BF16), bf16"
+    assert machine_of({**cpu, "precision": {"train": train}}) == "AMD EPYC (AVX512-BF16), bf16"
     gpu = {"provenance": {"cpu": "AMD EPYC (AVX512-BF16)", "gpu": "NVIDIA H200"}}
     on_gpu = {**train, "device": "cuda:0", "logged": ["bf16", "fp32"]}  # resumed elsewhere
-    assert _machine({**gpu, "precision": {"train": on_gpu}}) == "NVIDIA H200, bf16 + fp32"
+    assert machine_of({**gpu, "precision": {"train": on_gpu}}) == "NVIDIA H200, bf16 + fp32"
     # rows written before provenance named the CPU: the precision rule's probes, where given
     old = {"reason": "auto: … (oneDNN bf16: yes, AMX-BF16: yes, AVX512-BF16: yes) …"}
-    assert _machine({"provenance": {}, "precision": {"train": {**old, "resolved": "fp32"}}}) == (
+    assert machine_of({"provenance": {}, "precision": {"train": {**old, "resolved": "fp32"}}}) == (
         "AMX CPU, fp32"
     )
-    assert _machine({"provenance": {}}) == "–"
+    assert machine_of({"provenance": {}}) == "–"

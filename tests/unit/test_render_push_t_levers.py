@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from monde.io import atomic_write_json
+
 BENCH = Path(__file__).resolve().parents[2] / "benchmarks"
 spec = importlib.util.spec_from_file_location(
     "render_push_t_levers", BENCH / "render_push_t_levers.py"
@@ -58,12 +60,33 @@ def test_a_result_of_other_seeds_is_refused(tmp_path, monkeypatch):
 
 
 def test_every_listed_result_exists_and_renders():
-    base_config = levers.with_defaults(
-        levers.read_json(levers.RESULTS / levers.BASE.table)["config"]
-    )
-    rows = [levers.read_lever(lever, base_config) for lever in levers.LEVERS]
+    base = levers.read_json(levers.RESULTS / levers.BASE.table)
+    rows = [levers.read_lever(lever, base) for lever in levers.LEVERS]
     assert rows[0]["change"] == [] and all(
         r["change"] or r["step"] != rows[0]["step"] for r in rows[1:]
     )
     text = "\n".join(levers.render(rows))
     assert text.count("\n| ") == len(rows) + 1  # header and one line per lever
+
+
+def test_a_lever_trained_on_another_machine_or_precision_says_so(tmp_path, monkeypatch):
+    monkeypatch.setattr(levers, "RESULTS", tmp_path)
+    config = {"eval": {"seed": levers.TABLE_SEED}, "train": {"steps": 100}}
+    planner = {"success_rate": 0.5, "ci95": [0.4, 0.6]}
+
+    def result(cpu: str | None, precision: str) -> dict:
+        train = {"device": "cpu", "resolved": precision, "logged": [precision]}
+        return {
+            "config": config,
+            "results": {"planner": planner},
+            "single_episode_plan": {"median_ms": 1.0},
+            "provenance": {"commit": "abc", **({"cpu": cpu} if cpu else {})},
+            "precision": {"train": train},
+        }
+
+    base = result("Intel Xeon (AMX)", "fp32")
+    atomic_write_json(tmp_path / "r.json", result("AMD EPYC (AVX512-BF16)", "bf16"))
+    row = levers.read_lever(levers.Lever("machine", "r.json"), base)
+    assert row["change"] == ["trained on: AMD EPYC (AVX512-BF16), bf16"]
+    atomic_write_json(tmp_path / "r.json", result("Intel Xeon (AMX)", "fp32"))
+    assert levers.read_lever(levers.Lever("same", "r.json"), base)["change"] == []
