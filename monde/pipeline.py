@@ -218,6 +218,15 @@ def _evaluate(
     return payload
 
 
+def _complete_store(data_dir: Path) -> bool:
+    """Whether `data_dir` holds an episode store whose collection finished."""
+    from monde.data.store import EpisodeStore
+
+    if not (data_dir / "zarr.json").exists():
+        return False
+    return EpisodeStore(data_dir).meta.get("complete") is not False
+
+
 def run_demo(
     cfg: RunConfig,
     run_dir: Path,
@@ -232,7 +241,8 @@ def run_demo(
     Holds the run's lock throughout (RunLockedError when another process writes `run_dir`).
     `resume` continues an interrupted collection or training; a finished run is evaluated again.
     `data_dir` (default RUN/data) may be another run's data, e.g. the same episodes trained
-    with another seed: it is collected or checked under the lock of the folder that holds it.
+    with another seed: where it still has to be collected, that is done under the lock of the
+    folder that holds it.
     """
     from monde.envs.registry import env_entry
     from monde.precision import torch_threads
@@ -243,9 +253,9 @@ def run_demo(
     out = Path(out) if out is not None else run / "results.json"
     with locked_run(run):  # collect, train and eval write RUN: one process at a time
         data_dir = Path(data_dir) if data_dir is not None else run / "data"
-        if data_dir.parent.resolve() == run.resolve():
+        if data_dir.parent.resolve() == run.resolve() or _complete_store(data_dir):
             collect_s, coverage = demo_data(cfg, data_dir, resume, progress)
-        else:  # another folder's episodes: its writer's lock while they are collected, checked
+        else:  # another folder's episodes, to collect: under that folder's writer's lock
             with locked_run(data_dir.parent):
                 collect_s, coverage = demo_data(cfg, data_dir, resume, progress)
         # train and evaluate on train.threads, as a demo always did (evaluation ran on the
