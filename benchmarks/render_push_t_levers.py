@@ -94,6 +94,7 @@ LEVERS = [
     # the benchmark table's seeds (`monde bench push_t --budget full --train-seeds 0 1 2`)
     Lever("machine", "bench/push_t_full.json"),
     Lever("seed", "bench/push_t_full_train_seed_1.json"),
+    Lever("seed", "bench/push_t_full_train_seed_2.json"),
 ]
 
 
