@@ -19,14 +19,16 @@ ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "monde"
 
 # Low-level shared modules: plain data types, atomic file writes, progress bars, the precision
-# rule, the name tables of solvers and predictors (no torch), the run folder (lock, metrics,
-# checkpoint names), the linear-probe core, the version. They import nothing of monde but io.
+# rule, the CPU in words, the name tables of solvers and predictors (no torch), the run folder
+# (lock, metrics, checkpoint names), the linear-probe core, the version. They import nothing of
+# monde but io.
 FOUNDATION = {
     "_version": set(),
     "types": set(),
     "io": set(),
     "progress": set(),
     "precision": {"runs"},
+    "hardware": set(),
     "registry": set(),
     "probing": set(),
     "runs": {"io"},
