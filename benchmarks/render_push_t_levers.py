@@ -242,7 +242,7 @@ def draw(rows: list[dict], path: Path) -> None:
             ax.plot(
                 100 * s["success_rate"], y + dy, "o", color=colour, label=name if i == 0 else None
             )
-        change = ", ".join(r["change"]) or "—"
+        change = "\n".join(r["change"]) or "—"  # one change per line: long labels stay in
         labels.append(f"{r['block']}, step {r['step']:,}\n{change}")
     ax.set_yticks(range(len(rows)), labels[::-1], fontsize=7)
     ax.axvline(100 * TARGET, color="tab:red", ls="--", lw=1, label=f"bar {100 * TARGET:.0f} %")
