@@ -20,7 +20,7 @@ sys.path.insert(0, str(ROOT))
 
 from monde.bench import machine_of  # noqa: E402
 from monde.config import RunConfig  # noqa: E402
-from monde.config_io import from_dict, to_dict  # noqa: E402
+from monde.config_io import flatten, from_dict, to_dict  # noqa: E402
 from monde.io import read_json, replace_section  # noqa: E402
 from monde.report.tables import success_with_ci  # noqa: E402
 
@@ -96,17 +96,6 @@ LEVERS = [
     Lever("seed", "bench/push_t_full_train_seed_1.json"),
     Lever("seed", "bench/push_t_full_train_seed_2.json"),
 ]
-
-
-def flatten(config: dict, prefix: str = "") -> dict:
-    """{"a.b": value} of a nested config."""
-    out: dict = {}
-    for key, value in config.items():
-        if isinstance(value, dict):
-            out.update(flatten(value, f"{prefix}{key}."))
-        else:
-            out[f"{prefix}{key}"] = value
-    return out
 
 
 def config_change(config: dict, base: dict) -> list[str]:

@@ -185,14 +185,16 @@ def run_bench(
             )
     if train_seeds is not None and (not train_seeds or min(train_seeds) < 0):
         raise ValueError(f"train seeds must be one or more integers ≥ 0, got {train_seeds}")
+
+    def row_seeds(path: Path, feed: list[str]) -> list[int | None]:
+        """The seeds to train a row with: None for the preset's own (read once per row)."""
+        own = load_config(RunConfig, path, [*feed, *overrides]).train.seed
+        return [None if seed == own else seed for seed in (train_seeds or [own])]
+
     written = []
     for (env, path, kind, feed), seed in (
-        (job, seed)
-        for job in jobs
-        for seed in (train_seeds or [None])  # None: the preset's own seed
+        (job, seed) for job in jobs for seed in row_seeds(job[1], job[3])
     ):
-        preset_seed = load_config(RunConfig, path, [*feed, *overrides]).train.seed
-        seed = None if seed == preset_seed else seed
         name = result_name(env, budget, protocol, kind, seed)
         out = results / name
         extra = list(SWM_OVERRIDES) if protocol == "swm" else []
@@ -334,16 +336,9 @@ def render_table(results: Path) -> str:
 
 def _settings(data: dict) -> dict:
     """A row's config as flat dotted keys, less its training seed: what its seeds share."""
-    flat: dict = {}
+    from monde.config_io import flatten
 
-    def walk(prefix: str, value: object) -> None:
-        if isinstance(value, dict):
-            for key, inner in value.items():
-                walk(f"{prefix}{key}.", inner)
-        else:
-            flat[prefix.rstrip(".")] = value
-
-    walk("", data["config"])
+    flat = flatten(data["config"])
     flat.pop("train.seed", None)
     return flat
 

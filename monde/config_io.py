@@ -191,6 +191,17 @@ def _candidates(raw: str) -> list[Any]:
     return unique
 
 
+def flatten(config: Mapping, prefix: str = "") -> dict:
+    """A nested config dict as {"a.b": value}: the keys overrides name."""
+    out: dict = {}
+    for key, value in config.items():
+        if isinstance(value, Mapping):
+            out.update(flatten(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
 def apply_overrides(
     data: dict, overrides: Sequence[str], cls: type, *, source: str = "command line"
 ) -> dict:
