@@ -290,6 +290,8 @@ def success_over_http(model_dir: Path, cfg, episodes: int, concurrency: int, thr
 def provenance() -> dict:
     import torch
 
+    from monde.hardware import cpu_description
+
     commit = subprocess.run(
         ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
     ).stdout.strip()
@@ -299,7 +301,8 @@ def provenance() -> dict:
         "python": platform.python_version(),
         "torch": torch.__version__,
         "cpus": os.cpu_count(),
-        "machine": "shared 2-core machine: other jobs ran meanwhile (see the load averages)",
+        "cpu": cpu_description(),
+        "machine": "the load generator shares the machine with the server (see the load averages)",
     }
 
 
@@ -309,9 +312,10 @@ def render(result: dict) -> str:
         for part in ("load", "planner_scaling", "success")
         if part in result
     )
+    cpu = f", {result['provenance']['cpu']}" if "cpu" in result["provenance"] else ", shared"
     lines = [
         f"Measured by `{COMMAND} --threads {result['threads']}` "
-        f"({result['provenance']['cpus']} CPUs, shared; model `{result['model']}`, "
+        f"({result['provenance']['cpus']} CPUs{cpu}; model `{result['model']}`, "
         f"{result['plan']}; {at}); rendered by `{COMMAND} --render` "
         "from benchmarks/results/serve.json.",
         "",
