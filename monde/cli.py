@@ -53,11 +53,13 @@ def cmd_collect(args: argparse.Namespace) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> None:
-    from monde.envs.registry import ENV_REGISTRY
+    from monde.envs.registry import ENV_REGISTRY, check_symmetry_augment
     from monde.train.distributed import is_main_process, restarted_by_torchrun
     from monde.train.run import train_run
 
     cfg = _load(args, Path(args.run) / "config.yaml" if args.resume else None)
+    if cfg.env.name in ENV_REGISTRY:
+        check_symmetry_augment(cfg.env.name, cfg.train.symmetry_augment, cfg.model.proprio)
     if args.device is not None:
         cfg.train.device = args.device
     resume = args.resume or restarted_by_torchrun()  # torchrun --max-restarts: pick up the run

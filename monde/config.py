@@ -255,6 +255,10 @@ class TrainConfig:
     """random-shift augmentation, pixels: each training window is translated by its own
     (dy, dx) in [−k, k]², the same for all its frames, edges repeated (monde.data.augment;
     0 disables)"""
+    symmetry_augment: bool = False
+    """symmetry augmentation: each training window is mirrored or not and turned by 0–3
+    quarter turns, its frames and its actions' (x, y) displacements alike (monde.data.augment);
+    only for an environment whose registry entry declares `planar_symmetry` (PushT)"""
     precision: Literal["auto", "fp32", "bf16"] = "auto"
     """'auto': bf16 autocast of the forward pass where it was measured faster (CUDA with bf16;
     a CPU with AVX512-BF16; one with AMX-BF16 at one thread per process), fp32 elsewhere

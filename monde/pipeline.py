@@ -244,11 +244,12 @@ def run_demo(
     with another seed: where it still has to be collected, that is done under the lock of the
     folder that holds it.
     """
-    from monde.envs.registry import env_entry
+    from monde.envs.registry import check_symmetry_augment, env_entry
     from monde.precision import torch_threads
     from monde.runs import recorded_train_seconds, training_dirs
     from monde.train.run import train_run
 
+    check_symmetry_augment(cfg.env.name, cfg.train.symmetry_augment, cfg.model.proprio)
     run = Path(run_dir)
     out = Path(out) if out is not None else run / "results.json"
     with locked_run(run):  # collect, train and eval write RUN: one process at a time

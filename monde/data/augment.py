@@ -1,12 +1,16 @@
-"""Random-shift augmentation of training windows (DrQ's random shift, applied per window).
+"""Augmentation of training windows: random shifts (DrQ's, per window) and, for scenes that
+look and move alike in every orientation, the square's symmetries (`planar_symmetry`).
 
-Each window of a batch is translated by its own (dy, dx) drawn uniformly from [−k, k]², the
-same for every frame of the window, so the motion inside a window is untouched; pixels shifted
-in from outside the frame repeat the frame's edge. A model trained this way sees every wall,
-object and agent position up to k pixels from where the data put it, which is what a scene
-never seen in training (a wall in a held-out cell) asks of it.
+Random shift: each window of a batch is translated by its own (dy, dx) drawn uniformly from
+[−k, k]², the same for every frame of the window, so the motion inside a window is untouched;
+pixels shifted in from outside the frame repeat the frame's edge. A model trained this way sees
+every wall, object and agent position up to k pixels from where the data put it, which is what
+a scene never seen in training (a wall in a held-out cell) asks of it. It works on uint8 frames
+by indexing, so it costs one gather and no float copy.
 
-It works on uint8 frames by indexing, so it costs one gather and no float copy.
+Symmetry: each window is mirrored or not and turned by a number of quarter turns, its frames
+and its actions' (x, y) displacements alike, so that a model learns PushT's pushes in all eight
+orientations of the square arena from the data of one.
 """
 
 from __future__ import annotations
@@ -41,3 +45,54 @@ def random_shift(frames: Tensor, offsets: Tensor) -> Tensor:
     time = torch.arange(length, device=dev)[None, :, None, None]  # (1, L, 1, 1)
     # broadcast to (B, L, H, W) indices; the channel dim rides along → (B, L, H, W, C)
     return frames[batch, time, rows[:, None, :, None], cols[:, None, None, :]]
+
+
+# The square's symmetries: quarter turns of the image, each with or without a mirror image.
+SYMMETRIES = 8
+
+
+def symmetry_choices(seed: int, step: int, rows: int) -> Tensor:
+    """The symmetry of every row of a step's global batch, (rows,) int64 in [0, 8): bit 2 says
+    mirrored, the two low bits the quarter turns. A function of (seed, step) and the global row
+    only, as `shift_offsets`."""
+    generator = torch.Generator().manual_seed(seed * 1_000_003 + step + 104_729)
+    return torch.randint(0, SYMMETRIES, (rows,), generator=generator)
+
+
+def action_matrix(choice: int) -> Tensor:
+    """The (2, 2) map of an image-plane displacement (x along columns, y along rows) under
+    symmetry `choice`: the mirror (x → −x) first, then the quarter turns as torch.rot90 turns
+    the frame's (rows, columns), each taking (x, y) to (y, −x)."""
+    mirror, turns = divmod(choice, 4)
+    m = torch.tensor([[-1.0, 0.0], [0.0, 1.0]]) if mirror else torch.eye(2)
+    quarter = torch.tensor([[0.0, 1.0], [-1.0, 0.0]])
+    return torch.linalg.matrix_power(quarter, turns) @ m
+
+
+def planar_symmetry(frames: Tensor, actions: Tensor, choices: Tensor) -> tuple[Tensor, Tensor]:
+    """frames (B, L, H, W, C) with H = W, actions (B, L−1, A) of A/2 image-plane (x, y)
+    displacements, choices (B,) → both with window b mirrored (columns reversed) if choices[b]
+    has bit 2 and turned by torch.rot90 (choices[b] mod 4) times, its actions mapped alike
+    (`action_matrix`).
+
+    For a scene whose dynamics are the same in every orientation (PushT's square arena: the
+    `planar_symmetry` of its registry entry), each window so turned is a window the data could
+    hold: the model meets every orientation of what it saw."""
+    b, _, h, w = frames.shape[:4]
+    if h != w:
+        raise ValueError(f"symmetry augmentation needs square frames, got {h}×{w}")
+    if actions.shape[-1] % 2:
+        raise ValueError(f"actions of {actions.shape[-1]} dims are not (x, y) pairs")
+    if tuple(choices.shape) != (b,):
+        raise ValueError(f"expected {b} symmetry choices, got shape {tuple(choices.shape)}")
+    out = frames.clone()
+    mats = torch.stack([action_matrix(c) for c in range(SYMMETRIES)]).to(actions)  # (8, 2, 2)
+    choices = choices.to(frames.device)
+    for c in range(1, SYMMETRIES):  # 0 is the identity
+        rows = (choices == c).nonzero().flatten()
+        if len(rows):
+            part = frames[rows].flip(3) if c >= 4 else frames[rows]  # (n, L, H, W, C)
+            out[rows] = torch.rot90(part, c % 4, dims=(2, 3))
+    pairs = actions.reshape(*actions.shape[:-1], -1, 2)  # (B, L−1, A/2, 2)
+    turned = torch.einsum("btpj,bij->btpi", pairs, mats[choices.to(actions.device)])
+    return out, turned.reshape(actions.shape)

@@ -8,7 +8,7 @@ with the valid choices. This module knows nothing about models or torch.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -45,6 +45,10 @@ class EnvEntry:
     surprise: bool = False  # whether monde.eval.surprise can build its impossible-event clips
     bench: bool = False  # a row of `monde bench` without a preset of its own
     aliases: tuple[str, ...] = ()  # other spellings `monde bench` accepts
+    # the dynamics are the same when the square frame is mirrored or turned by quarter turns,
+    # each action an (x, y) displacement in the image's (column, row) axes turned alike:
+    # `train.symmetry_augment` may be used (monde.data.augment.planar_symmetry)
+    planar_symmetry: bool = False
 
 
 ENV_REGISTRY: dict[str, EnvEntry] = {
@@ -79,6 +83,10 @@ ENV_REGISTRY: dict[str, EnvEntry] = {
         policy="pusht_pusher",
         bench=True,
         aliases=("pusht",),
+        # a square arena with walls all round; the T is mirror-symmetric about its own axis
+        # (benchmarks/push_t_state_model.py checks the simulator; tests/unit/test_augment.py
+        # the frames)
+        planar_symmetry=True,
     ),
     "gym": EnvEntry(GenericConfig, GenericGym),  # any Gymnasium env: env.options.env_id=...
 }
@@ -89,6 +97,25 @@ def env_entry(name: str) -> EnvEntry:
     if name not in ENV_REGISTRY:
         raise ValueError(f"unknown env {name!r}; known envs: {', '.join(sorted(ENV_REGISTRY))}")
     return ENV_REGISTRY[name]
+
+
+def check_symmetry_augment(env_name: str, symmetry_augment: bool, proprio: Sequence[str]) -> None:
+    """ValueError when `train.symmetry_augment` is asked of an env whose dynamics are not
+    declared symmetric (its entry's `planar_symmetry`), or of a model with proprioception
+    (the augmentation turns frames and actions, not states)."""
+    if not symmetry_augment:
+        return
+    if not env_entry(env_name).planar_symmetry:
+        symmetric = sorted(n for n, e in ENV_REGISTRY.items() if e.planar_symmetry)
+        raise ValueError(
+            f"train.symmetry_augment: env {env_name!r} does not declare its dynamics the same "
+            f"in every orientation (planar_symmetry); envs that do: {', '.join(symmetric)}"
+        )
+    if proprio:
+        raise ValueError(
+            f"train.symmetry_augment turns frames and actions, not the proprioception "
+            f"model.proprio {list(proprio)} reads; use it with a pixels-only model"
+        )
 
 
 def collection_policy(env_name: str, requested: str) -> str:

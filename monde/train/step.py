@@ -15,7 +15,7 @@ import torch
 from torch.nn.parallel import DistributedDataParallel
 
 from monde.config import TrainConfig
-from monde.data.augment import random_shift, shift_offsets
+from monde.data.augment import planar_symmetry, random_shift, shift_offsets, symmetry_choices
 from monde.data.sampler import rank_rows
 from monde.models.world_model import WorldModel
 from monde.train.distributed import DistContext, mean_over_ranks
@@ -72,24 +72,33 @@ class TrainStep:
         totals: torch.Tensor | None = None
         names: list[str] = []
         state_chunks = states.chunk(accum) if states is not None else [None] * accum
-        shift_chunks = [None] * accum
+        rows = frames.shape[0] * self.ctx.world_size  # the global batch
+        mine = rank_rows(rows, self.ctx.rank, self.ctx.world_size)
+        shift_chunks = symmetry_chunks = [None] * accum
         if cfg.shift_augment:  # this rank's rows of the global batch's shifts (b, 2)
-            rows = frames.shape[0] * self.ctx.world_size  # the global batch
             offsets = shift_offsets(cfg.seed, step, rows, cfg.shift_augment)
-            mine = rank_rows(rows, self.ctx.rank, self.ctx.world_size)
             shift_chunks = offsets[mine].chunk(accum)
+        if cfg.symmetry_augment:  # and of its symmetries (b,)
+            symmetry_chunks = symmetry_choices(cfg.seed, step, rows)[mine].chunk(accum)
         micro = zip(
-            frames.chunk(accum), actions.chunk(accum), state_chunks, shift_chunks, strict=True
+            frames.chunk(accum),
+            actions.chunk(accum),
+            state_chunks,
+            shift_chunks,
+            symmetry_chunks,
+            strict=True,
         )
-        for m, (f, a, s, shift) in enumerate(micro):  # (b/k, …) each
+        for m, (f, a, s, shift, symmetry) in enumerate(micro):  # (b/k, …) each
             sync = self.ddp is None or m == accum - 1  # DDP all-reduces on the last one only
-            f = f.to(dev, non_blocking=True)
+            f, a = f.to(dev, non_blocking=True), a.to(dev, non_blocking=True)
+            if symmetry is not None:
+                f, a = planar_symmetry(f, a, symmetry)
             if shift is not None:
                 f = random_shift(f, shift)
             with contextlib.nullcontext() if sync else self.ddp.no_sync():
                 loss, parts = self.module(
                     f,
-                    a.to(dev, non_blocking=True),
+                    a,
                     sigreg_generator(cfg, step, m, dev),
                     None if s is None else s.to(dev, non_blocking=True),
                 )
