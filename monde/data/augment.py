@@ -85,14 +85,18 @@ def planar_symmetry(frames: Tensor, actions: Tensor, choices: Tensor) -> tuple[T
         raise ValueError(f"actions of {actions.shape[-1]} dims are not (x, y) pairs")
     if tuple(choices.shape) != (b,):
         raise ValueError(f"expected {b} symmetry choices, got shape {tuple(choices.shape)}")
-    out = frames.clone()
+    dev = frames.device
+    choices = choices.to(dev)
+    # where each output pixel comes from, per symmetry: the transform applied to pixel indices
+    flat = torch.arange(h * w, device=dev).view(h, w)
+    sources = torch.stack(
+        [torch.rot90(flat.flip(1) if c >= 4 else flat, c % 4, dims=(0, 1)) for c in range(8)]
+    )[choices]  # (B, H, W) flat source index
+    length, channels = frames.shape[1], frames.shape[4]
+    pixels = frames.reshape(b, length, h * w, channels)  # (B, L, H·W, C)
+    index = sources.view(b, 1, h * w, 1).expand(b, length, h * w, channels)
+    out = torch.gather(pixels, 2, index).view(frames.shape)  # one gather → (B, L, H, W, C)
     mats = torch.stack([action_matrix(c) for c in range(SYMMETRIES)]).to(actions)  # (8, 2, 2)
-    choices = choices.to(frames.device)
-    for c in range(1, SYMMETRIES):  # 0 is the identity
-        rows = (choices == c).nonzero().flatten()
-        if len(rows):
-            part = frames[rows].flip(3) if c >= 4 else frames[rows]  # (n, L, H, W, C)
-            out[rows] = torch.rot90(part, c % 4, dims=(2, 3))
     pairs = actions.reshape(*actions.shape[:-1], -1, 2)  # (B, L−1, A/2, 2)
     turned = torch.einsum("btpj,bij->btpi", pairs, mats[choices.to(actions.device)])
     return out, turned.reshape(actions.shape)
