@@ -89,9 +89,10 @@ def planar_symmetry(frames: Tensor, actions: Tensor, choices: Tensor) -> tuple[T
     choices = choices.to(dev)
     # where each output pixel comes from, per symmetry: the transform applied to pixel indices
     flat = torch.arange(h * w, device=dev).view(h, w)
-    sources = torch.stack(
-        [torch.rot90(flat.flip(1) if c >= 4 else flat, c % 4, dims=(0, 1)) for c in range(8)]
-    )[choices]  # (B, H, W) flat source index
+    turned = [
+        torch.rot90(flat.flip(1) if c >= 4 else flat, c % 4, dims=(0, 1)) for c in range(SYMMETRIES)
+    ]
+    sources = torch.stack(turned)[choices]  # (B, H, W) flat source index
     length, channels = frames.shape[1], frames.shape[4]
     pixels = frames.reshape(b, length, h * w, channels)  # (B, L, H·W, C)
     index = sources.view(b, 1, h * w, 1).expand(b, length, h * w, channels)

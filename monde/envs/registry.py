@@ -84,8 +84,8 @@ ENV_REGISTRY: dict[str, EnvEntry] = {
         bench=True,
         aliases=("pusht",),
         # a square arena with walls all round; the T is mirror-symmetric about its own axis
-        # (benchmarks/push_t_state_model.py checks the simulator; tests/unit/test_augment.py
-        # the frames)
+        # (tests/unit/test_push_t_state_model.py: the simulator moves turned episodes alike;
+        # tests/unit/test_symmetry_augment.py: actions move the pusher along the frame's axes)
         planar_symmetry=True,
     ),
     "gym": EnvEntry(GenericConfig, GenericGym),  # any Gymnasium env: env.options.env_id=...

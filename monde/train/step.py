@@ -73,12 +73,13 @@ class TrainStep:
         names: list[str] = []
         state_chunks = states.chunk(accum) if states is not None else [None] * accum
         rows = frames.shape[0] * self.ctx.world_size  # the global batch
-        mine = rank_rows(rows, self.ctx.rank, self.ctx.world_size)
         shift_chunks = symmetry_chunks = [None] * accum
         if cfg.shift_augment:  # this rank's rows of the global batch's shifts (b, 2)
+            mine = rank_rows(rows, self.ctx.rank, self.ctx.world_size)
             offsets = shift_offsets(cfg.seed, step, rows, cfg.shift_augment)
             shift_chunks = offsets[mine].chunk(accum)
         if cfg.symmetry_augment:  # and of its symmetries (b,)
+            mine = rank_rows(rows, self.ctx.rank, self.ctx.world_size)
             symmetry_chunks = symmetry_choices(cfg.seed, step, rows)[mine].chunk(accum)
         micro = zip(
             frames.chunk(accum),
