@@ -95,6 +95,7 @@ LEVERS = [
     Lever("machine", "bench/push_t_full.json"),
     Lever("seed", "bench/push_t_full_train_seed_1.json"),
     Lever("seed", "bench/push_t_full_train_seed_2.json"),
+    Lever("augmentation", EXP + "push_t_full_symmetry.json"),
 ]
 
 
