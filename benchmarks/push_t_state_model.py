@@ -29,15 +29,14 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from push_t_true_dynamics import plan_episodes
 from torch import Tensor, nn
 
 from monde.config import RunConfig
 from monde.config_io import load_config
 from monde.data.store import EpisodeStore
 from monde.envs.push_t import ARENA, PushTConfig, PushTTask, angle_gap
-from monde.envs.registry import close_env
-from monde.eval.goal_reaching import run_episodes, summarise
-from monde.eval.protocols import evaluation_env
+from monde.eval.goal_reaching import summarise
 from monde.io import atomic_write_json
 from monde.plan.solvers import CEMConfig, cem
 from monde.report import provenance
@@ -283,20 +282,16 @@ def main() -> None:
     env_cfg = PushTConfig(**cfg.env.env_kwargs("eval"))
     solver = CEMConfig(samples=cfg.plan.samples, iterations=cfg.plan.iterations,
                        topk=cfg.plan.topk)  # fmt: skip
-    successes, steps, times = [], [], []
-    for first in range(0, args.episodes, args.plan_batch):
-        count = min(args.plan_batch, args.episodes - first)
-        env = evaluation_env(cfg.env, cfg.eval, count, cfg.data.policy)
-        policy = StateModelPlanner(model, solver, cfg.plan.horizon, fs, env_cfg, args.seed)
-        seeds = [cfg.eval.seed + first + i for i in range(count)]
-        success, step = run_episodes(env, seeds, policy, fs, cfg.eval.max_steps)
-        close_env(env)
-        successes.append(success)
-        steps.append(step)
-        times += policy.plan_times
-        done = np.concatenate(successes)
-        print(f"{len(done)} episodes: {int(done.sum())} reached", flush=True)
-    row = summarise(np.concatenate(successes), np.concatenate(steps), times) if successes else None
+    row = None
+    if args.episodes:
+        successes, steps, times = plan_episodes(
+            cfg,
+            0,
+            args.episodes,
+            args.plan_batch,
+            lambda: StateModelPlanner(model, solver, cfg.plan.horizon, fs, env_cfg, args.seed),
+        )
+        row = summarise(successes, steps, times)
     command = (
         f"python benchmarks/push_t_state_model.py --data {args.data} --history {args.history} "
         f"--width {args.width} --depth {args.depth} --steps {args.steps}"
@@ -317,7 +312,7 @@ def main() -> None:
                     "max_steps": cfg.eval.max_steps},
         "seeds": [cfg.eval.seed, cfg.eval.seed + args.episodes - 1],
         "results": row,
-        "episode_success": np.concatenate(successes).tolist() if successes else [],
+        "episode_success": successes.tolist() if row else [],
         "seconds": time.perf_counter() - began,
         "provenance": provenance(),
     })  # fmt: skip

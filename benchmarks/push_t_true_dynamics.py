@@ -22,7 +22,9 @@ from __future__ import annotations
 
 import argparse
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -138,6 +140,28 @@ class SimulatorPlanner:
         pass
 
 
+def plan_episodes(
+    cfg: RunConfig, first: int, end: int, batch: int, make_policy: Callable[[], Any]
+) -> tuple[np.ndarray, np.ndarray, list[float]]:
+    """The Monde protocol's evaluation episodes `first` … `end` − 1 (seeds eval.seed + i),
+    `batch` at a time, each batch by a fresh `make_policy()` (the `run_episodes` protocol, with
+    `plan_times`) → success (N,), env steps (N,), seconds per plan call."""
+    successes, steps, times = [], [], []
+    for start in range(first, end, batch):
+        count = min(batch, end - start)
+        env = evaluation_env(cfg.env, cfg.eval, count, cfg.data.policy)
+        policy = make_policy()
+        seeds = [cfg.eval.seed + start + i for i in range(count)]
+        success, step = run_episodes(env, seeds, policy, cfg.model.frameskip, cfg.eval.max_steps)
+        close_env(env)
+        successes.append(success)
+        steps.append(step)
+        times += policy.plan_times
+        done = np.concatenate(successes)
+        print(f"{len(done)} episodes: {int(done.sum())} reached", flush=True)
+    return np.concatenate(successes), np.concatenate(steps), times
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--config", type=Path, default=ROOT / "configs/bench/push_t_full.yaml")
@@ -161,21 +185,15 @@ def main() -> None:
     cfg = load_config(RunConfig, args.config, [])
     env_cfg = PushTConfig(**cfg.env.env_kwargs("eval"))
     began = time.perf_counter()
-    successes, steps, times = [], [], []
     end = args.first + args.episodes
-    for first in range(args.first, end, args.batch):
-        count = min(args.batch, end - first)
-        env = evaluation_env(cfg.env, cfg.eval, count, cfg.data.policy)
-        policy = SimulatorPlanner(args, env_cfg, cfg.model.frameskip)
-        seeds = [cfg.eval.seed + first + i for i in range(count)]
-        success, step = run_episodes(env, seeds, policy, cfg.model.frameskip, cfg.eval.max_steps)
-        close_env(env)
-        successes.append(success)
-        steps.append(step)
-        times += policy.plan_times
-        done = np.concatenate(successes)
-        print(f"{len(done)} episodes: {int(done.sum())} reached", flush=True)
-    row = summarise(np.concatenate(successes), np.concatenate(steps), times)
+    successes, steps, times = plan_episodes(
+        cfg,
+        args.first,
+        end,
+        args.batch,
+        lambda: SimulatorPlanner(args, env_cfg, cfg.model.frameskip),
+    )
+    row = summarise(successes, steps, times)
     atomic_write_json(
         out,
         {
@@ -196,7 +214,7 @@ def main() -> None:
             },
             "seeds": [cfg.eval.seed + args.first, cfg.eval.seed + end - 1],
             "results": row,
-            "episode_success": np.concatenate(successes).tolist(),
+            "episode_success": successes.tolist(),
             "seconds": time.perf_counter() - began,
             "provenance": provenance(),
         },
