@@ -96,6 +96,7 @@ LEVERS = [
     Lever("seed", "bench/push_t_full_train_seed_1.json"),
     Lever("seed", "bench/push_t_full_train_seed_2.json"),
     Lever("augmentation", EXP + "push_t_full_symmetry.json"),
+    Lever("augmentation", EXP + "push_t_full_symmetry_seed_1.json"),
 ]
 
 
