@@ -4,8 +4,9 @@ A diagnostic, not a result row, between `push_t_true_dynamics.py` (the simulator
 the model: no learning, no vision) and the world models of docs/benchmarks.md (learned from
 pixels). Here an MLP learns the dynamics from the training episodes' true states — pusher and
 block pose, no pixels — and CEM plans with it under the simulator bound's pose cost
-(`pose_cost`). What it misses beside the simulator is what learning the contact dynamics from
-this data costs; what the pixel world models miss beside it is what seeing costs on top.
+(`push_t_true_dynamics.pose_cost`). What it misses beside the simulator is what learning the
+contact dynamics from this data costs; what the pixel world models miss beside it is what
+seeing costs on top.
 
 The MLP is the world models' predictor in state space: a residual MLP (`--width`, `--depth`),
 input the state (positions / 512, the angle as cos and sin) and one model step's actions
@@ -29,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from push_t_true_dynamics import plan_episodes
+from push_t_true_dynamics import plan_episodes, pose_cost
 from torch import Tensor, nn
 
 from monde.config import RunConfig
@@ -171,14 +172,6 @@ def open_loop_errors(model: nn.Module, episodes: list[tuple], horizon: int = 5) 
     }
 
 
-def pose_cost(states: Tensor, goals: Tensor, cfg: PushTConfig) -> Tensor:
-    """states (N, H, 5), goals (N, 5) → (N,): the block's pose error in success-threshold units,
-    summed over the horizon (push_t_true_dynamics.py's cost, pusher weight 0)."""
-    block = (states[..., 2:4] - goals[:, None, 2:4]).norm(dim=-1) / cfg.success_distance
-    turn = ((states[..., 4] - goals[:, None, 4] + np.pi) % (2 * np.pi) - np.pi).abs()
-    return (block + turn / cfg.success_angle).sum(-1)
-
-
 class Still(nn.Module):
     """The model in which nothing moves: the baseline of the open-loop errors."""
 
@@ -222,7 +215,8 @@ class StateModelPlanner:
             flat = actions.reshape(b * s, *actions.shape[2:])  # (b·S, H, A)
             rep = lambda t: t.repeat_interleave(s, 0)  # noqa: E731  (b, ·) → (b·S, ·)
             pred = to_states(self.model.rollout(rep(f0), flat, (rep(f_prev), rep(a_prev))))
-            return pose_cost(pred, rep(goals), self.cfg).reshape(b, s)  # pred (b·S, H, 5)
+            cost = pose_cost(pred.numpy(), rep(goals)[:, None].numpy(), self.cfg, 0.0)
+            return torch.from_numpy(cost).reshape(b, s)  # pred (b·S, H, 5) → (b, S)
 
         mean = self.mean[rows]
         result = cem(cost_fn, mean, torch.ones_like(mean), -1.0, 1.0, self.solver,

@@ -85,10 +85,11 @@ def simulate(task: PushTTask, env, snap: Snapshot, actions: np.ndarray) -> np.nd
 def pose_cost(
     states: np.ndarray, goal: np.ndarray, cfg: PushTConfig, pusher_weight: float
 ) -> np.ndarray:
-    """states (..., H, 5), goal (5,) → (...,) the summed pose error in success-threshold units."""
-    block = np.linalg.norm(states[..., 2:4] - goal[2:4], axis=-1) / cfg.success_distance
-    turn = angle_gap(states[..., 4], goal[4]) / cfg.success_angle
-    pusher = np.linalg.norm(states[..., 0:2] - goal[0:2], axis=-1) / cfg.success_distance
+    """states (..., H, 5), goal (5,) or broadcasting as (..., 1, 5) → (...,) the summed pose
+    error in success-threshold units."""
+    block = np.linalg.norm(states[..., 2:4] - goal[..., 2:4], axis=-1) / cfg.success_distance
+    turn = angle_gap(states[..., 4], goal[..., 4]) / cfg.success_angle
+    pusher = np.linalg.norm(states[..., 0:2] - goal[..., 0:2], axis=-1) / cfg.success_distance
     return (block + turn + pusher_weight * pusher).sum(axis=-1)
 
 
