@@ -10,7 +10,7 @@
     monde report   RUN [--out DIR]                  HTML + Markdown report of what a run learned
     monde understand RUN --out JSON                 probes, rollout error, surprise → JSON
     monde data     info|verify|repair|convert|view  inspect, check, mend, import/export datasets
-    monde bench    ENV… [--budget quick|full]        collect → train → eval per env; docs table
+    monde bench    ENV… [--budget quick|full|large]  collect → train → eval per env; docs table
     monde serve    --config configs/serve.yaml      a planning server for robots (docs/serve.md)
 
 Every verb takes --config PRESET.yaml and dotted overrides such as `train.steps=500`.

@@ -1,4 +1,4 @@
-"""`monde bench ENV… --budget quick|full`: the benchmark table, one command (wiring only)."""
+"""`monde bench ENV… --budget quick|full|large`: the benchmark table, one command (wiring only)."""
 
 from __future__ import annotations
 
@@ -47,7 +47,13 @@ def register(verbs: argparse._SubParsersAction) -> None:
         action="store_true",
         help="only rewrite the Markdown table from the results JSONs already there",
     )
-    p.add_argument("--budget", choices=BUDGETS, default="quick")
+    p.add_argument(
+        "--budget",
+        choices=BUDGETS,
+        default="quick",
+        help="quick: minutes; full: about an hour per row on 2 cores; large: longer, only where "
+        "an env has a preset for it (push_t)",
+    )
     p.add_argument("--protocol", choices=PROTOCOLS, default="monde")
     p.add_argument(
         "--inputs",
