@@ -92,11 +92,26 @@ LEVERS = [
     Lever("seed", EXP + "push_t_full_seed_1.json"),
     Lever("ensemble", EXP + "push_t_full_ensemble_2.json"),
     # the benchmark table's seeds (`monde bench push_t --budget full --train-seeds 0 1 2`)
-    Lever("machine", "bench/push_t_full.json"),
-    Lever("seed", "bench/push_t_full_train_seed_1.json"),
-    Lever("seed", "bench/push_t_full_train_seed_2.json"),
-    Lever("augmentation", EXP + "push_t_full_symmetry.json"),
-    Lever("augmentation", EXP + "push_t_full_symmetry_seed_1.json"),
+    # before the preset took train.symmetry_augment, then with it
+    Lever("machine", EXP + "push_t_full_before_symmetry_train_seed_0.json"),
+    Lever("seed", EXP + "push_t_full_before_symmetry_train_seed_1.json"),
+    Lever("seed", EXP + "push_t_full_before_symmetry_train_seed_2.json"),
+    Lever(
+        "augmentation",
+        "bench/push_t_full.json",
+        EXP + "push_t_full_symmetry_validation.json",
+        EXP + "push_t_full_symmetry_understanding.json",
+    ),
+    Lever(
+        "augmentation",
+        "bench/push_t_full_train_seed_1.json",
+        EXP + "push_t_full_symmetry_seed_1_validation.json",
+    ),
+    Lever(
+        "augmentation",
+        "bench/push_t_full_train_seed_2.json",
+        EXP + "push_t_full_symmetry_seed_2_validation.json",
+    ),
 ]
 
 
