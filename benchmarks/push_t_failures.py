@@ -1,0 +1,220 @@
+"""PushT: how do the planner's failures fail — near misses, the angle, the position, or no push?
+
+A diagnostic beside `monde eval`, not a result row. It plans the run's evaluation episodes
+exactly as `monde eval` does (same seeds, batches and planner seeds: given the run's results
+JSON with `--expect`, its success count must match, or the script stops) and reads the
+simulator's state after every model step, which `monde eval` does not keep. For each episode
+it records the block's pose error at the start, at the end and at its closest approach to the
+goal, measured in success units: the margin max(distance / success_distance, angle gap /
+success_angle) is below 1 where the block lies within the goal's tolerances (read after each
+model step; success is checked after each environment step, so a block that passed through
+its goal within a step may show a margin above 1).
+Failures are then sorted by what kept them out at their closest approach:
+
+- `near_miss`: the margin came within 1.5 (both errors under 1.5 × their thresholds);
+- `angle`: the position was within its threshold, the angle was not;
+- `position`: the angle was within its threshold, the position was not;
+- `both`: neither was;
+
+and whether the block ended nearer its goal position than it started (`block_moved_closer`).
+Successes and failures are also compared by how far and how much turned their goals were at
+the start, which tells whether the failures are the hard goals or a random share.
+
+    python benchmarks/push_t_failures.py --run runs/bench/push_t_full \
+        --expect benchmarks/results/bench/push_t_full.json \
+        --out benchmarks/results/experiments/push_t_full_failures.json
+    # validation seeds: --eval-seed 2000000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from monde.config import RunConfig
+from monde.config_io import load_config
+from monde.envs.push_t import angle_gap
+from monde.envs.registry import close_env
+from monde.eval.goal_reaching import PlannerPolicy, check_env_fits_model, run_episodes, summarise
+from monde.eval.protocols import evaluation_env
+from monde.io import atomic_write_json
+from monde.models.checkpoint import load_model
+from monde.precision import torch_threads
+from monde.progress import tqdm
+from monde.report import provenance
+
+NEAR_MISS = 1.5  # a failure whose margin came below this is a near miss
+
+
+def pose_errors(states: np.ndarray, goals: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """States, goals (..., 5) rows [pusher_x, pusher_y, block_x, block_y, block_angle] →
+    the block's distance (px) and angle gap (rad) to its goal, each (...)."""
+    distance = np.linalg.norm(states[..., 2:4] - goals[..., 2:4], axis=-1)
+    return distance, angle_gap(states[..., 4], goals[..., 4])
+
+
+def classify(distance: float, angle: float, success: bool, dist_thr: float, ang_thr: float) -> str:
+    """What kept an episode from its goal at its closest approach (see the module docstring)."""
+    if success:
+        return "success"
+    if max(distance / dist_thr, angle / ang_thr) < NEAR_MISS:
+        return "near_miss"
+    if distance < dist_thr:
+        return "angle"
+    if angle < ang_thr:
+        return "position"
+    return "both"
+
+
+def run_batch(model, cfg: RunConfig, first: int, count: int) -> list[dict]:
+    """Plan episodes first … first + count − 1 as `monde eval` plans that batch → per episode."""
+    seeds = [cfg.eval.seed + first + i for i in range(count)]
+    env = evaluation_env(cfg.env, cfg.eval, count, cfg.data.policy)
+    policy = PlannerPolicy(model, cfg.plan, cfg.eval.seed + first)
+    trace: list[np.ndarray] = []  # per model step: (B, 5) states
+
+    def record(frames: np.ndarray, success: np.ndarray) -> None:
+        trace.append(env.state().copy())
+
+    success, steps = run_episodes(
+        env, seeds, policy, model.frameskip, cfg.eval.max_steps, on_step=record
+    )
+    goals = env.goal_state().copy()  # (B, 5)
+    task_cfg = env.task.cfg
+    close_env(env)
+    states = np.stack(trace, axis=1)  # (B, T, 5): after the reset, then after each model step
+    distance, angle = pose_errors(states, goals[:, None])  # (B, T) each
+    margin = np.maximum(distance / task_cfg.success_distance, angle / task_cfg.success_angle)
+    closest = margin.argmin(axis=1)  # (B,) the model step of the closest approach
+    rows = []
+    for i, seed in enumerate(seeds):
+        c = closest[i]
+        rows.append(
+            {
+                "seed": seed,
+                "success": bool(success[i]),
+                "steps": int(steps[i]),
+                "start_distance": float(distance[i, 0]),
+                "start_angle": float(angle[i, 0]),
+                "final_distance": float(distance[i, -1]),
+                "final_angle": float(angle[i, -1]),
+                "closest_margin": float(margin[i, c]),
+                "closest_distance": float(distance[i, c]),
+                "closest_angle": float(angle[i, c]),
+                "block_moved_closer": bool(distance[i, -1] < distance[i, 0]),
+                "kind": classify(
+                    distance[i, c],
+                    angle[i, c],
+                    bool(success[i]),
+                    task_cfg.success_distance,
+                    task_cfg.success_angle,
+                ),
+            }
+        )
+    return rows
+
+
+def summary(rows: list[dict]) -> dict:
+    """Counts of each kind of failure and the goals' difficulty for successes and failures."""
+    kinds = [r["kind"] for r in rows]
+    fails = [r for r in rows if not r["success"]]
+    wins = [r for r in rows if r["success"]]
+
+    def median(group: list[dict], key: str) -> float | None:
+        return float(np.median([r[key] for r in group])) if group else None
+
+    return {
+        "failures": {k: kinds.count(k) for k in ("near_miss", "angle", "position", "both")},
+        "failures_block_moved_closer": sum(r["block_moved_closer"] for r in fails),
+        "median_start_distance": {
+            "success": median(wins, "start_distance"),
+            "failure": median(fails, "start_distance"),
+        },
+        "median_start_angle": {
+            "success": median(wins, "start_angle"),
+            "failure": median(fails, "start_angle"),
+        },
+        "failure_median_closest_distance": median(fails, "closest_distance"),
+        "failure_median_closest_angle": median(fails, "closest_angle"),
+        "failure_median_final_distance": median(fails, "final_distance"),
+        "failure_median_final_angle": median(fails, "final_angle"),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--run", type=Path, required=True, help="a trained push_t run folder")
+    parser.add_argument("--episodes", type=int, help="default: the run's eval.episodes")
+    parser.add_argument("--eval-seed", type=int, help="default: the run's eval.seed")
+    parser.add_argument(
+        "--expect", type=Path, help="the run's results JSON: its success count must be matched"
+    )
+    parser.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args()
+    overrides = [f"eval.episodes={args.episodes}"] if args.episodes else []
+    overrides += [f"eval.seed={args.eval_seed}"] if args.eval_seed is not None else []
+    cfg = load_config(RunConfig, args.run / "config.yaml", overrides)
+    if cfg.env.name != "push_t":
+        raise ValueError(f"{args.run}: a push_t run is needed, this one is {cfg.env.name!r}")
+    if cfg.plan.waypoints or cfg.plan.drop_action_variance:
+        raise ValueError(
+            f"{args.run}: planner memory (plan.waypoints, plan.drop_action_variance) "
+            "is not replayed here"
+        )
+    if cfg.eval.protocol != "monde":
+        raise ValueError(f"{args.run}: eval.protocol is {cfg.eval.protocol!r}, not 'monde'")
+    model = load_model(args.run / "model")
+    check_env_fits_model(cfg.env, model)
+    start = time.perf_counter()
+    rows: list[dict] = []
+    with torch_threads(cfg.train.threads):
+        for first in tqdm(range(0, cfg.eval.episodes, cfg.eval.batch), desc="eval"):
+            count = min(cfg.eval.batch, cfg.eval.episodes - first)
+            rows += run_batch(model, cfg, first, count)
+    success = np.array([r["success"] for r in rows])
+    steps = np.array([r["steps"] for r in rows])
+    row = summarise(success, steps, [])
+    print(f"success {row['successes']} / {row['episodes']}")
+    expected = None
+    if args.expect:
+        expected = json.loads(args.expect.read_text())["results"]["planner"]
+        if (expected["successes"], expected["episodes"]) != (row["successes"], row["episodes"]):
+            raise SystemExit(
+                f"{args.expect}: results.planner has {expected['successes']} / "
+                f"{expected['episodes']} successes, this replay {row['successes']} / "
+                f"{row['episodes']}: not the same evaluation"
+            )
+    result = {
+        "command": "python benchmarks/push_t_failures.py --run "
+        + str(args.run)
+        + (f" --episodes {args.episodes}" if args.episodes else "")
+        + (f" --eval-seed {args.eval_seed}" if args.eval_seed is not None else "")
+        + (f" --expect {args.expect}" if args.expect else "")
+        + f" --out {args.out}",
+        "run": str(args.run),
+        "eval_seed": cfg.eval.seed,
+        "near_miss_margin": NEAR_MISS,
+        "planner": row,
+        "matches": str(args.expect) if args.expect else None,
+        **summary(rows),
+        "episodes": rows,
+        "seconds": time.perf_counter() - start,
+        "provenance": provenance(),
+    }
+    for key in (
+        "failures",
+        "failures_block_moved_closer",
+        "median_start_distance",
+        "median_start_angle",
+    ):
+        print(f"{key}: {result[key]}")
+    atomic_write_json(args.out, result)
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
