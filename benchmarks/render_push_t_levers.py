@@ -18,6 +18,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import numpy as np  # noqa: E402
+
 from monde.bench import machine_of  # noqa: E402
 from monde.config import RunConfig  # noqa: E402
 from monde.config_io import flatten, from_dict, to_dict  # noqa: E402
@@ -112,6 +114,8 @@ LEVERS = [
         "bench/push_t_full_train_seed_2.json",
         EXP + "push_t_full_symmetry_seed_2_validation.json",
     ),
+    # `monde bench push_t --budget large`: the augmented preset on 5 000 episodes, 36 000 steps
+    Lever("data, steps and augmentation", "bench/push_t_large.json"),
 ]
 
 
@@ -233,10 +237,16 @@ def draw(rows: list[dict], path: Path) -> None:
 
     from monde.report.plots import save_png  # selects the Agg backend
 
-    fig, ax = plt.subplots(figsize=(10, 0.55 * len(rows) + 1.2))
     labels = []
-    for i, r in enumerate(rows):
-        y = len(rows) - 1 - i
+    for r in rows:
+        change = "\n".join(r["change"]) or "—"  # one change per line: long labels stay in
+        labels.append(f"{r['block']}, step {r['step']:,}\n{change}")
+    # each row's slot grows with its label's lines, so that labels of many changes never overlap
+    slots = [max(1.0, 0.3 * (label.count("\n") + 1)) for label in labels]
+    tops = np.cumsum([0.0, *slots[:-1]])
+    ys = [-(top + slot / 2) for top, slot in zip(tops, slots, strict=True)]  # first row on top
+    fig, ax = plt.subplots(figsize=(10, 0.55 * sum(slots) + 1.2))
+    for i, (r, y) in enumerate(zip(rows, ys, strict=True)):
         for s, dy, colour, name in (
             (r["table"], 0.12, "tab:blue", "table seeds"),
             (r["validation"], -0.12, "tab:orange", "validation seeds"),
@@ -248,9 +258,8 @@ def draw(rows: list[dict], path: Path) -> None:
             ax.plot(
                 100 * s["success_rate"], y + dy, "o", color=colour, label=name if i == 0 else None
             )
-        change = "\n".join(r["change"]) or "—"  # one change per line: long labels stay in
-        labels.append(f"{r['block']}, step {r['step']:,}\n{change}")
-    ax.set_yticks(range(len(rows)), labels[::-1], fontsize=7)
+    ax.set_yticks(ys, labels, fontsize=7)
+    ax.set_ylim(-sum(slots), 0)
     ax.axvline(100 * TARGET, color="tab:red", ls="--", lw=1, label=f"bar {100 * TARGET:.0f} %")
     ax.axvline(100 * rows[0]["table"]["success_rate"], color="tab:gray", ls=":", lw=1)
     ax.set_xlim(0, 100)
