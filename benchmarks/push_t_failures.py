@@ -23,7 +23,7 @@ the start, which tells whether the failures are the hard goals or a random share
     python benchmarks/push_t_failures.py --run runs/bench/push_t_full \
         --expect benchmarks/results/bench/push_t_full.json \
         --out benchmarks/results/experiments/push_t_full_failures.json
-    # validation seeds: --eval-seed 2000000
+    # validation seeds: --eval-seed 2000000; another planner: append e.g. plan.reduce=last
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from pathlib import Path
 import numpy as np
 
 from monde.config import RunConfig
-from monde.config_io import load_config
+from monde.config_io import load_config, to_dict
 from monde.envs.push_t import angle_gap
 from monde.envs.registry import close_env
 from monde.eval.goal_reaching import PlannerPolicy, check_env_fits_model, run_episodes, summarise
@@ -106,6 +106,13 @@ def run_batch(model, cfg: RunConfig, first: int, count: int) -> list[dict]:
                 "closest_distance": float(distance[i, c]),
                 "closest_angle": float(angle[i, c]),
                 "block_moved_closer": bool(distance[i, -1] < distance[i, 0]),
+                # where the pusher ended: at the goal frame's pusher, or at the block
+                "final_pusher_to_goal_pusher": float(
+                    np.linalg.norm(states[i, -1, 0:2] - goals[i, 0:2])
+                ),
+                "final_pusher_to_block": float(
+                    np.linalg.norm(states[i, -1, 0:2] - states[i, -1, 2:4])
+                ),
                 "kind": classify(
                     distance[i, c],
                     angle[i, c],
@@ -142,6 +149,8 @@ def summary(rows: list[dict]) -> dict:
         "failure_median_closest_angle": median(fails, "closest_angle"),
         "failure_median_final_distance": median(fails, "final_distance"),
         "failure_median_final_angle": median(fails, "final_angle"),
+        "failure_median_final_pusher_to_goal_pusher": median(fails, "final_pusher_to_goal_pusher"),
+        "failure_median_final_pusher_to_block": median(fails, "final_pusher_to_block"),
     }
 
 
@@ -154,8 +163,15 @@ def main() -> None:
         "--expect", type=Path, help="the run's results JSON: its success count must be matched"
     )
     parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument(
+        "overrides",
+        nargs="*",
+        metavar="KEY=VALUE",
+        help="run-config overrides, e.g. plan.reduce=last",
+    )
     args = parser.parse_args()
-    overrides = [f"eval.episodes={args.episodes}"] if args.episodes else []
+    overrides = list(args.overrides)
+    overrides += [f"eval.episodes={args.episodes}"] if args.episodes else []
     overrides += [f"eval.seed={args.eval_seed}"] if args.eval_seed is not None else []
     cfg = load_config(RunConfig, args.run / "config.yaml", overrides)
     if cfg.env.name != "push_t":
@@ -194,8 +210,11 @@ def main() -> None:
         + (f" --episodes {args.episodes}" if args.episodes else "")
         + (f" --eval-seed {args.eval_seed}" if args.eval_seed is not None else "")
         + (f" --expect {args.expect}" if args.expect else "")
-        + f" --out {args.out}",
+        + f" --out {args.out}"
+        + "".join(f" {o}" for o in args.overrides),
         "run": str(args.run),
+        "overrides": list(args.overrides),
+        "plan": to_dict(cfg.plan),
         "eval_seed": cfg.eval.seed,
         "near_miss_margin": NEAR_MISS,
         "planner": row,

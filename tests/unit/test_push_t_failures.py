@@ -52,12 +52,14 @@ def test_summary_counts_each_kind_and_compares_the_goals() -> None:
     ]
     for r in rows:
         r.update(closest_distance=10.0, closest_angle=0.5, final_distance=12.0, final_angle=0.6)
+        r.update(final_pusher_to_goal_pusher=5.0, final_pusher_to_block=90.0)
         r["block_moved_closer"] = r["kind"] != "both"
     s = failures.summary(rows)
     assert s["failures"] == {"near_miss": 0, "angle": 1, "position": 0, "both": 1}
     assert s["failures_block_moved_closer"] == 1
     assert s["median_start_distance"] == {"success": 50.0, "failure": 80.0}
     assert s["median_start_angle"] == {"success": 0.2, "failure": pytest.approx(0.6)}
+    assert s["failure_median_final_pusher_to_block"] == 90.0
 
 
 def test_a_replayed_batch_starts_from_the_evaluation_episodes_and_is_seeded() -> None:
