@@ -116,6 +116,12 @@ LEVERS = [
     ),
     # `monde bench push_t --budget large`: the augmented preset on 5 000 episodes, 36 000 steps
     Lever("data, steps and augmentation", "bench/push_t_large.json"),
+    Lever(
+        "data, steps and augmentation",
+        "bench/push_t_large_train_seed_1.json",
+        EXP + "push_t_large_seed_1_validation.json",
+        EXP + "push_t_large_seed_1_understanding.json",
+    ),
 ]
 
 
