@@ -122,6 +122,12 @@ LEVERS = [
         EXP + "push_t_large_seed_1_validation.json",
         EXP + "push_t_large_seed_1_understanding.json",
     ),
+    # the same model planned with a cost that weighs later predicted steps more (1.3 ** h)
+    Lever(
+        "planning cost",
+        EXP + "push_t_large_seed_1_discount_1.3.json",
+        EXP + "push_t_large_seed_1_discount_1.3_validation.json",
+    ),
 ]
 
 

@@ -11,9 +11,10 @@
    clients are running; each cell is the median of its rounds. The server, locust and
    everything else on this shared 2-core machine compete for the CPU: the load average is
    recorded per row, and the rounds show how far one row moves with it.
-3. Planner scaling: in-process MPCPlanner.plan() time per episode for 1 … 64 episodes per call,
-   the most batching sessions can save on planning itself.
-2. Success: examples/robot_loop.py drives the run's evaluation episodes (eval.seed + i, the
+2. Planner scaling: in-process MPCPlanner.plan() time per episode for 1 … 64 episodes per call,
+   the most batching sessions can save on planning itself; on a CPU that computes bf16
+   natively, also in bf16 (which one episode per call plans slower in), against one fp32 call.
+3. Success: examples/robot_loop.py drives the run's evaluation episodes (eval.seed + i, the
    run's env and step budget) over HTTP, and `evaluate_goal_reaching` runs the same episodes
    in-process, as `monde eval` does; both rows with their 95 % Wilson intervals.
 Needs the `serve` and `bench` extras (fastapi, uvicorn, locust) and a trained run (make demo).
@@ -31,6 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -210,7 +212,8 @@ def planner_scaling(
 ) -> list[dict]:
     """In-process, no HTTP: one MPCPlanner.plan() call for B episodes, wall and CPU time per
     episode — the ceiling of what batching sessions can gain on this machine (per size, the
-    least disturbed of `rounds` rounds of 3 calls, after a warm-up call)."""
+    least disturbed of `rounds` rounds of 3 calls, after a warm-up call), planned in the
+    precision `cfg.plan.precision` resolves to."""
     import torch
 
     from monde.models.checkpoint import load_model
@@ -336,17 +339,25 @@ def render(result: dict) -> str:
     scaling = result.get("planner_scaling", {}).get("rows")
     if scaling:
         first = scaling[0]["cpu_ms_per_episode"]  # CPU time: less moved by waits for a core
+        # where measured: the same calls in bf16, against one episode per call in fp32
+        bf16 = result["planner_scaling"].get("rows_bf16") or [None] * len(scaling)
+        extra = bf16[0] is not None
         lines += [
             "",
             "| episodes per plan call (in-process) | wall ms / episode | CPU ms / episode "
-            "| ceiling of batching (CPU) |",
-            "|---|---|---|---|",
+            "| ceiling of batching (CPU) |"
+            + (" bf16 CPU ms / episode | ceiling with bf16 batches (CPU) |" if extra else ""),
+            "|---|---|---|---|" + ("---|---|" if extra else ""),
         ]
-        for row in scaling:
-            lines.append(
+        for row, low in zip(scaling, bf16, strict=True):
+            line = (
                 f"| {row['episodes']} | {row['wall_ms_per_episode']:.2f} | "
                 f"{row['cpu_ms_per_episode']:.2f} | {first / row['cpu_ms_per_episode']:.2f}× |"
             )
+            if low is not None:
+                ms = low["cpu_ms_per_episode"]
+                line += f" {ms:.2f} | {first / ms:.2f}× |"
+            lines.append(line)
     s = result.get("success")
     if s:
         h, i = s["http"], s["in_process"]
@@ -385,6 +396,7 @@ def main() -> None:
         return
     from monde.config import RunConfig
     from monde.config_io import load_config, to_dict
+    from monde.precision import cpu_bf16_support
 
     cfg = load_config(RunConfig, args.run / "config.yaml", [])
     model_dir = args.run / "model"
@@ -412,8 +424,11 @@ def main() -> None:
                           Path(tmp))
             )  # fmt: skip
         if "scaling" not in args.skip:
-            rows = planner_scaling(model_dir, cfg, args.threads)
-            result["planner_scaling"] = measured({"rows": rows})
+            part = {"rows": planner_scaling(model_dir, cfg, args.threads)}
+            if cpu_bf16_support().native:  # would bf16 batches lift the ceiling?
+                bf16 = replace(cfg, plan=replace(cfg.plan, precision="bf16"))
+                part["rows_bf16"] = planner_scaling(model_dir, bf16, args.threads)
+            result["planner_scaling"] = measured(part)
         if "success" not in args.skip:
             result["success"] = measured(
                 success_over_http(model_dir, cfg, args.episodes, args.concurrency, args.threads)
