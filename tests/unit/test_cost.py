@@ -55,6 +55,8 @@ def test_reduce_modes_exact() -> None:
     # discount 0 keeps only the first step (0**0 == 1); discount 1 equals sum
     torch.testing.assert_close(reduce_horizon(dist, "discounted", 0.0), torch.tensor([1.0, 4.0]))
     torch.testing.assert_close(reduce_horizon(dist, "discounted", 1.0), reduce_horizon(dist))
+    # a discount above 1 weighs later steps more: 1 + 2*2 + 4*3 = 17; 4 + 0 + 4*8 = 36
+    torch.testing.assert_close(reduce_horizon(dist, "discounted", 2.0), torch.tensor([17.0, 36.0]))
     # discount ignored by the other modes
     torch.testing.assert_close(reduce_horizon(dist, "sum", 0.5), torch.tensor([6.0, 12.0]))
 
