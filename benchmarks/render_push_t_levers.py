@@ -122,11 +122,21 @@ LEVERS = [
         EXP + "push_t_large_seed_1_validation.json",
         EXP + "push_t_large_seed_1_understanding.json",
     ),
-    # the same model planned with a cost that weighs later predicted steps more (1.3 ** h)
+    Lever(
+        "data, steps and augmentation",
+        "bench/push_t_large_train_seed_2.json",
+        EXP + "push_t_large_seed_2_validation.json",
+    ),
+    # seeds 1 and 2 planned with a cost that weighs later predicted steps more (1.3 ** h)
     Lever(
         "planning cost",
         EXP + "push_t_large_seed_1_discount_1.3.json",
         EXP + "push_t_large_seed_1_discount_1.3_validation.json",
+    ),
+    Lever(
+        "planning cost",
+        EXP + "push_t_large_seed_2_discount_1.3.json",
+        EXP + "push_t_large_seed_2_discount_1.3_validation.json",
     ),
 ]
 
