@@ -117,7 +117,11 @@ LEVERS = [
     # `monde bench push_t --budget large`: the augmented preset on 5 000 episodes, 36 000 steps,
     # as its table rows planned with the sum over the horizon (rows moved to experiments/ when
     # the preset took the discounted cost)
-    Lever("data, steps and augmentation", EXP + "push_t_large_sum_cost.json"),
+    Lever(
+        "data, steps and augmentation",
+        EXP + "push_t_large_sum_cost.json",
+        EXP + "push_t_large_validation.json",
+    ),
     Lever(
         "data, steps and augmentation",
         EXP + "push_t_large_sum_cost_train_seed_1.json",
