@@ -150,6 +150,22 @@ LEVERS = [
         "bench/push_t_large_train_seed_2.json",
         EXP + "push_t_large_seed_2_discount_1.3_validation.json",
     ),
+    # and with Adam polishing CEM's elites (plan.solver=cem_gradient), on the same three models
+    Lever(
+        "planner",
+        EXP + "push_t_large_discount_1.3_cem_gradient.json",
+        EXP + "push_t_large_discount_1.3_cem_gradient_validation.json",
+    ),
+    Lever(
+        "planner",
+        EXP + "push_t_large_seed_1_discount_1.3_cem_gradient.json",
+        EXP + "push_t_large_seed_1_discount_1.3_cem_gradient_validation.json",
+    ),
+    Lever(
+        "planner",
+        EXP + "push_t_large_seed_2_discount_1.3_cem_gradient.json",
+        EXP + "push_t_large_seed_2_discount_1.3_cem_gradient_validation.json",
+    ),
 ]
 
 
