@@ -134,20 +134,20 @@ LEVERS = [
         EXP + "push_t_large_seed_2_validation.json",
     ),
     # the same preset planning with a cost that weighs later predicted steps more (1.3 ** h):
-    # the table rows of `monde bench push_t --budget large --train-seeds 0 1 2` since it took it
+    # its table rows while it planned so (moved to experiments/ when it took the closest step)
     Lever(
         "planning cost",
-        "bench/push_t_large.json",
+        EXP + "push_t_large_discounted_cost.json",
         EXP + "push_t_large_discount_1.3_validation.json",
     ),
     Lever(
         "planning cost",
-        "bench/push_t_large_train_seed_1.json",
+        EXP + "push_t_large_discounted_cost_train_seed_1.json",
         EXP + "push_t_large_seed_1_discount_1.3_validation.json",
     ),
     Lever(
         "planning cost",
-        "bench/push_t_large_train_seed_2.json",
+        EXP + "push_t_large_discounted_cost_train_seed_2.json",
         EXP + "push_t_large_seed_2_discount_1.3_validation.json",
     ),
     # and with Adam polishing CEM's elites (plan.solver=cem_gradient), on the same three models

@@ -353,8 +353,9 @@ class PlanConfig:
     """floor on the CEM sampling std"""
     metric: Literal["l2", "l1", "cosine"] = "l2"
     """latent distance to the goal"""
-    reduce: Literal["sum", "last", "discounted"] = "sum"
-    """how distances along the horizon become one cost"""
+    reduce: Literal["sum", "last", "discounted", "min"] = "sum"
+    """how distances along the horizon become one cost: their sum, the last one, a discounted
+    sum (plan.discount) or the smallest (monde.plan.cost.reduce_horizon)"""
     discount: float = 1.0
     """discount of the 'discounted' reduction: step h weighs discount ** h, so below 1 the near
     steps count more and above 1 the far ones (PushT: 1.3, docs/planning.md)"""

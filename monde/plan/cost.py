@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 METRICS: tuple[str, ...] = ("l2", "l1", "cosine")
-REDUCE_MODES: tuple[str, ...] = ("sum", "last", "discounted")
+REDUCE_MODES: tuple[str, ...] = ("sum", "last", "discounted", "min")
 
 # Norm floor of the cosine metric: a zero vector has cosine similarity 0 (distance 1) to anything.
 _COSINE_EPS = 1e-8
@@ -103,12 +103,14 @@ def reduce_horizon(dist: Tensor, mode: str = "sum", discount: float = 1.0) -> Te
     - ``"sum"``: ``sum_h dist[..., h]``.
     - ``"last"``: ``dist[..., H-1]`` (only the final predicted step counts).
     - ``"discounted"``: ``sum_h discount**h * dist[..., h]`` (the first step has weight 1).
+    - ``"min"``: ``min_h dist[..., h]`` (the closest predicted step counts, whenever it comes:
+      a goal reached at any step is a success, however long the plan stays there).
 
     ``discount`` is used only by ``"discounted"`` and ignored by the other modes.
 
     Args:
         dist: (..., H) per-step distances, H >= 1.
-        mode: one of ``"sum"``, ``"last"``, ``"discounted"``.
+        mode: one of ``"sum"``, ``"last"``, ``"discounted"``, ``"min"``.
         discount: finite, >= 0.
 
     Returns:
@@ -127,6 +129,8 @@ def reduce_horizon(dist: Tensor, mode: str = "sum", discount: float = 1.0) -> Te
         return dist.sum(dim=-1)
     if mode == "last":
         return dist[..., -1]
+    if mode == "min":
+        return dist.amin(dim=-1)
     # discounted
     h = torch.arange(dist.shape[-1], device=dist.device, dtype=dist.dtype)
     weights = torch.full_like(h, discount).pow(h)  # (H,), discount**0 == 1 even for discount 0

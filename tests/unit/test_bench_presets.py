@@ -45,7 +45,7 @@ def test_the_reacher_motion_presets_stack_frames_on_the_reacher_presets():
         assert (motion.data, motion.train.steps) == (plain.data, plain.train.steps)
 
 
-def test_the_push_t_large_preset_is_the_full_one_on_more_data_with_a_discounted_cost():
+def test_the_push_t_large_preset_is_the_full_one_on_more_data_scored_by_its_closest_step():
     from dataclasses import replace
 
     from monde.config import RunConfig
@@ -55,10 +55,10 @@ def test_the_push_t_large_preset_is_the_full_one_on_more_data_with_a_discounted_
     full = load_config(RunConfig, preset(PRESETS, "push_t", "full"), [])
     assert (large.data.episodes, large.train.steps) == (5000, 36000)
     assert large.model == full.model and large.eval == full.eval
-    # and planned with a cost that weighs step h of the horizon 1.3 ** h, the rest of the planner
-    # the full preset's
-    assert (full.plan.reduce, large.plan.reduce, large.plan.discount) == ("sum", "discounted", 1.3)
-    assert replace(large.plan, reduce="sum", discount=full.plan.discount) == full.plan
+    # and planned with a cost that counts the predicted step closest to the goal, the rest of the
+    # planner the full preset's
+    assert (full.plan.reduce, large.plan.reduce) == ("sum", "min")
+    assert replace(large.plan, reduce="sum") == full.plan
     assert large.train.symmetry_augment and full.train.symmetry_augment
     with pytest.raises(FileNotFoundError, match="two_room_large.yaml"):
         preset(PRESETS, "two_room", "large")

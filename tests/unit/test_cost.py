@@ -50,6 +50,7 @@ def test_reduce_modes_exact() -> None:
     torch.testing.assert_close(reduce_horizon(dist, "sum"), torch.tensor([6.0, 12.0]))
     torch.testing.assert_close(reduce_horizon(dist), torch.tensor([6.0, 12.0]))  # default
     torch.testing.assert_close(reduce_horizon(dist, "last"), torch.tensor([3.0, 8.0]))
+    torch.testing.assert_close(reduce_horizon(dist, "min"), torch.tensor([1.0, 0.0]))
     # 1 + 0.5*2 + 0.25*3 = 2.75; 4 + 0 + 0.25*8 = 6
     torch.testing.assert_close(reduce_horizon(dist, "discounted", 0.5), torch.tensor([2.75, 6.0]))
     # discount 0 keeps only the first step (0**0 == 1); discount 1 equals sum
