@@ -166,6 +166,21 @@ LEVERS = [
         EXP + "push_t_large_seed_2_discount_1.3_cem_gradient.json",
         EXP + "push_t_large_seed_2_discount_1.3_cem_gradient_validation.json",
     ),
+    # the same preset scoring a plan by its predicted step closest to the goal (plan.reduce=min):
+    # the table rows of `monde bench push_t --budget large --train-seeds 0 1 2` since it took it
+    Lever(
+        "planning cost", "bench/push_t_large.json", EXP + "push_t_large_reduce_min_validation.json"
+    ),
+    Lever(
+        "planning cost",
+        "bench/push_t_large_train_seed_1.json",
+        EXP + "push_t_large_seed_1_reduce_min_validation.json",
+    ),
+    Lever(
+        "planning cost",
+        "bench/push_t_large_train_seed_2.json",
+        EXP + "push_t_large_seed_2_reduce_min_validation.json",
+    ),
 ]
 
 

@@ -391,9 +391,11 @@ def render_seeds(results: Path) -> list[str]:
         each = ", ".join(
             f"{seed}: {_pct(rate)}" for (seed, _), rate in zip(rows, rates, strict=True)
         )
+        # the pooled count and a tenth of a point: a rate just under a bar must not read as on it
+        pooled = f"{sum(wins)} / {sum(episodes)} = {100 * sum(wins) / sum(episodes):.1f} %"
         lines.append(
-            f"| {base} | {each} | {_pct(sum(wins) / sum(episodes))} ({_pct(low)} – "
-            f"{_pct(high)}) | {100 * (max(rates) - min(rates)):.0f} points | {sum(episodes)} |"
+            f"| {base} | {each} | {pooled} ({_pct(low)} – {_pct(high)}) | "
+            f"{100 * (max(rates) - min(rates)):.0f} points | {sum(episodes)} |"
         )
     if not lines:
         return []

@@ -227,7 +227,7 @@ def test_bench_trains_each_seed_on_the_preset_rows_episodes_and_pools_them(tiny_
     assert [row[0] for row in seed_groups(results)["two_room_quick"]] == [0, 3]
     table = doc.read_text()
     assert "## Training seeds" in table and "cnn / gru, train seed 3 |" in table
-    pooled = f"{100 * sum(wins) / sum(episodes):.0f} %"
+    pooled = f"{sum(wins)} / {sum(episodes)} = {100 * sum(wins) / sum(episodes):.1f} %"
     assert "| two_room_quick | 0: " in table and f"| {pooled} (" in table
     with pytest.raises(ValueError, match="train seeds must be one or more integers ≥ 0"):
         run_bench(["two_room"], presets=presets, runs=runs, results=results, train_seeds=[-1])
@@ -249,9 +249,9 @@ def test_seed_rows_pool_their_episodes(tmp_path):
     atomic_write_json(tmp_path / "push_t_full_train_seed_3.json", row(3, 10, steps=5))
     lines = render_seeds(tmp_path)
     low, high = wilson_interval(9, 20)
-    pooled = f"45 % ({100 * low:.0f} % – {100 * high:.0f} %)"
+    pooled = f"9 / 20 = 45.0 % ({100 * low:.0f} % – {100 * high:.0f} %)"
     assert f"| push_t_full | 0: 60 %, 1: 30 % | {pooled} | 30 points | 20 |" in lines
-    assert "| push_t_full_swm | 2: 50 % | 50 % (" in "\n".join(lines)
+    assert "| push_t_full_swm | 2: 50 % | 5 / 10 = 50.0 % (" in "\n".join(lines)
     assert not any(line.startswith("| reacher") for line in lines)
     assert "Not pooled: push_t_full, train seed 3: also differs in train.steps." in lines
     assert render_seeds(tmp_path / "nothing") == []
