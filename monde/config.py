@@ -358,7 +358,7 @@ class PlanConfig:
     sum (plan.discount) or the smallest (monde.plan.cost.reduce_horizon)"""
     discount: float = 1.0
     """discount of the 'discounted' reduction: step h weighs discount ** h, so below 1 the near
-    steps count more and above 1 the far ones (PushT: 1.3, docs/planning.md)"""
+    steps count more and above 1 the far ones (measured on PushT: docs/planning.md)"""
     solver: str = "cem"
     """planning solver, a name in monde.registry.SOLVERS: cem, icem, mppi, gradient or
     cem_gradient; samples × iterations is the budget of each"""
