@@ -386,16 +386,17 @@ def render_seeds(results: Path) -> list[str]:
         planners = [data["results"]["planner"] for _, data in rows]
         wins = [p["successes"] for p in planners]
         episodes = [p["episodes"] for p in planners]
-        low, high = wilson_interval(sum(wins), sum(episodes))
+        won, tried = sum(wins), sum(episodes)
+        low, high = wilson_interval(won, tried)
         rates = [w / n for w, n in zip(wins, episodes, strict=True)]
         each = ", ".join(
             f"{seed}: {_pct(rate)}" for (seed, _), rate in zip(rows, rates, strict=True)
         )
         # the pooled count and a tenth of a point: a rate just under a bar must not read as on it
-        pooled = f"{sum(wins)} / {sum(episodes)} = {100 * sum(wins) / sum(episodes):.1f} %"
+        pooled = f"{won} / {tried} = {100 * won / tried:.1f} %"
         lines.append(
             f"| {base} | {each} | {pooled} ({_pct(low)} – {_pct(high)}) | "
-            f"{100 * (max(rates) - min(rates)):.0f} points | {sum(episodes)} |"
+            f"{100 * (max(rates) - min(rates)):.0f} points | {tried} |"
         )
     if not lines:
         return []
