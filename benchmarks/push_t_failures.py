@@ -20,6 +20,12 @@ and whether the block ended nearer its goal position than it started (`block_mov
 Successes and failures are also compared by how far and how much turned their goals were at
 the start, which tells whether the failures are the hard goals or a random share.
 
+Each episode also keeps its traces, one value per model step: the block's margin, the pusher's
+distance to the block, and at each planning call the current latent's distance to the goal
+latent beside the cost of the plan chosen. They tell whether a failure stalled with the pusher
+still at the block or after it left, and whether the model foresaw an improvement it did not
+deliver (plan cost below the current distance) or none at all.
+
     python benchmarks/push_t_failures.py --run runs/bench/push_t_full \
         --expect benchmarks/results/bench/push_t_full.json \
         --out benchmarks/results/experiments/push_t_full_failures.json
@@ -43,6 +49,9 @@ from monde.eval.goal_reaching import PlannerPolicy, check_env_fits_model, run_ep
 from monde.eval.protocols import evaluation_env
 from monde.io import atomic_write_json
 from monde.models.checkpoint import load_model
+from monde.plan.cost import latent_distance
+from monde.plan.mpc import MPCPlanner
+from monde.plan.solvers import PlanResult
 from monde.precision import torch_threads
 from monde.progress import tqdm
 from monde.report import provenance
@@ -70,12 +79,43 @@ def classify(distance: float, angle: float, success: bool, dist_thr: float, ang_
     return "both"
 
 
+def rounded(value: float) -> float | None:
+    """A cost for the JSON: 4 significant digits, None where the episode was not planned."""
+    return None if np.isnan(value) else float(f"{value:.4g}")
+
+
+def watch_costs(planner: MPCPlanner, count: int) -> dict[str, list[np.ndarray]]:
+    """Wrap `planner.plan` to record, per call, each episode's current distance to its goal
+    latent and the chosen plan's cost, (count,) arrays with NaN for episodes not planned."""
+    seen: dict[str, list[np.ndarray]] = {"current": [], "planned": []}
+    plan = planner.plan
+
+    def watched(active=None) -> PlanResult:
+        result = plan(active)
+        rows = np.ones(count, bool) if active is None else np.asarray(active, bool)
+        weights = planner.dim_weights
+        now = latent_distance(
+            planner.z_hist[:, -1:], planner.z_goal, planner.cfg.metric, weights
+        )  # (B, 1)
+        current = np.full(count, np.nan)
+        current[rows] = now[:, 0].cpu().numpy()[rows]
+        planned = np.full(count, np.nan)
+        planned[rows] = result.cost.detach().float().cpu().numpy()
+        seen["current"].append(current)
+        seen["planned"].append(planned)
+        return result
+
+    planner.plan = watched
+    return seen
+
+
 def run_batch(model, cfg: RunConfig, first: int, count: int) -> list[dict]:
     """Plan episodes first … first + count − 1 as `monde eval` plans that batch → per episode."""
     seeds = [cfg.eval.seed + first + i for i in range(count)]
     env = evaluation_env(cfg.env, cfg.eval, count, cfg.data.policy)
     policy = PlannerPolicy(model, cfg.plan, cfg.eval.seed + first)
     trace: list[np.ndarray] = []  # per model step: (B, 5) states
+    costs = watch_costs(policy.planner, count)
 
     def record(frames: np.ndarray, success: np.ndarray) -> None:
         trace.append(env.state().copy())
@@ -113,6 +153,23 @@ def run_batch(model, cfg: RunConfig, first: int, count: int) -> list[dict]:
                 "final_pusher_to_block": float(
                     np.linalg.norm(states[i, -1, 0:2] - states[i, -1, 2:4])
                 ),
+                # when the closest approach came (model steps after the reset) and how far
+                # the pusher was from the block then and at the end: did it leave the block?
+                "closest_step": int(c),
+                "pusher_to_block_at_closest": float(
+                    np.linalg.norm(states[i, c, 0:2] - states[i, c, 2:4])
+                ),
+                # per model step: the block's margin to its goal and the pusher's distance
+                # to the block (px), one decimal
+                "margin_trace": np.round(margin[i], 2).tolist(),
+                "pusher_to_block_trace": np.round(
+                    np.linalg.norm(states[i, :, 0:2] - states[i, :, 2:4], axis=-1), 1
+                ).tolist(),
+                # per planning call: the distance of the current latent to the goal latent,
+                # and the cost of the plan chosen (with plan.reduce min: its closest predicted
+                # step); a plan cost below the current one is an improvement the model foresees
+                "current_cost_trace": [rounded(c[i]) for c in costs["current"]],
+                "planned_cost_trace": [rounded(c[i]) for c in costs["planned"]],
                 "kind": classify(
                     distance[i, c],
                     angle[i, c],
@@ -151,6 +208,8 @@ def summary(rows: list[dict]) -> dict:
         "failure_median_final_angle": median(fails, "final_angle"),
         "failure_median_final_pusher_to_goal_pusher": median(fails, "final_pusher_to_goal_pusher"),
         "failure_median_final_pusher_to_block": median(fails, "final_pusher_to_block"),
+        "failure_median_closest_step": median(fails, "closest_step"),
+        "failure_median_pusher_to_block_at_closest": median(fails, "pusher_to_block_at_closest"),
     }
 
 

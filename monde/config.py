@@ -359,6 +359,9 @@ class PlanConfig:
     discount: float = 1.0
     """discount of the 'discounted' reduction: step h weighs discount ** h, so below 1 the near
     steps count more and above 1 the far ones (measured on PushT: docs/planning.md)"""
+    mean_weight: float = 0.0
+    """added to any reduction: this weight times the mean distance over the horizon; with
+    'min' it prefers, among plans whose closest steps are as close, the one that stays close"""
     solver: str = "cem"
     """planning solver, a name in monde.registry.SOLVERS: cem, icem, mppi, gradient or
     cem_gradient; samples × iterations is the budget of each"""
@@ -416,6 +419,10 @@ class PlanConfig:
         self.precision, self.bf16 = _legacy_bf16(self.precision, self.bf16, "plan")
         if not math.isfinite(self.image_weight) or self.image_weight < 0:
             raise ValueError(f"plan.image_weight must be finite and ≥ 0, got {self.image_weight}")
+        for name in ("discount", "mean_weight"):
+            value = getattr(self, name)
+            if not math.isfinite(value) or value < 0:
+                raise ValueError(f"plan.{name} must be finite and ≥ 0, got {value}")
         if not 0.0 <= self.drop_action_variance < 1.0 or self.metric_episodes < 1:
             raise ValueError(
                 "plan.drop_action_variance must be in [0, 1) and plan.metric_episodes ≥ 1; got "

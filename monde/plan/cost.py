@@ -95,7 +95,9 @@ def latent_distance(
     return 1.0 - F.cosine_similarity(pred_b, g_b, dim=-1, eps=_COSINE_EPS)
 
 
-def reduce_horizon(dist: Tensor, mode: str = "sum", discount: float = 1.0) -> Tensor:
+def reduce_horizon(
+    dist: Tensor, mode: str = "sum", discount: float = 1.0, mean_weight: float = 0.0
+) -> Tensor:
     """Reduce per-step distances over the horizon to one cost per sequence.
 
     Modes, over ``h = 0 .. H-1``:
@@ -107,17 +109,22 @@ def reduce_horizon(dist: Tensor, mode: str = "sum", discount: float = 1.0) -> Te
       a goal reached at any step is a success, however long the plan stays there).
 
     ``discount`` is used only by ``"discounted"`` and ignored by the other modes.
+    ``mean_weight`` w adds ``w * mean_h dist[..., h]`` to the reduction of any mode: with
+    ``"min"``, it ranks plans whose closest steps are equally close by how close they stay over
+    the whole horizon (w = 0: the plain reduction).
 
     Args:
         dist: (..., H) per-step distances, H >= 1.
         mode: one of ``"sum"``, ``"last"``, ``"discounted"``, ``"min"``.
         discount: finite, >= 0.
+        mean_weight: finite, >= 0.
 
     Returns:
         (...) cost per sequence.
 
     Raises:
-        ValueError: unknown mode, 0-dim dist, H == 0, or a negative / non-finite discount.
+        ValueError: unknown mode, 0-dim dist, H == 0, or a negative / non-finite discount or
+            mean_weight.
     """
     if mode not in REDUCE_MODES:
         raise ValueError(f"unknown reduce mode {mode!r}; valid modes are {list(REDUCE_MODES)}")
@@ -125,16 +132,19 @@ def reduce_horizon(dist: Tensor, mode: str = "sum", discount: float = 1.0) -> Te
         raise ValueError(f"dist must be (..., H) with H >= 1, got shape {tuple(dist.shape)}")
     if not math.isfinite(discount) or discount < 0:
         raise ValueError(f"discount must be finite and >= 0, got {discount}")
+    if not math.isfinite(mean_weight) or mean_weight < 0:
+        raise ValueError(f"mean_weight must be finite and >= 0, got {mean_weight}")
     if mode == "sum":
-        return dist.sum(dim=-1)
-    if mode == "last":
-        return dist[..., -1]
-    if mode == "min":
-        return dist.amin(dim=-1)
-    # discounted
-    h = torch.arange(dist.shape[-1], device=dist.device, dtype=dist.dtype)
-    weights = torch.full_like(h, discount).pow(h)  # (H,), discount**0 == 1 even for discount 0
-    return (dist * weights).sum(dim=-1)
+        cost = dist.sum(dim=-1)
+    elif mode == "last":
+        cost = dist[..., -1]
+    elif mode == "min":
+        cost = dist.amin(dim=-1)
+    else:  # discounted
+        h = torch.arange(dist.shape[-1], device=dist.device, dtype=dist.dtype)
+        weights = torch.full_like(h, discount).pow(h)  # (H,), discount**0 == 1 for discount 0
+        cost = (dist * weights).sum(dim=-1)
+    return cost + mean_weight * dist.mean(dim=-1) if mean_weight else cost
 
 
 def goal_cost(
@@ -144,14 +154,16 @@ def goal_cost(
     mode: str = "sum",
     discount: float = 1.0,
     weights: Tensor | None = None,
+    mean_weight: float = 0.0,
 ) -> Tensor:
     """Cost of predicted latent trajectories with respect to a goal latent.
 
     Steps:
         1. ``latent_distance(pred, goal, metric, weights)``: (..., H, D) x (..., D) -> (..., H).
-        2. ``reduce_horizon(dist, mode, discount)``: (..., H) -> (...).
+        2. ``reduce_horizon(dist, mode, discount, mean_weight)``: (..., H) -> (...).
 
     For a planner, pred is (B, S, H, D) and goal (B, 1, D), giving the (B, S) cost that
     ``monde.plan.cem`` expects from its cost function.
     """
-    return reduce_horizon(latent_distance(pred, goal, metric, weights), mode, discount)
+    dist = latent_distance(pred, goal, metric, weights)
+    return reduce_horizon(dist, mode, discount, mean_weight)

@@ -192,7 +192,9 @@ class MPCPlanner:
                 pred = self._rollout(self.model, z_ctx, actions, a_ctx)  # (b, s', H, D)
             if basis is not None:
                 pred = pred @ basis  # (b, s', H, K)
-            return goal_cost(pred, goal, cfg.metric, cfg.reduce, cfg.discount, weights)
+            return goal_cost(
+                pred, goal, cfg.metric, cfg.reduce, cfg.discount, weights, cfg.mean_weight
+            )
 
         def cost_fn(searched: Tensor) -> Tensor:
             s = searched.shape[1]

@@ -60,6 +60,13 @@ def test_reduce_modes_exact() -> None:
     torch.testing.assert_close(reduce_horizon(dist, "discounted", 2.0), torch.tensor([17.0, 36.0]))
     # discount ignored by the other modes
     torch.testing.assert_close(reduce_horizon(dist, "sum", 0.5), torch.tensor([6.0, 12.0]))
+    # mean_weight adds w × the mean over the horizon to any mode: means 2 and 4
+    torch.testing.assert_close(
+        reduce_horizon(dist, "min", mean_weight=0.5), torch.tensor([2.0, 2.0])
+    )
+    torch.testing.assert_close(
+        reduce_horizon(dist, "sum", 0.5, mean_weight=0.25), torch.tensor([6.5, 13.0])
+    )
 
 
 def test_goal_cost_composes_distance_and_reduce() -> None:
@@ -98,6 +105,8 @@ def test_unknown_names_and_bad_inputs_raise() -> None:
         reduce_horizon(torch.zeros(2), "discounted", -0.1)
     with pytest.raises(ValueError, match="discount"):
         reduce_horizon(torch.zeros(2), "discounted", float("nan"))
+    with pytest.raises(ValueError, match="mean_weight"):
+        reduce_horizon(torch.zeros(2), "min", mean_weight=-1.0)
 
 
 def test_weights_scale_each_dimension() -> None:
@@ -124,3 +133,14 @@ def test_weights_scale_each_dimension() -> None:
 def test_bad_weights_raise(weights: torch.Tensor) -> None:
     with pytest.raises(ValueError, match="weights"):
         latent_distance(torch.zeros(2, 2), torch.zeros(2), "l2", weights)
+
+
+def test_mean_weight_ranks_plans_equally_close_at_their_closest_step() -> None:
+    """With reduce 'min', two plans both touching the goal once tie; the mean breaks the tie
+    for the one that stays near it."""
+    goal = torch.zeros(1, 1, 2)  # (b, 1, D)
+    pred = torch.tensor([[[[0.0, 0.0], [3.0, 0.0]], [[0.0, 0.0], [1.0, 0.0]]]])  # (1, S=2, H=2, D)
+    plain = goal_cost(pred, goal, "l2", "min")
+    assert plain[0, 0] == plain[0, 1] == 0.0
+    mixed = goal_cost(pred, goal, "l2", "min", mean_weight=0.1)
+    torch.testing.assert_close(mixed, torch.tensor([[0.1 * 4.5 / 2, 0.1 * 0.5 / 2]]))

@@ -171,3 +171,10 @@ def test_proprio_weights_must_name_proprioceptive_columns():
         MPCPlanner(PointModel(), cfg)
     with pytest.raises(ValueError, match="finite"):
         PlanConfig(proprio_weights={"x": -1.0})
+
+
+@pytest.mark.parametrize("field", ["discount", "mean_weight"])
+@pytest.mark.parametrize("value", [-0.5, float("nan"), float("inf")])
+def test_plan_config_refuses_a_negative_or_non_finite_cost_weight(field, value) -> None:
+    with pytest.raises(ValueError, match=f"plan.{field} must be finite and ≥ 0"):
+        PlanConfig(**{field: value})

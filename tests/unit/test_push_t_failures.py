@@ -53,6 +53,7 @@ def test_summary_counts_each_kind_and_compares_the_goals() -> None:
     for r in rows:
         r.update(closest_distance=10.0, closest_angle=0.5, final_distance=12.0, final_angle=0.6)
         r.update(final_pusher_to_goal_pusher=5.0, final_pusher_to_block=90.0)
+        r.update(closest_step=4 if r["kind"] == "angle" else 8, pusher_to_block_at_closest=30.0)
         r["block_moved_closer"] = r["kind"] != "both"
     s = failures.summary(rows)
     assert s["failures"] == {"near_miss": 0, "angle": 1, "position": 0, "both": 1}
@@ -60,6 +61,8 @@ def test_summary_counts_each_kind_and_compares_the_goals() -> None:
     assert s["median_start_distance"] == {"success": 50.0, "failure": 80.0}
     assert s["median_start_angle"] == {"success": 0.2, "failure": pytest.approx(0.6)}
     assert s["failure_median_final_pusher_to_block"] == 90.0
+    assert s["failure_median_closest_step"] == 6.0  # the failures' 4 and 8
+    assert s["failure_median_pusher_to_block_at_closest"] == 30.0
 
 
 def test_a_replayed_batch_starts_from_the_evaluation_episodes_and_is_seeded() -> None:
@@ -82,3 +85,12 @@ def test_a_replayed_batch_starts_from_the_evaluation_episodes_and_is_seeded() ->
     assert all(
         r["steps"] == 10 and r["kind"] in ("near_miss", "angle", "position", "both") for r in rows
     )
+    for r in rows:  # after the reset and after each of the 2 model steps in 10 env steps
+        assert len(r["margin_trace"]) == len(r["pusher_to_block_trace"]) == 3
+        assert r["margin_trace"][r["closest_step"]] == min(r["margin_trace"])
+        # two planning calls, the second from where the first plan led
+        assert len(r["current_cost_trace"]) == len(r["planned_cost_trace"]) == 2
+        assert all(c is not None and c >= 0 for c in r["current_cost_trace"])
+        assert r["margin_trace"][0] == pytest.approx(
+            max(r["start_distance"] / 20.0, r["start_angle"] / 0.3), abs=0.005
+        )
