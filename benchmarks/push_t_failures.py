@@ -40,6 +40,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from monde.config import RunConfig
 from monde.config_io import load_config, to_dict
@@ -50,7 +51,7 @@ from monde.eval.protocols import evaluation_env
 from monde.io import atomic_write_json
 from monde.models.checkpoint import load_model
 from monde.plan.cost import latent_distance
-from monde.plan.mpc import MPCPlanner
+from monde.plan.mpc import MPCPlanner, rollout_samples
 from monde.plan.solvers import PlanResult
 from monde.precision import torch_threads
 from monde.progress import tqdm
@@ -86,23 +87,36 @@ def rounded(value: float) -> float | None:
 
 def watch_costs(planner: MPCPlanner, count: int) -> dict[str, list[np.ndarray]]:
     """Wrap `planner.plan` to record, per call, each episode's current distance to its goal
-    latent and the chosen plan's cost, (count,) arrays with NaN for episodes not planned."""
-    seen: dict[str, list[np.ndarray]] = {"current": [], "planned": []}
+    latent, the chosen plan's cost, its predicted distance one model step ahead and the model
+    step (1 … H) of its closest predicted latent: (count,) arrays, NaN for episodes not
+    planned."""
+    seen: dict[str, list[np.ndarray]] = {k: [] for k in ("current", "planned", "next", "step")}
     plan = planner.plan
 
     def watched(active=None) -> PlanResult:
         result = plan(active)
         rows = np.ones(count, bool) if active is None else np.asarray(active, bool)
-        weights = planner.dim_weights
-        now = latent_distance(
-            planner.z_hist[:, -1:], planner.z_goal, planner.cfg.metric, weights
-        )  # (B, 1)
-        current = np.full(count, np.nan)
-        current[rows] = now[:, 0].cpu().numpy()[rows]
-        planned = np.full(count, np.nan)
-        planned[rows] = result.cost.detach().float().cpu().numpy()
-        seen["current"].append(current)
-        seen["planned"].append(planned)
+        picked = torch.as_tensor(rows)
+        weights, metric = planner.dim_weights, planner.cfg.metric
+        with torch.inference_mode():
+            now = latent_distance(planner.z_hist[:, -1:], planner.z_goal, metric, weights)
+            pred = rollout_samples(  # the chosen plan's latents (b, 1, H, D)
+                planner.model,
+                planner.z_hist[picked],
+                result.actions[:, None],
+                planner.a_hist[picked],
+            )
+            ahead = latent_distance(pred[:, 0], planner.z_goal[picked], metric, weights)
+        values = {
+            "current": now[:, 0].cpu().numpy()[rows],
+            "planned": result.cost.detach().float().cpu().numpy(),
+            "next": ahead[:, 0].cpu().numpy(),  # (b,): one model step ahead
+            "step": ahead.argmin(dim=1).cpu().numpy() + 1.0,  # (b,)
+        }
+        for key, value in values.items():
+            full = np.full(count, np.nan)
+            full[rows] = value
+            seen[key].append(full)
         return result
 
     planner.plan = watched
@@ -170,6 +184,10 @@ def run_batch(model, cfg: RunConfig, first: int, count: int) -> list[dict]:
                 # step); a plan cost below the current one is an improvement the model foresees
                 "current_cost_trace": [rounded(c[i]) for c in costs["current"]],
                 "planned_cost_trace": [rounded(c[i]) for c in costs["planned"]],
+                # the plan's predicted distance one step ahead, to set beside the next call's
+                # current distance (what the step delivered), and its closest step (1 … H)
+                "planned_next_cost_trace": [rounded(c[i]) for c in costs["next"]],
+                "planned_closest_step_trace": [rounded(c[i]) for c in costs["step"]],
                 "kind": classify(
                     distance[i, c],
                     angle[i, c],

@@ -43,7 +43,11 @@ that reaches its goal). On PushT, where a sum is lowered early by parking the pu
 goal frame shows it, the closest step planned the three `large` models 229 / 300 = 76 % on the
 validation seeds, where the discounted sum (1.3) planned 198 / 300 and the sum 190 / 300
 (`push_t_large*_reduce_min_validation.json`, experiments README), and the `large` PushT preset
-plans so (`configs/bench/push_t_large.yaml`). `plan.proprio_weights: {name: w}` weighs
+plans so (`configs/bench/push_t_large.yaml`). `plan.mean_weight: w` adds w times the mean
+distance over the horizon to any of these, so that among plans whose closest steps are as close
+the one that stays close wins; on a PushT `large` model it did not move the rate (0.1 and 0.3
+against 0, `push_t_large_18k_fp32_*_failures_validation.json`, experiments README), and it
+stays 0. `plan.proprio_weights: {name: w}` weighs
 a proprioceptive column of the latent (`model.proprio`) by w in the distance, e.g. 0 for a
 velocity when the goal is at rest, and `plan.image_weight` weighs the image part.
 

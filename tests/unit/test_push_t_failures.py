@@ -91,6 +91,8 @@ def test_a_replayed_batch_starts_from_the_evaluation_episodes_and_is_seeded() ->
         # two planning calls, the second from where the first plan led
         assert len(r["current_cost_trace"]) == len(r["planned_cost_trace"]) == 2
         assert all(c is not None and c >= 0 for c in r["current_cost_trace"])
+        assert all(1 <= h <= cfg.plan.horizon for h in r["planned_closest_step_trace"])
+        assert len(r["planned_next_cost_trace"]) == 2
         assert r["margin_trace"][0] == pytest.approx(
             max(r["start_distance"] / 20.0, r["start_angle"] / 0.3), abs=0.005
         )
