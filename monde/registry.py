@@ -52,6 +52,8 @@ POLICIES: dict[str, str] = {  # data.policy → its factory (env, seed) → poli
     "random": "monde.envs.policies:uniform_random",
     "smooth_random": "monde.envs.policies:smooth_random",  # Reacher, PointMaze, any Gym env
     "pusht_pusher": "monde.envs.policies:pusht_pusher",  # PushT's scripted pushes
+    # PushT: scripted pushes, and a quarter of episodes of held random moves
+    "pusht_pusher_and_free": "monde.envs.policies:pusht_pusher_and_free",
 }
 
 

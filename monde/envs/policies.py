@@ -121,6 +121,39 @@ class PushTPusher:
         return np.clip(move, -1, 1).astype(np.float32)
 
 
+class EpisodeMixture:
+    """Each episode of a batch follows one of two policies, drawn at its start: `other` with
+    probability `share`, else `main`.
+
+    Both policies see every step (their random streams then do not depend on the draw), and the
+    draw comes from the mixture's own generator, so the same seed gives the same episodes.
+    """
+
+    def __init__(self, main: Any, other: Any, num_envs: int, seed: int, share: float) -> None:
+        if not 0.0 <= share <= 1.0:
+            raise ValueError(f"share must be in [0, 1], got {share}")
+        self.main, self.other, self.share = main, other, share
+        self.rng = np.random.default_rng([seed, 1])  # a stream apart from the policies' own
+        self.uses_other = np.zeros(num_envs, dtype=bool)  # (B,) this episode follows `other`
+
+    def reset(self, states: np.ndarray) -> None:
+        self.main.reset(states)
+        self.other.reset(states)
+        self.uses_other = self.rng.random(len(self.uses_other)) < self.share
+
+    def act(self, states: np.ndarray) -> np.ndarray:
+        actions = self.main.act(states)  # (B, A)
+        other = self.other.act(states)  # (B, A)
+        actions[self.uses_other] = other[self.uses_other]
+        return actions
+
+
+# Share of `pusht_pusher_and_free` episodes that move the pusher by held random actions: the
+# pusher then mostly moves without the block, which `pusht_pusher` alone almost never shows
+# (the block moves in 99 % of its 10-model-step windows, benchmarks/push_t_block_motion.py)
+PUSHT_FREE_SHARE = 0.25
+
+
 # The factories of monde.registry.POLICIES: (env, seed) → policy for env's num_envs copies.
 
 
@@ -138,6 +171,12 @@ def smooth_random(env: Env, seed: int) -> SmoothRandomPolicy:
 
 def pusht_pusher(env: Env, seed: int) -> PushTPusher:
     return PushTPusher(env.num_envs, seed)
+
+
+def pusht_pusher_and_free(env: Env, seed: int) -> EpisodeMixture:
+    pusher = PushTPusher(env.num_envs, seed)
+    free = SmoothRandomPolicy(env.action_dim, env.num_envs, seed)
+    return EpisodeMixture(pusher, free, env.num_envs, seed, PUSHT_FREE_SHARE)
 
 
 def make_policy(name: str, env: Env, seed: int) -> Any:

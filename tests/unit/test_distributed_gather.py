@@ -63,6 +63,7 @@ def _worker(rank: int, init_file: str, out_dir: str) -> None:
         # connection mid-collective aborts the process ("terminate called without an active
         # exception"), which made this fixture fail about once in a few dozen runs
         dist.barrier()
+        (Path(out_dir) / f"done_{rank}").touch()  # every collective of this rank has returned
     finally:
         dist.destroy_process_group()
 
@@ -70,7 +71,17 @@ def _worker(rank: int, init_file: str, out_dir: str) -> None:
 @pytest.fixture(scope="module")
 def two_ranks(tmp_path_factory, loopback_gloo) -> Path:
     out = tmp_path_factory.mktemp("ranks")
-    mp.spawn(_worker, args=(str(out / "rendezvous"), str(out)), nprocs=WORLD, join=True)
+    try:
+        mp.spawn(_worker, args=(str(out / "rendezvous"), str(out)), nprocs=WORLD, join=True)
+    except mp.ProcessExitedException as error:
+        # gloo may still abort a rank while the group is torn down, after every collective
+        # has returned on both ranks ("terminate called without an active exception"; about one
+        # run in a few dozen, more on a busy machine). That is not what these tests check: with
+        # both ranks past their last collective, their results are complete. Any other failure,
+        # or one before that point, fails the tests.
+        finished = all((out / f"done_{rank}").exists() for rank in range(WORLD))
+        if error.signal_name != "SIGABRT" or not finished:
+            raise
     return out
 
 
