@@ -175,7 +175,9 @@ def pusht_pusher(env: Env, seed: int) -> PushTPusher:
 
 def pusht_pusher_and_free(env: Env, seed: int) -> EpisodeMixture:
     pusher = PushTPusher(env.num_envs, seed)
-    free = SmoothRandomPolicy(env.action_dim, env.num_envs, seed)
+    # a stream apart from the pusher's (the same seed would repeat its draws)
+    free_seed = int(np.random.SeedSequence([seed, 2]).generate_state(1)[0])
+    free = SmoothRandomPolicy(env.action_dim, env.num_envs, free_seed)
     return EpisodeMixture(pusher, free, env.num_envs, seed, PUSHT_FREE_SHARE)
 
 
