@@ -29,10 +29,10 @@ def block_motion(states: list[np.ndarray], frameskip: int, horizon: int) -> dict
     """States (T, 5) per episode, rows [pusher_x, pusher_y, block_x, block_y, block_angle] →
     per h = 1 … horizon: RMS displacement of block x and y, RMS angle change, share moved."""
     rows = {"block_x": [], "block_y": [], "block_angle": [], "moved": [], "windows": []}
+    at_model_rate = [s[::frameskip] for s in states]  # (M+1, 5) per episode
     for h in range(1, horizon + 1):
         shifts, turns = [], []
-        for s in states:
-            b = s[::frameskip]  # (M+1, 5) at the model's rate
+        for b in at_model_rate:
             if len(b) > h:
                 shifts.append(b[h:, 2:4] - b[:-h, 2:4])  # (M+1−h, 2)
                 turns.append(angle_gap(b[h:, 4], b[:-h, 4]))
