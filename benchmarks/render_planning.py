@@ -92,8 +92,14 @@ that the model scores best, and so finds the places where the model is wrong in 
 models trained alike on the same data, seeds apart, can be wrong in different places; their
 ensemble is one model to every planner, whose latent is the members' latents side by side and
 whose rollout rolls each member's part with that member's predictor, so the L2 or L1 cost (a
-mean over latent dimensions) is exactly the mean of the members' costs, and a plan scores well
-only where every member predicts it reaches the goal. `monde train` with `train.ensemble: M`
+mean over latent dimensions) summed over the horizon is exactly the mean of the members' costs,
+and a plan scores well only where the members on average predict it reaches the goal
+(`plan.ensemble_cost: joint`, the default; under `plan.reduce: min` it is the closest step of
+their mean distance). `plan.ensemble_cost: mean` averages each member's own cost, and `max`
+scores a plan as its most pessimistic member does, so a plan that only some members believe
+reaches the goal is not chosen (`monde.plan.cost.ensemble_goal_cost`; with
+`plan.drop_action_variance`, whose basis mixes the members' dims, only `joint`). `monde train`
+with `train.ensemble: M`
 trains member i in `RUN/members/<i>` with seed `train.seed + i` (each an ordinary run, resumed
 member by member) and writes `RUN/model` as the ensemble; `monde ensemble --out DIR MODEL…`
 joins models trained apart (under torchrun, say), which must share one model config. Each plan

@@ -362,6 +362,10 @@ class PlanConfig:
     mean_weight: float = 0.0
     """added to any reduction: this weight times the mean distance over the horizon; with
     'min' it prefers, among plans whose closest steps are as close, the one that stays close"""
+    ensemble_cost: Literal["joint", "mean", "max"] = "joint"
+    """how an ensemble's members' costs make one (monde.plan.cost.ensemble_goal_cost): 'joint'
+    the cost of their latents side by side, 'mean' the mean of each member's own cost, 'max'
+    its most pessimistic member's; one model is an ensemble of one"""
     solver: str = "cem"
     """planning solver, a name in monde.registry.SOLVERS: cem, icem, mppi, gradient or
     cem_gradient; samples × iterations is the budget of each"""

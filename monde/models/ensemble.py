@@ -3,10 +3,12 @@
 The ensemble is a WorldModelProtocol: its latent is the members' latents side by side
 (D = M · D_m) and its rollout rolls each member's part forward with that member's own
 predictor. A planning cost that averages over latent dimensions (`plan.metric` l2 or l1, the
-mean over D) is then exactly the mean of the members' costs, so a candidate plan scores well
-only where every member predicts it reaches the goal: a push that one model's error makes look
-good, and the others do not, is no longer chosen (PETS' reason for ensembles, Chua et al. 2018).
-Nothing in planning, evaluation or `monde serve` knows it is an ensemble.
+mean over D) and sums over the horizon is then exactly the mean of the members' costs, so a
+candidate plan scores well only where the members on average predict it reaches the goal: a
+push that one model's error makes look good, and the others do not, is less often chosen (PETS'
+reason for ensembles, Chua et al. 2018). `plan.ensemble_cost` max scores a plan by its most
+pessimistic member instead (monde.plan.cost.ensemble_goal_cost). Beyond that, nothing in
+planning, evaluation or `monde serve` knows it is an ensemble.
 
 Members must share one model config (architecture, frames, actions, proprioception): they
 differ only in their weights. Their latents are not rescaled; members trained with the same

@@ -9,8 +9,10 @@ function is the MPC planner's job (``monde.plan.mpc``).
 """
 
 from monde.plan.cost import (
+    ENSEMBLE_COSTS,
     METRICS,
     REDUCE_MODES,
+    ensemble_goal_cost,
     goal_cost,
     latent_distance,
     reduce_horizon,
@@ -22,6 +24,7 @@ from monde.plan.registry import SOLVERS, SolverSpec, solver_from_config, solver_
 from monde.plan.solvers import CEMConfig, CostFn, PlanResult, cem
 
 __all__ = [
+    "ENSEMBLE_COSTS",
     "METRICS",
     "REDUCE_MODES",
     "SOLVERS",
@@ -36,6 +39,7 @@ __all__ = [
     "cem",
     "cem_gradient",
     "coloured_noise",
+    "ensemble_goal_cost",
     "goal_cost",
     "gradient",
     "icem",

@@ -18,6 +18,7 @@ from torch import Tensor
 
 METRICS: tuple[str, ...] = ("l2", "l1", "cosine")
 REDUCE_MODES: tuple[str, ...] = ("sum", "last", "discounted", "min")
+ENSEMBLE_COSTS: tuple[str, ...] = ("joint", "mean", "max")
 
 # Norm floor of the cosine metric: a zero vector has cosine similarity 0 (distance 1) to anything.
 _COSINE_EPS = 1e-8
@@ -167,3 +168,76 @@ def goal_cost(
     """
     dist = latent_distance(pred, goal, metric, weights)
     return reduce_horizon(dist, mode, discount, mean_weight)
+
+
+def ensemble_goal_cost(
+    pred: Tensor,
+    goal: Tensor,
+    members: int,
+    combine: str = "joint",
+    metric: str = "l2",
+    mode: str = "sum",
+    discount: float = 1.0,
+    weights: Tensor | None = None,
+    mean_weight: float = 0.0,
+) -> Tensor:
+    """Cost of an ensemble's predicted latents, its M members' latents side by side (M · Dm).
+
+    Combinations, with ``c_m`` the ``goal_cost`` of member m's slice ``[m·Dm, (m+1)·Dm)`` alone:
+
+    - ``"joint"``: ``goal_cost`` of the whole latent. With l2 or l1 each step's distance is the
+      mean of the members' distances, so with a linear reduction (sum, last, discounted) the
+      cost is ``mean_m c_m``; with ``"min"`` it is the closest step of the members' mean
+      distance, which can lie above every member's own closest step.
+    - ``"mean"``: ``mean_m c_m``.
+    - ``"max"``: ``max_m c_m``: a plan scores as its most pessimistic member predicts, so a
+      plan only some members believe reaches the goal is not chosen.
+
+    One member (M = 1) is ``goal_cost`` under every combination.
+
+    Args:
+        pred: (..., H, M·Dm) predicted latents.
+        goal: (..., M·Dm) goal latent.
+        members: M ≥ 1, dividing the latent dimension (any M for ``"joint"``).
+        combine: one of ``"joint"``, ``"mean"``, ``"max"``.
+        metric, mode, discount, mean_weight: as ``goal_cost``.
+        weights: None or (M·Dm,), each member's slice weighting that member's dims.
+
+    Returns:
+        (...) cost per sequence.
+
+    Raises:
+        ValueError: unknown combination, M < 1 or not dividing the latent dimension, and what
+            ``goal_cost`` refuses.
+    """
+    if combine not in ENSEMBLE_COSTS:
+        raise ValueError(
+            f"unknown ensemble cost {combine!r}; valid ones are {list(ENSEMBLE_COSTS)}"
+        )
+    if members < 1:
+        raise ValueError(f"an ensemble has at least 1 member, got {members}")
+    if combine == "joint" or members == 1:
+        return goal_cost(pred, goal, metric, mode, discount, weights, mean_weight)
+    if pred.shape[-1] % members:
+        raise ValueError(
+            f"{members} members do not split a latent of {pred.shape[-1]} dims into equal parts"
+        )
+    if goal.shape[-1] != pred.shape[-1]:
+        raise ValueError(
+            f"latent dims differ: pred {tuple(pred.shape)} has D={pred.shape[-1]}, "
+            f"goal {tuple(goal.shape)} has D={goal.shape[-1]}"
+        )
+    size = pred.shape[-1] // members
+    if weights is not None and weights.shape != (pred.shape[-1],):
+        raise ValueError(f"weights must be (D,) = ({pred.shape[-1]},), got {tuple(weights.shape)}")
+    parts = [None] * members if weights is None else torch.split(weights, size)
+    costs = torch.stack(  # (..., M)
+        [
+            goal_cost(p, g, metric, mode, discount, w, mean_weight)
+            for p, g, w in zip(
+                torch.split(pred, size, dim=-1), torch.split(goal, size, dim=-1), parts, strict=True
+            )
+        ],
+        dim=-1,
+    )
+    return costs.mean(dim=-1) if combine == "mean" else costs.amax(dim=-1)

@@ -24,7 +24,7 @@ from torch import Tensor
 
 from monde.config import PlanConfig
 from monde.models.world_model import WorldModelProtocol, encode_observation
-from monde.plan.cost import goal_cost
+from monde.plan.cost import ensemble_goal_cost
 from monde.plan.registry import solver_spec
 from monde.plan.solvers import CostFn, PlanResult
 from monde.plan.waypoints import SubgoalSelector, WaypointGraph
@@ -66,14 +66,21 @@ def latent_weights(
             f"plan.proprio_weights names {unknown}, which are not proprioceptive inputs of this "
             f"model (model.proprio: {proprio or 'none'})"
         )
-    first = model.latent_dim - len(proprio)  # proprioception is appended last
+    member_dim = ensemble_members(model)[1]  # an ensemble's members each append theirs
+    first = member_dim - len(proprio)  # proprioception is appended last
     if image_weight != 1.0 and first == 0:
         raise ValueError("plan.image_weight: this model's latent has no image part")
-    weights = torch.ones(model.latent_dim)
+    weights = torch.ones(member_dim)
     weights[:first] = float(image_weight)
     for i, name in enumerate(proprio):
         weights[first + i] = float(proprio_weights.get(name, 1.0))
-    return weights
+    return weights.repeat(model.latent_dim // member_dim)  # (D,), one copy per member
+
+
+def ensemble_members(model: WorldModelProtocol) -> tuple[int, int]:
+    """(M, Dm): an ensemble's members and each one's latent dims (1, D for one model)."""
+    member_dim = getattr(model, "member_dim", model.latent_dim)
+    return model.latent_dim // member_dim, member_dim
 
 
 class MPCPlanner:
@@ -107,6 +114,12 @@ class MPCPlanner:
             raise ValueError(
                 f"cost_basis must be (D, K) with D = {model.latent_dim}, got "
                 f"{tuple(cost_basis.shape)}"
+            )
+        self.members = ensemble_members(model)[0]
+        if cost_basis is not None and self.members > 1 and cfg.ensemble_cost != "joint":
+            raise ValueError(
+                f"plan.ensemble_cost={cfg.ensemble_cost} scores each member on its own latent; "
+                "plan.drop_action_variance's basis mixes the members' dims: use one or the other"
             )
         self.cost_basis = cost_basis
         self.model, self.cfg, self.seed = model, cfg, seed
@@ -192,8 +205,16 @@ class MPCPlanner:
                 pred = self._rollout(self.model, z_ctx, actions, a_ctx)  # (b, s', H, D)
             if basis is not None:
                 pred = pred @ basis  # (b, s', H, K)
-            return goal_cost(
-                pred, goal, cfg.metric, cfg.reduce, cfg.discount, weights, cfg.mean_weight
+            return ensemble_goal_cost(
+                pred,
+                goal,
+                self.members,
+                cfg.ensemble_cost,
+                cfg.metric,
+                cfg.reduce,
+                cfg.discount,
+                weights,
+                cfg.mean_weight,
             )
 
         def cost_fn(searched: Tensor) -> Tensor:

@@ -7,7 +7,13 @@ import math
 import pytest
 import torch
 
-from monde.plan import goal_cost, latent_distance, reduce_horizon
+from monde.plan import (
+    ENSEMBLE_COSTS,
+    ensemble_goal_cost,
+    goal_cost,
+    latent_distance,
+    reduce_horizon,
+)
 
 
 def test_l2_is_mean_squared_error_over_d() -> None:
@@ -144,3 +150,47 @@ def test_mean_weight_ranks_plans_equally_close_at_their_closest_step() -> None:
     assert plain[0, 0] == plain[0, 1] == 0.0
     mixed = goal_cost(pred, goal, "l2", "min", mean_weight=0.1)
     torch.testing.assert_close(mixed, torch.tensor([[0.1 * 4.5 / 2, 0.1 * 0.5 / 2]]))
+
+
+def _two_members() -> tuple[torch.Tensor, torch.Tensor]:
+    """pred (1, H=2, 2 members × 2 dims), goal 0: member 0 is near at step 0, member 1 at 1."""
+    pred = torch.tensor([[[1.0, 1.0, 0.0, 0.0], [0.0, 0.0, 2.0, 2.0]]])
+    return pred, torch.zeros(1, 4)
+
+
+def test_ensemble_costs_exact() -> None:
+    pred, goal = _two_members()
+    # member 0's l2 per step: 1, 0; member 1's: 0, 4; the joint latent's: 0.5, 2
+    expected = {
+        ("sum", "joint"): 2.5,
+        ("sum", "mean"): 2.5,  # a linear reduction: joint is the members' mean
+        ("sum", "max"): 4.0,
+        ("min", "joint"): 0.5,  # the closest step of the mean distance...
+        ("min", "mean"): 0.0,  # ...lies above each member's own closest step
+        ("min", "max"): 0.0,
+    }
+    for (mode, combine), value in expected.items():
+        cost = ensemble_goal_cost(pred, goal, 2, combine, "l2", mode)
+        assert cost.shape == (1,)
+        assert cost.item() == pytest.approx(value), (mode, combine)
+    # each member's slice of the weights weighs that member's dims: member 1 left out
+    weights = torch.tensor([2.0, 2.0, 0.0, 0.0])
+    assert ensemble_goal_cost(pred, goal, 2, "max", "l2", "sum", weights=weights).item() == 2.0
+    # one member: goal_cost, whatever the combination
+    for combine in ENSEMBLE_COSTS:
+        torch.testing.assert_close(
+            ensemble_goal_cost(pred, goal, 1, combine, "l1", "last"),
+            goal_cost(pred, goal, "l1", "last"),
+        )
+
+
+def test_ensemble_cost_refuses_what_it_cannot_split() -> None:
+    pred, goal = _two_members()
+    with pytest.raises(ValueError, match="unknown ensemble cost 'worst'"):
+        ensemble_goal_cost(pred, goal, 2, "worst")
+    with pytest.raises(ValueError, match="3 members do not split a latent of 4 dims"):
+        ensemble_goal_cost(pred, goal, 3, "max")
+    with pytest.raises(ValueError, match="at least 1 member"):
+        ensemble_goal_cost(pred, goal, 0, "mean")
+    with pytest.raises(ValueError, match=r"weights must be \(D,\) = \(4,\)"):
+        ensemble_goal_cost(pred, goal, 2, "max", weights=torch.ones(2))

@@ -178,3 +178,53 @@ def test_proprio_weights_must_name_proprioceptive_columns():
 def test_plan_config_refuses_a_negative_or_non_finite_cost_weight(field, value) -> None:
     with pytest.raises(ValueError, match=f"plan.{field} must be finite and ≥ 0"):
         PlanConfig(**{field: value})
+
+
+class PairModel(PointModel):
+    """An ensemble of two PointModels, latents side by side (x0, y0, x1, y1): member 0 moves by
+    the actions, member 1 (a pessimist) predicts the point stays put."""
+
+    latent_dim, member_dim = 4, 2
+    proprio, proprio_indices = ("x", "y"), (0, 1)  # each member appends both, last
+
+    def encode(self, frames, states=None):
+        z = super().encode(frames)
+        return torch.cat([z, z], dim=-1)  # (..., 4)
+
+    def rollout(self, z_ctx, actions, a_ctx=None):
+        moved = super().rollout(z_ctx[..., :2], actions)  # (B, H, 2)
+        return torch.cat([moved, z_ctx[:, -1:, 2:].expand_as(moved)], dim=-1)
+
+
+@pytest.mark.parametrize(
+    ("combine", "expected"),
+    # start (0.5, 0.5), goal (0.9, 0.5), summed over 2 steps; the second sequence moves +0.25
+    # in x per step: member 0 to 0.75 then 1.0 → l2 0.15²/2, 0.1²/2; member 1 stays 0.4 away
+    # → 0.4²/2 at each step. Summed over the horizon, joint is the members' mean
+    [
+        ("joint", [2 * 0.32 / 4, (0.0225 + 0.16 + 0.01 + 0.16) / 4]),
+        ("mean", [0.16 / 2 * 2, (0.0225 + 0.01) / 2 / 2 + 0.16 / 2]),
+        ("max", [0.16, 0.16]),
+    ],
+)
+def test_ensemble_cost_combines_each_members_cost(combine, expected):
+    cfg = PlanConfig(horizon=2, samples=10, iterations=1, topk=2, ensemble_cost=combine)
+    planner = MPCPlanner(PairModel(), cfg, seed=0)
+    assert planner.members == 2
+    planner.reset(frames_at([[0.5, 0.5]]), frames_at([[0.9, 0.5]]))
+    cost_fn = planner._cost_fn(planner.z_hist, planner.a_hist, planner.z_goal[:, None])
+    searched = torch.zeros(1, 2, 2, 2)  # (B, S, H, A / repeat): stay, or move right
+    searched[0, 1, :, 0] = 1.0
+    torch.testing.assert_close(cost_fn(searched)[0], torch.tensor(expected))
+
+
+def test_ensemble_weights_each_members_proprioception():
+    cfg = PlanConfig(horizon=2, samples=10, iterations=1, topk=2, proprio_weights={"y": 0.0})
+    planner = MPCPlanner(PairModel(), cfg)
+    assert torch.equal(planner.dim_weights, torch.tensor([1.0, 0.0, 1.0, 0.0]))
+    with pytest.raises(ValueError, match="ensemble_cost=max scores each member"):
+        MPCPlanner(
+            PairModel(),
+            PlanConfig(ensemble_cost="max", drop_action_variance=0.5),
+            cost_basis=torch.eye(4)[:, :2],
+        )
