@@ -1,0 +1,67 @@
+"""benchmarks/paired_successes.py: two evaluations of the same seeds, compared pair by pair."""
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+spec = importlib.util.spec_from_file_location(
+    "paired_successes", ROOT / "benchmarks/paired_successes.py"
+)
+paired = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(paired)
+
+
+def test_sign_test_exact_values() -> None:
+    assert paired.two_sided_sign_test(0, 0) == 1.0
+    assert paired.two_sided_sign_test(3, 3) == 1.0  # 2 · P(X ≤ 3 | n 6) = 2 · 42 / 64 > 1
+    assert paired.two_sided_sign_test(0, 5) == pytest.approx(2 / 32)
+    assert paired.two_sided_sign_test(8, 2) == pytest.approx(2 * 56 / 1024)  # 1 + 10 + 45
+    with pytest.raises(ValueError, match="≥ 0"):
+        paired.two_sided_sign_test(-1, 2)
+
+
+def test_episodes_pair_by_seed() -> None:
+    a = {10: True, 11: True, 12: False, 13: False, 14: True}
+    b = {14: True, 13: True, 12: False, 11: False, 10: True}
+    found = paired.paired_successes(a, b)
+    assert found == {
+        "episodes": 5,
+        "successes_a": 3,
+        "successes_b": 3,
+        "both": 2,
+        "only_a": 1,
+        "only_b": 1,
+        "neither": 1,
+        "sign_test_p": 1.0,
+    }
+    with pytest.raises(ValueError, match="different episodes: 2 seeds in one only"):
+        paired.paired_successes(a, {**{k: v for k, v in b.items() if k != 10}, 99: True})
+
+
+def test_results_json_without_episodes_is_refused_naming_it(tmp_path) -> None:
+    good = {"episodes": [{"seed": 1, "success": True}, {"seed": 2, "success": False}]}
+    assert paired.episode_successes(good, "a.json") == {1: True, 2: False}
+    with pytest.raises(ValueError, match="b.json: no field 'episodes'"):
+        paired.episode_successes({"planner": {}}, "b.json")
+    with pytest.raises(ValueError, match=r"c.json: episodes\[1\] lacks 'seed'"):
+        paired.episode_successes({"episodes": [{"seed": 1, "success": 1}, {"x": 2}]}, "c.json")
+    with pytest.raises(ValueError, match=r"d.json: episodes\[1\]: seed 1 appears twice"):
+        paired.episode_successes({"episodes": [good["episodes"][0]] * 2}, "d.json")
+
+
+def test_the_script_writes_its_counts(tmp_path, monkeypatch, capsys) -> None:
+    episodes = [{"seed": s, "success": s < 7} for s in range(10)]
+    better = [{"seed": s, "success": True} for s in range(10)]
+    (tmp_path / "a.json").write_text(json.dumps({"episodes": episodes}))
+    (tmp_path / "b.json").write_text(json.dumps({"episodes": better}))
+    out = tmp_path / "out.json"
+    argv = ["paired", str(tmp_path / "a.json"), str(tmp_path / "b.json"), "--out", str(out)]
+    monkeypatch.setattr("sys.argv", argv)
+    paired.main()
+    written = json.loads(out.read_text())
+    assert (written["successes_a"], written["successes_b"], written["only_b"]) == (7, 10, 3)
+    assert written["sign_test_p"] == pytest.approx(2 / 8)
+    assert "A 7 / B 10 of 10" in capsys.readouterr().out
