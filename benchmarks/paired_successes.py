@@ -3,7 +3,8 @@
 Two success rates measured on the same evaluation seeds are not independent samples: most
 episodes succeed (or fail) under both, and only the episodes where they differ carry evidence.
 This reads two results JSONs that list their episodes (`benchmarks/push_t_failures.py` writes
-them: `episodes`, each with its `seed` and `success`), pairs the episodes by seed, and writes
+them as `episodes`, each with its `seed` and `success`; `monde eval` and `monde bench` as the
+planner row's `episode_seeds` and `succeeded_seeds`), pairs the episodes by seed, and writes
 how many succeed under both, A only, B only and neither, with the exact two-sided sign test
 (McNemar's exact test) on the discordant pairs: the chance of a split at least this uneven if
 A and B were equally good.
@@ -32,10 +33,19 @@ def two_sided_sign_test(only_a: int, only_b: int) -> float:
 
 
 def episode_successes(data: dict, name: str) -> dict[int, bool]:
-    """A results JSON's episodes → {seed: success}; `name` labels errors."""
+    """A results JSON's episodes → {seed: success}; `name` labels errors. It lists them as
+    `episodes` [{seed, success}] (push_t_failures) or as the planner row's `episode_seeds` and
+    `succeeded_seeds` (`monde eval` and `monde bench` since they record them)."""
+    row = data.get("results", data).get("planner")
+    if "episodes" not in data and isinstance(row, dict) and "episode_seeds" in row:
+        succeeded = set(row.get("succeeded_seeds", []))
+        return {int(seed): seed in succeeded for seed in row["episode_seeds"]}
     episodes = data.get("episodes")
     if not isinstance(episodes, list) or not episodes:
-        raise ValueError(f"{name}: no field 'episodes' listing episodes (seed, success)")
+        raise ValueError(
+            f"{name}: no field 'episodes' listing episodes (seed, success), nor the planner "
+            "row's 'episode_seeds'"
+        )
     out: dict[int, bool] = {}
     for i, episode in enumerate(episodes):
         if not isinstance(episode, dict) or "seed" not in episode or "success" not in episode:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
@@ -37,12 +37,22 @@ def wilson_interval(successes: int, n: int, z: float = 1.96) -> tuple[float, flo
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
-def summarise(success: np.ndarray, steps: np.ndarray, plan_times: list[float]) -> dict:
+def summarise(
+    success: np.ndarray,
+    steps: np.ndarray,
+    plan_times: list[float],
+    seeds: Sequence[int] | None = None,
+) -> dict:
     """success (N,) bool, steps (N,) env steps to success → the reported row.
 
     Episodes at their goal before any action (steps 0, `run_episodes`) are no test of a policy:
-    they are counted as `solved_at_start` and left out of `episodes` and the success rate."""
+    they are counted as `solved_at_start` and left out of `episodes` and the success rate. With
+    the episodes' `seeds` (N,), the row lists the seeds it scored (`episode_seeds`) and those
+    that succeeded (`succeeded_seeds`): two rows of the same seeds then compare episode by
+    episode (benchmarks/paired_successes.py)."""
     success, steps = np.asarray(success, bool), np.asarray(steps)
+    if seeds is not None and len(seeds) != len(success):
+        raise ValueError(f"{len(seeds)} seeds for {len(success)} episodes")
     at_start = success & (steps == 0)
     success, steps = success[~at_start], steps[~at_start]
     n, k = len(success), int(success.sum())
@@ -58,6 +68,10 @@ def summarise(success: np.ndarray, steps: np.ndarray, plan_times: list[float]) -
     if plan_times:
         row["plan_ms_median"] = 1000 * float(np.median(plan_times))
         row["plan_ms_p95"] = 1000 * float(np.percentile(plan_times, 95))
+    if seeds is not None:
+        kept = [int(seed) for seed, left_out in zip(seeds, at_start, strict=True) if not left_out]
+        row["episode_seeds"] = kept
+        row["succeeded_seeds"] = [s for s, ok in zip(kept, success, strict=True) if ok]
     return row
 
 
@@ -219,7 +233,7 @@ def evaluate_goal_reaching(
     results: dict = {}
     names = ["planner"] + (["random"] if eval_cfg.random_baseline else [])
     for name in names:
-        successes, steps_all, plan_times = [], [], []
+        successes, steps_all, plan_times, all_seeds = [], [], [], []
         batches = range(0, eval_cfg.episodes, eval_cfg.batch)
         for first in tqdm(batches, desc=f"eval {name}", disable=not progress):
             count = min(eval_cfg.batch, eval_cfg.episodes - first)
@@ -237,7 +251,10 @@ def evaluate_goal_reaching(
             successes.append(success)
             steps_all.append(steps)
             plan_times += policy.plan_times
-        results[name] = summarise(np.concatenate(successes), np.concatenate(steps_all), plan_times)
+            all_seeds += seeds
+        results[name] = summarise(
+            np.concatenate(successes), np.concatenate(steps_all), plan_times, all_seeds
+        )
     return results
 
 

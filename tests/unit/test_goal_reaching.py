@@ -90,3 +90,13 @@ def test_summarise_exact_values_without_start_successes():
     assert (row["episodes"], row["successes"], row["solved_at_start"]) == (4, 3, 0)
     assert row["success_rate"] == 0.75 and row["mean_steps_to_goal"] == 3.0
     assert row["plan_ms_median"] == pytest.approx(1000.0)
+
+
+def test_summarise_lists_the_seeds_it_scored_and_those_that_succeeded():
+    success, steps = np.array([True, True, False, True]), np.array([0, 4, 10, 2])
+    row = summarise(success, steps, [], seeds=[7, 8, 9, 10])
+    assert row["episode_seeds"] == [8, 9, 10]  # seed 7 was at its goal at the start
+    assert row["succeeded_seeds"] == [8, 10]
+    assert "episode_seeds" not in summarise(success, steps, [])
+    with pytest.raises(ValueError, match="3 seeds for 4 episodes"):
+        summarise(success, steps, [], seeds=[1, 2, 3])

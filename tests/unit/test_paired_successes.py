@@ -44,6 +44,8 @@ def test_episodes_pair_by_seed() -> None:
 def test_results_json_without_episodes_is_refused_naming_it(tmp_path) -> None:
     good = {"episodes": [{"seed": 1, "success": True}, {"seed": 2, "success": False}]}
     assert paired.episode_successes(good, "a.json") == {1: True, 2: False}
+    evaluated = {"results": {"planner": {"episode_seeds": [4, 5, 6], "succeeded_seeds": [5]}}}
+    assert paired.episode_successes(evaluated, "e.json") == {4: False, 5: True, 6: False}
     with pytest.raises(ValueError, match="b.json: no field 'episodes'"):
         paired.episode_successes({"planner": {}}, "b.json")
     with pytest.raises(ValueError, match=r"c.json: episodes\[1\] lacks 'seed'"):
