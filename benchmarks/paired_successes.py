@@ -28,18 +28,25 @@ def two_sided_sign_test(only_a: int, only_b: int) -> float:
     if only_a < 0 or only_b < 0:
         raise ValueError(f"counts must be ≥ 0, got {only_a} and {only_b}")
     n, low = only_a + only_b, min(only_a, only_b)
-    tail = math.fsum(math.comb(n, k) for k in range(low + 1)) / 2.0**n
+    tail = sum(math.comb(n, k) for k in range(low + 1)) / 2**n  # exact integers, then one division
     return min(1.0, 2.0 * tail)
 
 
 def episode_successes(data: dict, name: str) -> dict[int, bool]:
-    """A results JSON's episodes → {seed: success}; `name` labels errors. It lists them as
-    `episodes` [{seed, success}] (push_t_failures) or as the planner row's `episode_seeds` and
-    `succeeded_seeds` (`monde eval` and `monde bench` since they record them)."""
-    row = data.get("results", data).get("planner")
+    """A results JSON's scored episodes → {seed: success}; `name` labels errors. It lists them
+    as `episodes` [{seed, success, steps}] (push_t_failures) or as the planner row's
+    `episode_seeds` and `succeeded_seeds` (`monde eval` and `monde bench` since they record
+    them). An episode at its goal before any action (steps 0) scores nothing in either, as in
+    the success rate (monde.eval.goal_reaching.summarise)."""
+    results = data.get("results", data)
+    row = results.get("planner") if isinstance(results, dict) else None
     if "episodes" not in data and isinstance(row, dict) and "episode_seeds" in row:
-        succeeded = set(row.get("succeeded_seeds", []))
-        return {int(seed): seed in succeeded for seed in row["episode_seeds"]}
+        seeds, succeeded = list(row["episode_seeds"]), set(row.get("succeeded_seeds", []))
+        if len(set(seeds)) != len(seeds):
+            raise ValueError(f"{name}: the planner row's episode_seeds repeat a seed")
+        if not succeeded <= set(seeds):
+            raise ValueError(f"{name}: succeeded_seeds names seeds not in episode_seeds")
+        return {int(seed): seed in succeeded for seed in seeds}
     episodes = data.get("episodes")
     if not isinstance(episodes, list) or not episodes:
         raise ValueError(
@@ -52,6 +59,8 @@ def episode_successes(data: dict, name: str) -> dict[int, bool]:
             raise ValueError(f"{name}: episodes[{i}] lacks 'seed' or 'success'")
         if episode["seed"] in out:
             raise ValueError(f"{name}: episodes[{i}]: seed {episode['seed']} appears twice")
+        if episode.get("steps") == 0 and episode["success"]:  # at its goal at the start
+            continue
         out[int(episode["seed"])] = bool(episode["success"])
     return out
 

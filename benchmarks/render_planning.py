@@ -99,12 +99,11 @@ their mean distance). `plan.ensemble_cost: mean` averages each member's own cost
 scores a plan as its most pessimistic member does, so a plan that only some members believe
 reaches the goal is not chosen (`monde.plan.cost.ensemble_goal_cost`; with
 `plan.drop_action_variance`, whose basis mixes the members' dims, only `joint`). `monde train`
-with `train.ensemble: M`
-trains member i in `RUN/members/<i>` with seed `train.seed + i` (each an ordinary run, resumed
-member by member) and writes `RUN/model` as the ensemble; `monde ensemble --out DIR MODEL…`
-joins models trained apart (under torchrun, say), which must share one model config. Each plan
-call costs M members' rollouts. On PushT two members did not plan better than one
-(docs/environments.md, the levers table).
+with `train.ensemble: M` trains member i in `RUN/members/<i>` with seed `train.seed + i` (each
+an ordinary run, resumed member by member) and writes `RUN/model` as the ensemble; `monde
+ensemble --out DIR MODEL…` joins models trained apart (under torchrun, say), which must share
+one model config. Each plan call costs M members' rollouts. On PushT two members did not plan
+better than one (docs/environments.md, the levers table).
 
 Waypoints (`plan.waypoints: N`, `monde.plan.waypoints`): a planner that greedily lowers the
 latent distance to the goal stalls where the way to the goal leads first away from it (around

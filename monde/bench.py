@@ -244,6 +244,8 @@ def _planner(plan: dict) -> str:
     text = f"{plan['solver']} {plan['samples']}×{plan['iterations']}, h {plan['horizon']}"
     if plan.get("waypoints"):
         text += f" + waypoints ({plan['waypoints']} ep.)"
+    if plan.get("ensemble_cost", "joint") != "joint":
+        text += f", ensemble cost {plan['ensemble_cost']}"
     return text
 
 
@@ -335,10 +337,13 @@ def render_table(results: Path) -> str:
 
 
 def _settings(data: dict) -> dict:
-    """A row's config as flat dotted keys, less its training seed: what its seeds share."""
-    from monde.config_io import flatten
+    """A row's config as flat dotted keys, less its training seed: what its seeds share. It is
+    read as today's RunConfig, so a setting added after a row was written takes its default
+    there, as the run had it, and does not set the row apart from rows written since."""
+    from monde.config import RunConfig
+    from monde.config_io import flatten, from_dict, to_dict
 
-    flat = flatten(data["config"])
+    flat = flatten(to_dict(from_dict(RunConfig, data["config"])))
     flat.pop("train.seed", None)
     return flat
 

@@ -51,12 +51,20 @@ def rollout_samples(
     return pred.reshape(b, s, h, -1)
 
 
+def ensemble_members(model: WorldModelProtocol) -> tuple[int, int]:
+    """(M, Dm): an ensemble's members and each one's latent dims (1, D for one model)."""
+    member_dim = getattr(model, "member_dim", model.latent_dim)
+    return model.latent_dim // member_dim, member_dim
+
+
 def latent_weights(
     model: WorldModelProtocol, proprio_weights: dict[str, float], image_weight: float = 1.0
 ) -> Tensor | None:
     """Per-dimension cost weights (D,) from `plan.proprio_weights` and `plan.image_weight`:
     image_weight for the image latent, the named weight for a proprioceptive column (the last P
-    dims, in `model.proprio` order; 1 when not named). None when every weight is 1."""
+    dims, in `model.proprio` order; 1 when not named). An ensemble's members each append their
+    proprioception to their own latent: the weights of one member's Dm dims, repeated M times.
+    None when every weight is 1."""
     if not proprio_weights and image_weight == 1.0:
         return None
     proprio = list(model.proprio)
@@ -75,12 +83,6 @@ def latent_weights(
     for i, name in enumerate(proprio):
         weights[first + i] = float(proprio_weights.get(name, 1.0))
     return weights.repeat(model.latent_dim // member_dim)  # (D,), one copy per member
-
-
-def ensemble_members(model: WorldModelProtocol) -> tuple[int, int]:
-    """(M, Dm): an ensemble's members and each one's latent dims (1, D for one model)."""
-    member_dim = getattr(model, "member_dim", model.latent_dim)
-    return model.latent_dim // member_dim, member_dim
 
 
 class MPCPlanner:

@@ -243,7 +243,9 @@ def test_seed_rows_pool_their_episodes(tmp_path):
         return {"config": config, "results": {"planner": planner}}
 
     atomic_write_json(tmp_path / "push_t_full.json", row(0, 6))
-    atomic_write_json(tmp_path / "push_t_full_train_seed_1.json", row(1, 3))
+    written_later = row(1, 3)  # it records a setting added since, at its default: still pooled
+    written_later["config"]["plan"] = {"ensemble_cost": "joint"}
+    atomic_write_json(tmp_path / "push_t_full_train_seed_1.json", written_later)
     atomic_write_json(tmp_path / "push_t_full_train_seed_2_swm.json", row(2, 5))
     atomic_write_json(tmp_path / "reacher_full.json", row(0, 9))  # one seed: no pooled row
     atomic_write_json(tmp_path / "push_t_full_train_seed_3.json", row(3, 10, steps=5))
@@ -270,3 +272,12 @@ def test_the_table_names_the_machine_and_training_precision_of_each_row():
         "AMX CPU, fp32"
     )
     assert machine_of({"provenance": {}}) == "–"
+
+
+def test_the_planner_column_names_a_non_default_ensemble_cost():
+    from monde.bench import _planner
+
+    plan = {"solver": "cem", "samples": 300, "iterations": 10, "horizon": 10}
+    assert _planner(plan) == "cem 300×10, h 10"
+    assert _planner({**plan, "ensemble_cost": "joint"}) == "cem 300×10, h 10"
+    assert _planner({**plan, "ensemble_cost": "max"}) == "cem 300×10, h 10, ensemble cost max"

@@ -182,7 +182,7 @@ def test_plan_config_refuses_a_negative_or_non_finite_cost_weight(field, value) 
 
 class PairModel(PointModel):
     """An ensemble of two PointModels, latents side by side (x0, y0, x1, y1): member 0 moves by
-    the actions, member 1 (a pessimist) predicts the point stays put."""
+    the actions, member 1 (a pessimist) the other way at half their speed."""
 
     latent_dim, member_dim = 4, 2
     proprio, proprio_indices = ("x", "y"), (0, 1)  # each member appends both, last
@@ -193,29 +193,37 @@ class PairModel(PointModel):
 
     def rollout(self, z_ctx, actions, a_ctx=None):
         moved = super().rollout(z_ctx[..., :2], actions)  # (B, H, 2)
-        return torch.cat([moved, z_ctx[:, -1:, 2:].expand_as(moved)], dim=-1)
+        back = z_ctx[:, -1:, 2:] - 0.5 * (moved - z_ctx[:, -1:, :2])  # (B, H, 2)
+        return torch.cat([moved, back], dim=-1)
+
+
+# From x 0.5 to the goal at x 0.9, per-step l2 (a mean over each member's 2 dims): staying
+# put is 0.4²/2 = 0.08 for both members. Moving right (+0.25 per step for member 0, −0.125 for
+# member 1): member 0 at 0.75, 1.0 → 0.15²/2, 0.1²/2; member 1 at 0.375, 0.25 → 0.525²/2,
+# 0.65²/2. Scored by the closest step (plan.reduce min):
+MEMBER_0, MEMBER_1 = [0.15**2 / 2, 0.1**2 / 2], [0.525**2 / 2, 0.65**2 / 2]
+JOINT = [(a + b) / 2 for a, b in zip(MEMBER_0, MEMBER_1, strict=True)]
 
 
 @pytest.mark.parametrize(
-    ("combine", "expected"),
-    # start (0.5, 0.5), goal (0.9, 0.5), summed over 2 steps; the second sequence moves +0.25
-    # in x per step: member 0 to 0.75 then 1.0 → l2 0.15²/2, 0.1²/2; member 1 stays 0.4 away
-    # → 0.4²/2 at each step. Summed over the horizon, joint is the members' mean
+    ("combine", "moving"),
     [
-        ("joint", [2 * 0.32 / 4, (0.0225 + 0.16 + 0.01 + 0.16) / 4]),
-        ("mean", [0.16 / 2 * 2, (0.0225 + 0.01) / 2 / 2 + 0.16 / 2]),
-        ("max", [0.16, 0.16]),
+        ("joint", min(JOINT)),  # the closest step of the mean distance
+        ("mean", (min(MEMBER_0) + min(MEMBER_1)) / 2),  # the mean of each one's closest step
+        ("max", min(MEMBER_1)),  # the pessimist's closest step
     ],
 )
-def test_ensemble_cost_combines_each_members_cost(combine, expected):
-    cfg = PlanConfig(horizon=2, samples=10, iterations=1, topk=2, ensemble_cost=combine)
+def test_ensemble_cost_combines_each_members_cost(combine, moving):
+    cfg = PlanConfig(
+        horizon=2, samples=10, iterations=1, topk=2, reduce="min", ensemble_cost=combine
+    )
     planner = MPCPlanner(PairModel(), cfg, seed=0)
     assert planner.members == 2
     planner.reset(frames_at([[0.5, 0.5]]), frames_at([[0.9, 0.5]]))
     cost_fn = planner._cost_fn(planner.z_hist, planner.a_hist, planner.z_goal[:, None])
     searched = torch.zeros(1, 2, 2, 2)  # (B, S, H, A / repeat): stay, or move right
     searched[0, 1, :, 0] = 1.0
-    torch.testing.assert_close(cost_fn(searched)[0], torch.tensor(expected))
+    torch.testing.assert_close(cost_fn(searched)[0], torch.tensor([0.08, moving]))
 
 
 def test_ensemble_weights_each_members_proprioception():

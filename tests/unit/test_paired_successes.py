@@ -19,6 +19,8 @@ def test_sign_test_exact_values() -> None:
     assert paired.two_sided_sign_test(3, 3) == 1.0  # 2 · P(X ≤ 3 | n 6) = 2 · 42 / 64 > 1
     assert paired.two_sided_sign_test(0, 5) == pytest.approx(2 / 32)
     assert paired.two_sided_sign_test(8, 2) == pytest.approx(2 * 56 / 1024)  # 1 + 10 + 45
+    assert paired.two_sided_sign_test(520, 520) == 1.0  # counts past a float's 2**1024
+    assert 0 < paired.two_sided_sign_test(450, 590) < 1e-4
     with pytest.raises(ValueError, match="≥ 0"):
         paired.two_sided_sign_test(-1, 2)
 
@@ -46,6 +48,16 @@ def test_results_json_without_episodes_is_refused_naming_it(tmp_path) -> None:
     assert paired.episode_successes(good, "a.json") == {1: True, 2: False}
     evaluated = {"results": {"planner": {"episode_seeds": [4, 5, 6], "succeeded_seeds": [5]}}}
     assert paired.episode_successes(evaluated, "e.json") == {4: False, 5: True, 6: False}
+    # an episode at its goal at the start is left out, as the evaluation's row leaves it out
+    replayed = [{"seed": 3, "success": True, "steps": 0}, {"seed": 4, "success": 0, "steps": 9}]
+    replayed += [{"seed": 5, "success": True, "steps": 4}, {"seed": 6, "success": 0, "steps": 9}]
+    assert paired.episode_successes({"episodes": replayed}, "r.json") == paired.episode_successes(
+        evaluated, "e.json"
+    )
+    for seeds, succeeded, why in (([4, 4], [4], "repeat a seed"), ([4], [5], "not in episode")):
+        row = {"episode_seeds": seeds, "succeeded_seeds": succeeded}
+        with pytest.raises(ValueError, match=f"f.json: .*{why}"):
+            paired.episode_successes({"results": {"planner": row}}, "f.json")
     with pytest.raises(ValueError, match="b.json: no field 'episodes'"):
         paired.episode_successes({"planner": {}}, "b.json")
     with pytest.raises(ValueError, match=r"c.json: episodes\[1\] lacks 'seed'"):
