@@ -293,9 +293,13 @@ class TrainConfig:
     encoder_init: str = ""
     """a pretrained encoder folder (RUN/encoder of `monde pretrain`) whose backbone weights
     start the model's encoder; its encoder config must match model's ("": random init)"""
+    model_init: str = ""
+    """a trained world model's folder (RUN/model) whose weights start this run's model, to
+    post-train it on other data: its model config must equal this run's, and its
+    proprioception statistics are kept ("": random init)"""
     freeze_encoder: bool = False
-    """with encoder_init: keep the pretrained backbone fixed (no gradient, not in the
-    optimizer); false: fine-tune it with the rest"""
+    """with encoder_init: keep the pretrained backbone fixed; with model_init: the whole
+    encoder (no gradient, not in the optimizer); false: fine-tune it with the rest"""
 
     def __post_init__(self) -> None:
         self.precision, self.bf16 = _legacy_bf16(self.precision, self.bf16, "train")
@@ -316,8 +320,15 @@ class TrainConfig:
                 f"train.batch_size {self.batch_size} must be divisible by "
                 f"train.grad_accum_steps {self.grad_accum_steps}"
             )
-        if self.freeze_encoder and not self.encoder_init:
-            raise ValueError("train.freeze_encoder needs train.encoder_init (a pretrained encoder)")
+        if self.freeze_encoder and not (self.encoder_init or self.model_init):
+            raise ValueError(
+                "train.freeze_encoder needs train.encoder_init (a pretrained encoder) or "
+                "train.model_init (a trained model)"
+            )
+        if self.encoder_init and self.model_init:
+            raise ValueError(
+                "train.encoder_init and train.model_init both start the encoder: give one"
+            )
         if self.time_contrast_weight < 0 or self.time_contrast_temperature <= 0:
             raise ValueError(
                 "train.time_contrast_weight must be ≥ 0 and train.time_contrast_temperature > 0"

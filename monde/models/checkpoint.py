@@ -143,6 +143,30 @@ def load_model(directory: str | Path, device: str = "cpu") -> WorldModel | World
     return model.to(device).eval()
 
 
+def start_from_model(
+    model: WorldModel, directory: str | Path, freeze_encoder: bool = False
+) -> None:
+    """Copy the weights (and proprioception statistics) of the saved model in `directory` into
+    `model`, to post-train it (train.model_init); with `freeze_encoder` the encoder's
+    parameters stop requiring gradients. Refused with a ValueError naming the folder and the
+    model config fields that differ, or when it holds an ensemble."""
+    source = load_model(directory)
+    if isinstance(source, WorldModelEnsemble):
+        raise ValueError(f"{directory}: an ensemble; train.model_init starts from one model")
+    if source.cfg != model.cfg:
+        differ = [
+            f"{name} ({value!r} there, {getattr(model.cfg, name)!r} here)"
+            for name, value in vars(source.cfg).items()
+            if getattr(model.cfg, name) != value
+        ]
+        raise ValueError(
+            f"{directory}: its model config differs from this run's in {', '.join(differ)}"
+        )
+    model.load_state_dict(source.state_dict())
+    if freeze_encoder:
+        model.encoder.requires_grad_(False)
+
+
 def _load_ensemble(directory: Path, meta: dict, device: str) -> WorldModelEnsemble:
     """The ensemble whose config.json (`meta`) lists member folders inside `directory`."""
     config_path = directory / CONFIG_FILE

@@ -15,7 +15,7 @@ from monde.data.lineage import record_training_data
 from monde.data.sampler import WindowSampler
 from monde.data.splits import split_episodes
 from monde.data.store import EpisodeStore
-from monde.models.checkpoint import save_model
+from monde.models.checkpoint import save_model, start_from_model
 from monde.models.encoder_checkpoint import load_encoder_into
 from monde.models.ensemble import WorldModelEnsemble
 from monde.models.world_model import WorldModel
@@ -196,7 +196,9 @@ def _train_run(
         load_encoder_into(
             model.encoder, cfg.model, cfg.train.encoder_init, freeze=cfg.train.freeze_encoder
         )
-    if cfg.model.proprio:  # normalise proprioception by training episodes' statistics
+    if cfg.train.model_init:  # a trained model, post-trained here (its statistics kept)
+        start_from_model(model, cfg.train.model_init, freeze_encoder=cfg.train.freeze_encoder)
+    elif cfg.model.proprio:  # normalise proprioception by training episodes' statistics
         first, count = store.index[store.usable(train_ids)].T  # (N,) each, as the sampler
         rows = np.concatenate([np.arange(f, f + c) for f, c in zip(first, count, strict=True)])
         model.set_proprio_stats(store.read("states", rows))  # (ΣT, S)

@@ -1,0 +1,66 @@
+"""train.model_init: a trained world model post-trained on other data, its encoder frozen or not."""
+
+import dataclasses
+
+import pytest
+import torch
+
+from monde.cli import main
+from monde.config import TrainConfig
+from monde.config_io import save_config
+from monde.data.collect import collect
+from monde.io import load_safetensors
+from monde.train.run import train_run
+
+
+@pytest.fixture
+def dataset(tiny_cfg, tmp_path):
+    collect(tiny_cfg.env, tiny_cfg.data, tmp_path / "data", progress=False)
+    return tmp_path / "data"
+
+
+def _weights(run) -> dict[str, torch.Tensor]:
+    return load_safetensors(run / "model" / "model.safetensors")[0]
+
+
+def test_post_training_starts_from_the_model_and_a_frozen_encoder_stays_bit_equal(
+    tiny_cfg, dataset, tmp_path
+):
+    train_run(tiny_cfg, dataset, tmp_path / "first", progress=False)
+    first = _weights(tmp_path / "first")
+    tiny_cfg.train.model_init = str(tmp_path / "first" / "model")
+    tiny_cfg.train.seed = 5  # another seed's initial weights would differ: they are replaced
+    for freeze in (True, False):
+        tiny_cfg.train.freeze_encoder = freeze
+        train_run(tiny_cfg, dataset, tmp_path / f"post-{freeze}", progress=False)
+        post = _weights(tmp_path / f"post-{freeze}")
+        encoder = [k for k in first if k.startswith("encoder.")]
+        assert encoder and all(torch.equal(post[k], first[k]) for k in encoder) == freeze
+        assert not all(torch.equal(post[k], first[k]) for k in first if k.startswith("predictor"))
+    # one step from the first model's weights at a learning rate of 0 leaves them as they were
+    tiny_cfg.train = dataclasses.replace(tiny_cfg.train, steps=1, lr=0.0, freeze_encoder=False)
+    train_run(tiny_cfg, dataset, tmp_path / "still", progress=False)
+    still = _weights(tmp_path / "still")
+    assert all(torch.equal(still[k], v) for k, v in first.items())
+
+
+def test_a_model_of_another_config_is_refused_naming_the_field(tiny_cfg, dataset, tmp_path):
+    train_run(tiny_cfg, dataset, tmp_path / "first", progress=False)
+    tiny_cfg.model.predictor_dim = 32
+    tiny_cfg.train.model_init = str(tmp_path / "first" / "model")
+    save_config(tiny_cfg, tmp_path / "wide.yaml")
+    with pytest.raises(SystemExit) as exit_info:
+        main(["train", "--config", str(tmp_path / "wide.yaml"), "--data", str(dataset)]
+             + ["--run", str(tmp_path / "run"), "--quiet"])  # fmt: skip
+    assert str(exit_info.value.code) == (
+        f"monde train: error: {tmp_path / 'first' / 'model'}: its model config differs from "
+        "this run's in predictor_dim (16 there, 32 here)"
+    )
+
+
+def test_model_init_settings_are_checked():
+    with pytest.raises(ValueError, match="freeze_encoder needs train.encoder_init .* or"):
+        TrainConfig(freeze_encoder=True)
+    with pytest.raises(ValueError, match="both start the encoder: give one"):
+        TrainConfig(encoder_init="a", model_init="b")
+    assert TrainConfig(model_init="runs/x/model", freeze_encoder=True).freeze_encoder
