@@ -9,7 +9,10 @@ how many succeed under both, A only, B only and neither, with the exact two-side
 (McNemar's exact test) on the discordant pairs: the chance of a split at least this uneven if
 A and B were equally good.
 
-    python benchmarks/paired_successes.py A.json B.json --out benchmarks/results/experiments/X.json
+    python benchmarks/paired_successes.py A.json B.json [A2.json B2.json …] \
+        --out benchmarks/results/experiments/X.json
+
+Several pairs, each evaluated on its own seeds, pool into one comparison.
 """
 
 from __future__ import annotations
@@ -89,17 +92,36 @@ def paired_successes(a: dict[int, bool], b: dict[int, bool]) -> dict:
     }
 
 
+def pooled_successes(files: list[Path]) -> tuple[dict[int, bool], dict[int, bool]]:
+    """Pairs of results JSONs A1 B1 [A2 B2 …] → (A's episodes, B's episodes), each pooled over
+    its files: evaluations on disjoint seed sets (the table's, the validation's) pool into one
+    comparison; a seed in two of one side's files is refused."""
+    if len(files) < 2 or len(files) % 2:
+        raise ValueError(f"give results JSONs in pairs A B [A B …], got {len(files)}")
+    sides: tuple[dict[int, bool], dict[int, bool]] = ({}, {})
+    for i, path in enumerate(files):
+        side = sides[i % 2]
+        episodes = episode_successes(read_json(path), str(path))
+        if overlap := sorted(set(side) & set(episodes)):
+            raise ValueError(f"{path}: seed {overlap[0]} is also in another file of its side")
+        side.update(episodes)
+    return sides
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("a", type=Path, help="results JSON of A (the reference)")
-    parser.add_argument("b", type=Path, help="results JSON of B, on the same seeds")
+    parser.add_argument(
+        "files",
+        type=Path,
+        nargs="+",
+        help="results JSONs in pairs: A (the reference) then B, on the same seeds; several "
+        "pairs (each on its own seeds) pool into one comparison",
+    )
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
-    found = paired_successes(
-        episode_successes(read_json(args.a), str(args.a)),
-        episode_successes(read_json(args.b), str(args.b)),
-    )
-    result = {"a": str(args.a), "b": str(args.b), **found, "provenance": provenance()}
+    found = paired_successes(*pooled_successes(args.files))
+    pairs = [[str(a), str(b)] for a, b in zip(args.files[::2], args.files[1::2], strict=True)]
+    result = {"pairs": pairs, **found, "provenance": provenance()}
     atomic_write_json(args.out, result)
     print(
         f"A {found['successes_a']} / B {found['successes_b']} of {found['episodes']}: "

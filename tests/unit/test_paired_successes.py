@@ -76,6 +76,23 @@ def test_the_script_writes_its_counts(tmp_path, monkeypatch, capsys) -> None:
     monkeypatch.setattr("sys.argv", argv)
     paired.main()
     written = json.loads(out.read_text())
+    assert written["pairs"] == [[str(tmp_path / "a.json"), str(tmp_path / "b.json")]]
     assert (written["successes_a"], written["successes_b"], written["only_b"]) == (7, 10, 3)
     assert written["sign_test_p"] == pytest.approx(2 / 8)
     assert "A 7 / B 10 of 10" in capsys.readouterr().out
+
+
+def test_pairs_on_disjoint_seeds_pool(tmp_path) -> None:
+    def write(name: str, wins: dict[int, bool]) -> Path:
+        episodes = [{"seed": s, "success": ok, "steps": 5} for s, ok in wins.items()]
+        (tmp_path / name).write_text(json.dumps({"episodes": episodes}))
+        return tmp_path / name
+
+    a1, b1 = write("a1", {1: True, 2: False}), write("b1", {1: True, 2: True})
+    a2, b2 = write("a2", {7: False}), write("b2", {7: True})
+    a, b = paired.pooled_successes([a1, b1, a2, b2])
+    assert paired.paired_successes(a, b)["only_b"] == 2
+    with pytest.raises(ValueError, match="in pairs A B"):
+        paired.pooled_successes([a1, b1, a2])
+    with pytest.raises(ValueError, match="a1: seed 1 is also in another file of its side"):
+        paired.pooled_successes([a1, b1, a1, b1])
