@@ -277,6 +277,10 @@ def _model_kind(cfg: dict) -> str:
         encoder += ", pretrained" + (" frozen" if train.get("freeze_encoder") else "")
     kind = f"{encoder} / {model['predictor']}"
     members = train.get("ensemble", 1)
+    post = cfg.get("post_train", {})
+    if post.get("steps"):
+        on = f" on {post['policy']}" if post.get("policy") else ""
+        kind += f", post-trained {post['steps']} steps{on}"
     return kind + (f", ensemble of {members}" if members > 1 else "")
 
 

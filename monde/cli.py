@@ -58,6 +58,11 @@ def cmd_train(args: argparse.Namespace) -> None:
     from monde.train.run import train_run
 
     cfg = _load(args, Path(args.run) / "config.yaml" if args.resume else None)
+    if cfg.post_train.steps:
+        raise ValueError(
+            "post_train runs in `monde demo` and `monde bench`, which collect its episodes; "
+            "with `monde train`, post-train a model with train.model_init (docs/pretraining.md)"
+        )
     if cfg.env.name in ENV_REGISTRY:
         check_symmetry_augment(cfg.env.name, cfg.train.symmetry_augment, cfg.model.proprio)
     if args.device is not None:

@@ -602,6 +602,33 @@ class PretrainConfig:
 
 
 @dataclass
+class PostTrainConfig:
+    """A second training stage of `monde demo` and `monde bench`, after `train`: the trained
+    model post-trained on episodes of another collection policy, its encoder frozen
+    (train.model_init, train.freeze_encoder; docs/pretraining.md). The run's model is then the
+    post-trained one; the first stage's lies in RUN/base."""
+
+    steps: int = 0
+    """optimizer steps of the post-training stage (0: no post-training)"""
+    lr: float = 3e-4
+    """its peak learning rate (train's warm-up, then cosine decay to 10 %)"""
+    policy: str = ""
+    """data.policy of its episodes, as many as data.episodes, collected beside the training
+    store ("": it post-trains on the training episodes themselves)"""
+    freeze_encoder: bool = True
+    """keep the trained encoder bit-equal; false: fine-tune it too"""
+
+    def __post_init__(self) -> None:
+        if self.steps < 0 or not math.isfinite(self.lr) or self.lr <= 0:
+            raise ValueError(
+                f"post_train.steps must be ≥ 0 and post_train.lr finite and > 0, got "
+                f"{self.steps} and {self.lr}"
+            )
+        if self.policy:
+            check_name("post_train.policy", self.policy, ["auto", *POLICIES])
+
+
+@dataclass
 class RunConfig:
     env: EnvConfig = field(default_factory=EnvConfig)
     data: DataConfig = field(default_factory=DataConfig)
@@ -610,3 +637,11 @@ class RunConfig:
     plan: PlanConfig = field(default_factory=PlanConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     pretrain: PretrainConfig = field(default_factory=PretrainConfig)
+    post_train: PostTrainConfig = field(default_factory=PostTrainConfig)
+
+    def __post_init__(self) -> None:
+        if self.post_train.steps and self.train.ensemble > 1:
+            raise ValueError(
+                "post_train post-trains one model; with train.ensemble > 1 post-train each "
+                "member with train.model_init and join them with `monde ensemble`"
+            )

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from monde.config import ModelConfig, RunConfig
-from monde.config_io import load_config, to_dict
+from monde.config_io import load_config, save_config, to_dict
 from monde.io import atomic_write_json
 from monde.runs import locked_run
 
@@ -227,6 +227,42 @@ def _complete_store(data_dir: Path) -> bool:
     return EpisodeStore(data_dir).meta.get("complete") is not False
 
 
+BASE_STAGE = "base"
+"""RUN/base: the first training stage of a run that post-trains (post_train.steps > 0)"""
+POST_DATA = "post_data"
+"""the post-training episodes' store, beside the training store (shared by its seed rows)"""
+
+
+def post_train_config(cfg: RunConfig, base_model: Path) -> RunConfig:
+    """The post-training stage's config: `cfg` training `post_train.steps` at `post_train.lr`
+    from `base_model` (train.model_init, its encoder frozen or not), on episodes of
+    `post_train.policy`; it has no post-training stage of its own."""
+    from monde.config import PostTrainConfig
+
+    post = cfg.post_train
+    train = replace(
+        cfg.train,
+        steps=post.steps,
+        lr=post.lr,
+        encoder_init="",
+        model_init=str(base_model),
+        freeze_encoder=post.freeze_encoder,
+    )
+    data = replace(cfg.data, policy=post.policy) if post.policy else cfg.data
+    return replace(cfg, data=data, train=train, post_train=PostTrainConfig())
+
+
+def _stage_data(
+    cfg: RunConfig, data_dir: Path, run: Path, resume: bool, progress: bool
+) -> tuple[float, dict]:
+    """demo_data for one stage: a store inside `run` (or one already complete) directly, one
+    still to collect in another folder under that folder's writer's lock."""
+    if data_dir.parent.resolve() == run.resolve() or _complete_store(data_dir):
+        return demo_data(cfg, data_dir, resume, progress)
+    with locked_run(data_dir.parent):
+        return demo_data(cfg, data_dir, resume, progress)
+
+
 def run_demo(
     cfg: RunConfig,
     run_dir: Path,
@@ -236,7 +272,10 @@ def run_demo(
     data_dir: Path | None = None,
 ) -> dict:
     """Collect (or reuse) RUN/data, train RUN/model, evaluate it → the results JSON's fields,
-    written to `out` (default RUN/results.json) with each stage's seconds.
+    written to `out` (default RUN/results.json) with each stage's seconds. With
+    `post_train.steps` the first training stage runs in RUN/base, its model is post-trained
+    into RUN/model on the episodes of `post_train.policy` (collected into `post_data` beside
+    the training store), and collection and training seconds add both stages'.
 
     Holds the run's lock throughout (RunLockedError when another process writes `run_dir`).
     `resume` continues an interrupted collection or training; a finished run is evaluated again.
@@ -254,26 +293,34 @@ def run_demo(
     out = Path(out) if out is not None else run / "results.json"
     with locked_run(run):  # collect, train and eval write RUN: one process at a time
         data_dir = Path(data_dir) if data_dir is not None else run / "data"
-        if data_dir.parent.resolve() == run.resolve() or _complete_store(data_dir):
-            collect_s, coverage = demo_data(cfg, data_dir, resume, progress)
-        else:  # another folder's episodes, to collect: under that folder's writer's lock
-            with locked_run(data_dir.parent):
-                collect_s, coverage = demo_data(cfg, data_dir, resume, progress)
+        collect_s, coverage = _stage_data(cfg, data_dir, run, resume, progress)
+        post = cfg.post_train.steps > 0
+        first = run / BASE_STAGE if post else run  # where the first stage trains
         # train and evaluate on train.threads, as a demo always did (evaluation ran on the
         # count training had set); the caller's count is restored after
         with torch_threads(cfg.train.threads):
             clock = time.perf_counter()
             position = env_entry(cfg.env.name).position  # their low probe R² warns
             _, metrics = train_run(
-                cfg, data_dir, run, resume=resume, progress=progress, position=position
+                cfg, data_dir, first, resume=resume, progress=progress, position=position
             )
             train_s = time.perf_counter() - clock
+            folders = training_dirs(first, cfg.train.ensemble)
+            if post:  # the first stage's model post-trained into RUN on the post episodes
+                post_cfg = post_train_config(cfg, first / "model")
+                post_dir = data_dir.parent / POST_DATA if cfg.post_train.policy else data_dir
+                seconds, _ = _stage_data(post_cfg, post_dir, run, resume, progress)
+                collect_s += seconds
+                clock = time.perf_counter()
+                _, metrics = train_run(
+                    post_cfg, post_dir, run, resume=resume, progress=progress, position=position
+                )
+                train_s += time.perf_counter() - clock
+                folders.append(run)
+                save_config(cfg, run / "config.yaml")  # the run's: both stages, not the second's
             # the training loop's seconds over every process of the run, as metrics.jsonl records
-            # (an ensemble's: its members' summed)
-            recorded = [
-                recorded_train_seconds(folder, cfg.train.batch_size)
-                for folder in training_dirs(run, cfg.train.ensemble)
-            ]
+            # (an ensemble's: its members' summed; a post-trained run's: both stages')
+            recorded = [recorded_train_seconds(f, cfg.train.batch_size) for f in folders]
             train_s = sum(recorded) if None not in recorded else train_s
             clock = time.perf_counter()
             extra = {

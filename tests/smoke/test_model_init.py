@@ -1,6 +1,7 @@
 """train.model_init: a trained world model post-trained on other data, its encoder frozen or not."""
 
 import dataclasses
+import json
 
 import pytest
 import torch
@@ -64,3 +65,46 @@ def test_model_init_settings_are_checked():
     with pytest.raises(ValueError, match="both start the encoder: give one"):
         TrainConfig(encoder_init="a", model_init="b")
     assert TrainConfig(model_init="runs/x/model", freeze_encoder=True).freeze_encoder
+
+
+def test_demo_post_trains_its_model_on_episodes_of_another_policy(tiny_cfg, tmp_path):
+    from monde.data.store import EpisodeStore
+    from monde.runs import recorded_train_seconds
+
+    tiny_cfg.post_train.steps, tiny_cfg.post_train.policy = 3, "random"
+    preset = tmp_path / "tiny.yaml"
+    save_config(tiny_cfg, preset)
+    run, out = tmp_path / "run", tmp_path / "out.json"
+    main(["demo", "--config", str(preset), "--run", str(run), "--out", str(out), "--quiet"])
+    base, post = _weights(run / "base"), _weights(run)
+    encoder = [k for k in base if k.startswith("encoder.")]
+    assert all(torch.equal(post[k], base[k]) for k in encoder)  # frozen
+    assert not all(torch.equal(post[k], base[k]) for k in base if k.startswith("predictor"))
+    info = EpisodeStore(run / "post_data").meta["info"]
+    assert info["policy"] == "random" and len(EpisodeStore(run / "post_data")) == 6
+    data = json.loads(out.read_text())
+    assert data["config"]["post_train"]["steps"] == 3  # the row records both stages
+    seconds = [recorded_train_seconds(d, tiny_cfg.train.batch_size) for d in (run / "base", run)]
+    assert data["train_seconds"] == pytest.approx(sum(seconds))
+    saved = (run / "config.yaml").read_text()
+    assert "post_train:" in saved and "model_init: ''" in saved  # the run's config, not stage 2's
+    # resumed when finished: neither stage trains again, the same model is evaluated
+    main(["demo", "--run", str(run), "--out", str(out), "--quiet", "--resume"])
+    assert _weights(run).keys() == post.keys()
+    assert all(torch.equal(_weights(run)[k], v) for k, v in post.items())
+    with pytest.raises(SystemExit, match="post_train runs in `monde demo` and `monde bench`"):
+        main(["train", "--config", str(preset), "--data", str(run / "data")]
+             + ["--run", str(tmp_path / "other"), "--quiet"])  # fmt: skip
+
+
+def test_post_train_settings_are_checked():
+    from monde.config import PostTrainConfig, RunConfig
+
+    with pytest.raises(ValueError, match="post_train.steps must be ≥ 0"):
+        PostTrainConfig(steps=-1)
+    with pytest.raises(ValueError, match="post_train.lr finite and > 0"):
+        PostTrainConfig(lr=0.0)
+    with pytest.raises(ValueError, match="post_train.policy"):
+        PostTrainConfig(policy="nope")
+    with pytest.raises(ValueError, match="with train.ensemble > 1 post-train each member"):
+        RunConfig(train=TrainConfig(ensemble=2), post_train=PostTrainConfig(steps=5))
