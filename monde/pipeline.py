@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from monde.config import ModelConfig, RunConfig
-from monde.config_io import load_config, save_config, to_dict
+from monde.config_io import load_config, to_dict
 from monde.io import atomic_write_json
 from monde.runs import locked_run
 
@@ -312,12 +312,11 @@ def run_demo(
                 seconds, _ = _stage_data(post_cfg, post_dir, run, resume, progress)
                 collect_s += seconds
                 clock = time.perf_counter()
-                _, metrics = train_run(
-                    post_cfg, post_dir, run, resume=resume, progress=progress, position=position
+                _, metrics = train_run(  # RUN/config.yaml: the run's config, both stages
+                    post_cfg, post_dir, run, resume, progress, position=position, recorded=cfg
                 )
                 train_s += time.perf_counter() - clock
                 folders.append(run)
-                save_config(cfg, run / "config.yaml")  # the run's: both stages, not the second's
             # the training loop's seconds over every process of the run, as metrics.jsonl records
             # (an ensemble's: its members' summed; a post-trained run's: both stages')
             recorded = [recorded_train_seconds(f, cfg.train.batch_size) for f in folders]

@@ -98,8 +98,12 @@ def train_run(
     stop_after: int | None = None,
     allow_incomplete_data: bool = False,
     position: Sequence[str] = (),
+    recorded: RunConfig | None = None,
 ) -> tuple[WorldModel | WorldModelEnsemble | None, dict]:
     """Train on the store at data_dir; writes run_dir/{config.yaml, metrics.jsonl, model/}.
+
+    config.yaml records `recorded` when given (a post-training stage: its run's config, both
+    stages, so that the run resumes as a whole), else `cfg`.
 
     With `train.ensemble` > 1 it trains that many members in run_dir/members/<i> and writes
     their ensemble as run_dir/model (monde.train.ensemble; None with `stop_after`).
@@ -127,7 +131,15 @@ def train_run(
             # the thread count is this run's: restored after, for whatever runs next in-process
             with torch_threads(cfg.train.threads):
                 out = _train_run(
-                    cfg, data_dir, run_dir, ctx, resume, progress, stop_after, tuple(position)
+                    cfg,
+                    data_dir,
+                    run_dir,
+                    ctx,
+                    resume,
+                    progress,
+                    stop_after,
+                    tuple(position),
+                    recorded or cfg,
                 )
         except BaseException:
             teardown_distributed(ctx, wait=False)
@@ -145,6 +157,7 @@ def _train_run(
     progress: bool,
     stop_after: int | None,
     position: tuple[str, ...] = (),
+    recorded: RunConfig | None = None,
 ) -> tuple[WorldModel, dict]:
     run_dir = Path(run_dir)
     progress = progress and ctx.is_main
@@ -188,7 +201,7 @@ def _train_run(
     if cfg.model.proprio:
         cfg.model.resolve_proprio(state_names, f"{store.path} (info.state_names)")
     if ctx.is_main:  # the resolved config: what model/config.json will hold too
-        save_config(cfg, run_dir / "config.yaml")
+        save_config(recorded or cfg, run_dir / "config.yaml")
         record_training_data(run_dir, store, store.usable(train_ids))  # for novelty figures
     torch.manual_seed(cfg.train.seed)  # initial weights
     model = WorldModel(cfg.model)

@@ -2,6 +2,7 @@
 
 import dataclasses
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -108,3 +109,32 @@ def test_post_train_settings_are_checked():
         PostTrainConfig(policy="nope")
     with pytest.raises(ValueError, match="with train.ensemble > 1 post-train each member"):
         RunConfig(train=TrainConfig(ensemble=2), post_train=PostTrainConfig(steps=5))
+
+
+def test_a_demo_cut_short_in_post_training_resumes_from_its_own_config(
+    tiny_cfg, tmp_path, monkeypatch
+):
+    import monde.train.run as training
+
+    tiny_cfg.post_train.steps, tiny_cfg.post_train.policy = 4, "random"
+    preset = tmp_path / "tiny.yaml"
+    save_config(tiny_cfg, preset)
+    run = tmp_path / "run"
+    real = training.train_run
+
+    def cut_short(cfg, data_dir, run_dir, *args, **kwargs):
+        if Path(run_dir) == run:  # the second stage: 2 of its 4 steps, then killed
+            real(cfg, data_dir, run_dir, *args, **{**kwargs, "stop_after": 2})
+            raise KeyboardInterrupt
+        return real(cfg, data_dir, run_dir, *args, **kwargs)
+
+    monkeypatch.setattr(training, "train_run", cut_short)
+    with pytest.raises(KeyboardInterrupt):
+        main(["demo", "--config", str(preset), "--run", str(run), "--quiet"])
+    monkeypatch.setattr(training, "train_run", real)
+    assert not (run / "model").exists() and (run / "base" / "model").exists()
+    main(["demo", "--run", str(run), "--quiet", "--resume"])  # no preset: RUN/config.yaml
+    steps = [json.loads(line)["step"] for line in (run / "metrics.jsonl").open()]
+    assert max(steps) == 4
+    base, post = _weights(run / "base"), _weights(run)
+    assert all(torch.equal(post[k], v) for k, v in base.items() if k.startswith("encoder."))
