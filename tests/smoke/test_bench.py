@@ -281,3 +281,23 @@ def test_the_planner_column_names_a_non_default_ensemble_cost():
     assert _planner(plan) == "cem 300×10, h 10"
     assert _planner({**plan, "ensemble_cost": "joint"}) == "cem 300×10, h 10"
     assert _planner({**plan, "ensemble_cost": "max"}) == "cem 300×10, h 10, ensemble cost max"
+
+
+def test_bench_post_trains_each_seed_on_the_preset_rows_post_episodes(tiny_cfg, tmp_path):
+    presets, results, doc = tmp_path / "presets", tmp_path / "results", tmp_path / "bench.md"
+    runs = tmp_path / "runs"
+    presets.mkdir()
+    tiny_cfg.post_train.steps, tiny_cfg.post_train.policy = 2, "random"
+    save_config(tiny_cfg, presets / "two_room_quick.yaml")
+    small = ["eval.episodes=2", "plan.samples=16", "plan.iterations=2"]
+    main(
+        ["bench", "two_room", "--presets", str(presets), "--runs", str(runs), "--quiet"]
+        + ["--results", str(results), "--doc", str(doc), "--train-seeds", "0", "3"]
+        + [arg for override in small for arg in ("--set", override)]
+    )
+    seeded = runs / "two_room_quick_train_seed_3"
+    assert (seeded / "base" / "model").exists() and (seeded / "model").exists()
+    assert not (seeded / "post_data").exists()  # the preset row's post-training episodes
+    trained_on = read_json(seeded / "training_data.json")
+    assert Path(trained_on["store"]).resolve() == (runs / "two_room_quick" / "post_data").resolve()
+    assert "cnn / gru, post-trained 2 steps on random, train seed 3 |" in doc.read_text()
