@@ -103,7 +103,9 @@ with `train.ensemble: M` trains member i in `RUN/members/<i>` with seed `train.s
 an ordinary run, resumed member by member) and writes `RUN/model` as the ensemble; `monde
 ensemble --out DIR MODEL…` joins models trained apart (under torchrun, say), which must share
 one model config. Each plan call costs M members' rollouts. On PushT two members did not plan
-better than one (docs/environments.md, the levers table).
+better than one (docs/environments.md, the levers table), nor did a drifting model joined with
+its post-trained copy, scored `max` or `joint`, plan better than the copy alone
+(experiments README, `push_t_large_18k_ensemble_*`).
 
 Waypoints (`plan.waypoints: N`, `monde.plan.waypoints`): a planner that greedily lowers the
 latent distance to the goal stalls where the way to the goal leads first away from it (around
