@@ -24,6 +24,17 @@ ENSEMBLE_COSTS: tuple[str, ...] = ("joint", "mean", "max")
 _COSINE_EPS = 1e-8
 
 
+def _check_latent_dims(pred: Tensor, goal: Tensor, weights: Tensor | None) -> None:
+    """ValueError unless goal (..., D) and weights (D,) (when given) match pred (..., H, D)."""
+    if pred.shape[-1] != goal.shape[-1]:
+        raise ValueError(
+            f"latent dims differ: pred {tuple(pred.shape)} has D={pred.shape[-1]}, "
+            f"goal {tuple(goal.shape)} has D={goal.shape[-1]}"
+        )
+    if weights is not None and weights.shape != (pred.shape[-1],):
+        raise ValueError(f"weights must be (D,) = ({pred.shape[-1]},), got {tuple(weights.shape)}")
+
+
 def latent_distance(
     pred: Tensor, goal: Tensor, metric: str = "l2", weights: Tensor | None = None
 ) -> Tensor:
@@ -68,17 +79,9 @@ def latent_distance(
         )
     if goal.ndim < 1:
         raise ValueError("goal must be (..., D) with at least 1 dim, got a 0-dim tensor")
-    if pred.shape[-1] != goal.shape[-1]:
-        raise ValueError(
-            f"latent dims differ: pred {tuple(pred.shape)} has D={pred.shape[-1]}, "
-            f"goal {tuple(goal.shape)} has D={goal.shape[-1]}"
-        )
+    _check_latent_dims(pred, goal, weights)
     g = goal.unsqueeze(-2)  # (..., 1, D)
     if weights is not None:
-        if weights.shape != (pred.shape[-1],):
-            raise ValueError(
-                f"weights must be (D,) = ({pred.shape[-1]},), got {tuple(weights.shape)}"
-            )
         if not bool(torch.isfinite(weights).all()) or bool((weights < 0).any()):
             raise ValueError("weights must be finite and >= 0")
         weights = weights.to(pred)
@@ -222,14 +225,8 @@ def ensemble_goal_cost(
         raise ValueError(
             f"{members} members do not split a latent of {pred.shape[-1]} dims into equal parts"
         )
-    if goal.shape[-1] != pred.shape[-1]:
-        raise ValueError(
-            f"latent dims differ: pred {tuple(pred.shape)} has D={pred.shape[-1]}, "
-            f"goal {tuple(goal.shape)} has D={goal.shape[-1]}"
-        )
+    _check_latent_dims(pred, goal, weights)  # before the latent is split by member
     size = pred.shape[-1] // members
-    if weights is not None and weights.shape != (pred.shape[-1],):
-        raise ValueError(f"weights must be (D,) = ({pred.shape[-1]},), got {tuple(weights.shape)}")
     parts = [None] * members if weights is None else torch.split(weights, size)
     costs = torch.stack(  # (..., M)
         [
