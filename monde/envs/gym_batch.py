@@ -56,6 +56,13 @@ class GymTask(Protocol):
         ...
 
 
+def observation_is_frame(task: GymTask) -> bool:
+    """Whether `task` declares (`observation_is_frame = True`) that its env's `step` returns as
+    observation the very frame `render` would give after it: `GymBatch` then keeps that frame
+    instead of rendering the same state twice (PushT renders in `step`, at half a step's cost)."""
+    return bool(getattr(task, "observation_is_frame", False))
+
+
 def goal_by_setting_state(
     task: GymTask, env: Any, goal: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -80,6 +87,7 @@ class GymBatch:
         self.num_envs, self.task, self.image_size = int(num_envs), task, int(image_size)
         self.channels = int(channels)  # 3: RGB; 4: RGB + depth
         self.envs = [task.make() for _ in range(self.num_envs)]
+        self._frame_in_observation = observation_is_frame(task)
         self._painter = task.make()  # renders arbitrary states; never stepped
         self._painter.reset(seed=0)
         self.action_dim = task.action_dim
@@ -115,8 +123,11 @@ class GymBatch:
         actions = np.clip(actions, -1.0, 1.0)
         frames = []
         for env, action in zip(self.envs, actions, strict=True):
-            env.step(self.task.env_action(env, action))
-            frames.append(self.task.render(env))
+            observation = env.step(self.task.env_action(env, action))[0]
+            if self._frame_in_observation:
+                frames.append(np.ascontiguousarray(observation, dtype=np.uint8))
+            else:
+                frames.append(self.task.render(env))
         return self._check_frames(np.stack(frames))
 
     def _check_reset(self) -> None:

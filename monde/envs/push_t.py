@@ -56,6 +56,7 @@ class PushTConfig:
 class PushTTask:
     state_names = ("pusher_x", "pusher_y", "block_x", "block_y", "block_angle")
     action_dim = 2
+    observation_is_frame = True  # obs_type "pixels": step returns the frame render gives
 
     def __init__(self, cfg: PushTConfig) -> None:
         self.cfg = cfg

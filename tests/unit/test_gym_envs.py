@@ -336,3 +336,17 @@ def test_the_documented_gym_example_is_not_solved_by_standing_still_or_random_ac
         env.step(policy.act(env.state()))
         reached |= env.is_success()
     assert reached.mean() <= 0.5
+
+
+def test_pusht_keeps_the_frame_its_step_rendered_and_it_is_the_frame_of_the_state():
+    # PushT's step renders its observation; the batch keeps it instead of rendering again, so
+    # it must be exactly the frame a fresh render of the state reached gives
+    env = build("push_t")
+    env.reset([5, 6])
+    policy = PushTPusher(2, seed=1)
+    policy.reset(env.state())
+    for _ in range(6):
+        frames = env.step(policy.act(env.state()))
+        rendered = np.stack([env.task.render(e) for e in env.envs])
+        np.testing.assert_array_equal(frames, rendered)
+    assert env._frame_in_observation
