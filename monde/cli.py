@@ -208,11 +208,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> None:
+    from monde.signals import TERMINATED_EXIT_CODE, Terminated, stop_on_sigterm
+
     try:
         try:
-            _main(argv)
+            with stop_on_sigterm():  # `kill`, `timeout`, scancel: cleaned up as Ctrl-C is
+                _main(argv)
         finally:
             sys.stdout.flush()  # a reader that went away (`monde … | head`) shows here
+    except Terminated as stop:
+        print(f"monde: {stop}; what was written is kept, `--resume` continues", file=sys.stderr)
+        sys.exit(TERMINATED_EXIT_CODE)
     except BrokenPipeError:
         # the Python docs' recipe (signal module, "Note on SIGPIPE"): stop quietly, no traceback
         devnull = os.open(os.devnull, os.O_WRONLY)

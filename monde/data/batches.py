@@ -34,6 +34,7 @@ from monde.config import DataConfig, EnvConfig
 from monde.envs import make_env
 from monde.envs.base import Env
 from monde.envs.policies import make_policy
+from monde.signals import die_with_parent
 from monde.types import Episode
 
 PARALLEL_MIN_SECONDS = 5.0
@@ -120,8 +121,10 @@ _worker: dict = {}  # in a worker process: its environment batch and data config
 
 def _start_worker(env_cfg: EnvConfig, data_cfg: DataConfig) -> None:
     """Worker initializer: one thread for every math library, Ctrl-C left to the parent (which
-    stops the workers), and the worker's own environment batch."""
+    stops the workers), an end with the parent however it ends (a killed parent's idle workers
+    would otherwise wait for work forever), and the worker's own environment batch."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    die_with_parent()
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         os.environ[var] = "1"  # libraries loaded from now on (an env's simulator) read these
     _worker["env"] = make_env(env_cfg.name, data_cfg.num_envs, **env_cfg.env_kwargs("collect"))

@@ -1,0 +1,64 @@
+"""Stopping cleanly when told to: SIGTERM handled as Ctrl-C is, and worker processes that do not
+outlive the process that started them.
+
+`kill`, `timeout`, Slurm's `scancel`, `docker stop` and systemd end a process with SIGTERM, whose
+default action ends Python at once: no `finally` runs, so a collection's worker processes stay
+behind (idle, waiting for work forever) and its store is never marked interrupted. Under
+`stop_on_sigterm` SIGTERM raises `Terminated`, a KeyboardInterrupt, so every cleanup written for
+Ctrl-C runs for it too. A process killed outright (SIGKILL, out of memory) runs nothing;
+`die_with_parent` makes the kernel end its workers then (Linux).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+TERMINATED_EXIT_CODE = 128 + signal.SIGTERM  # what a shell reports for a process SIGTERM ended
+_PR_SET_PDEATHSIG = 1  # prctl option (linux/prctl.h): a signal sent when the parent thread exits
+
+
+class Terminated(KeyboardInterrupt):
+    """Raised in the main thread when the process receives SIGTERM (under `stop_on_sigterm`)."""
+
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    raise Terminated(f"stopped by signal {signal.Signals(signum).name}")
+
+
+@contextmanager
+def stop_on_sigterm() -> Iterator[None]:
+    """Within the block, SIGTERM raises `Terminated` in the main thread (as Ctrl-C raises
+    KeyboardInterrupt); the previous handler is restored after. Outside the main thread, where
+    Python cannot set handlers, it changes nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def die_with_parent() -> bool:
+    """In a child process: ask the kernel to send it SIGTERM when its parent ends, however the
+    parent ends (Linux; elsewhere nothing). Returns whether that was arranged. Exits at once when
+    the parent already ended before the request (the child is then an orphan)."""
+    if not sys.platform.startswith("linux"):
+        return False
+    parent = os.getppid()
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) != 0:
+            return False
+    except (OSError, AttributeError):
+        return False
+    if os.getppid() != parent:  # the parent ended before the request: nobody will signal
+        os._exit(TERMINATED_EXIT_CODE)
+    return True
