@@ -12,6 +12,7 @@ Ctrl-C runs for it too. A process killed outright (SIGKILL, out of memory) runs 
 from __future__ import annotations
 
 import ctypes
+import multiprocessing
 import os
 import signal
 import sys
@@ -49,10 +50,15 @@ def stop_on_sigterm() -> Iterator[None]:
 def die_with_parent() -> bool:
     """In a child process: ask the kernel to send it SIGTERM when its parent ends, however the
     parent ends (Linux; elsewhere nothing). Returns whether that was arranged. Exits at once when
-    the parent already ended before the request (the child is then an orphan)."""
+    the parent already ended before the request (the child is then an orphan).
+
+    The kernel's signal follows the parent's thread that started the child: a pool's workers
+    are started by the thread that submits to it, which for a collection is the one consuming
+    its batches until they are done."""
     if not sys.platform.startswith("linux"):
         return False
-    parent = os.getppid()
+    started_by = multiprocessing.parent_process()  # None outside a multiprocessing child
+    parent = started_by.pid if started_by is not None else os.getppid()
     try:
         libc = ctypes.CDLL(None, use_errno=True)
         if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) != 0:
