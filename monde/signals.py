@@ -19,6 +19,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 TERMINATED_EXIT_CODE = 128 + signal.SIGTERM  # what a shell reports for a process SIGTERM ended
 _PR_SET_PDEATHSIG = 1  # prctl option (linux/prctl.h): a signal sent when the parent thread exits
@@ -68,3 +69,50 @@ def die_with_parent() -> bool:
     if os.getppid() != parent:  # the parent ended before the request: nobody will signal
         os._exit(TERMINATED_EXIT_CODE)
     return True
+
+
+class StopRequest:
+    """Set by `stop_at_safe_point`'s handler: the signal asked for (None while none came)."""
+
+    def __init__(self) -> None:
+        self.signal: signal.Signals | None = None
+
+    def stop_at(self, step: int, checkpoint: Path | None) -> KeyboardInterrupt:
+        """The exception to raise once a loop has stopped before `step` (its `checkpoint`
+        written, or None): `Terminated` for SIGTERM, KeyboardInterrupt for Ctrl-C, as either
+        raises outside the loop."""
+        kind = Terminated if self.signal == signal.SIGTERM else KeyboardInterrupt
+        where = f"checkpoint {checkpoint} written" if checkpoint else "no checkpoint kept at it"
+        return kind(f"stopped by signal {self.signal.name} at step {step} ({where})")
+
+
+@contextmanager
+def stop_at_safe_point(active: bool = True) -> Iterator[StopRequest]:
+    """Within the block, the first Ctrl-C or SIGTERM only records itself in the yielded
+    `StopRequest`: a loop reads it between steps, saves what it needs to resume, and raises
+    `request.stop(…)`. A second signal raises at once, as it would outside. Signals the process
+    ignores (SIGINT in a background job) stay ignored; outside the main thread or with
+    `active` False nothing changes (a distributed run's ranks could not agree on the step)."""
+    request = StopRequest()
+    if not active or threading.current_thread() is not threading.main_thread():
+        yield request
+        return
+    watched = [signal.SIGINT, signal.SIGTERM]
+    previous = {s: signal.getsignal(s) for s in watched}
+
+    def record(signum: int, frame: object) -> None:
+        name = signal.Signals(signum).name
+        if request.signal is not None:  # asked again: stop now
+            if signum == signal.SIGTERM:
+                raise Terminated(f"stopped by signal {name}")
+            raise KeyboardInterrupt
+        request.signal = signal.Signals(signum)
+
+    for s in watched:
+        if previous[s] is not signal.SIG_IGN:
+            signal.signal(s, record)
+    try:
+        yield request
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)

@@ -53,6 +53,7 @@ from monde.runs import (
     prune_checkpoints,
     truncate_metrics,
 )
+from monde.signals import stop_at_safe_point
 
 
 class NonFiniteLossError(FloatingPointError, ValueError):
@@ -286,77 +287,83 @@ def _pretrain(
     bar = tqdm(total=p.steps, initial=step, desc="pretrain", unit="step", disable=not progress)
     metrics: dict[str, float] = {}
     start, frames_seen, compute_seconds = time.perf_counter(), 0, 0.0
-    while step < p.steps and (stop_after is None or step < stop_after):
-        rng = step_rng(p.seed, step)
-        rows = np.sort(train_rows[rng.integers(0, len(train_rows), p.batch_size)])
-        masks = sample_masks(backbone.grid, p.batch_size, p, rng)
-        raw = torch.from_numpy(store.read("frames", rows))  # (B, Hp, Wp, C) uint8
-        x = frames_to_input(raw, image_size, channels).to(device)
-        view = None
-        if p.view_shift:  # no masks: the whole translated frame predicts the whole frame
-            masks = whole_grid(backbone.grid, p.batch_size)
-            k = p.view_shift
-            offsets = torch.from_numpy(rng.integers(-k, k + 1, (len(rows), 2)))  # (B, 2) px
-            seen = random_shift(raw[:, None], offsets)[:, 0]  # (B, Hp, Wp, C)
-            shifted = frames_to_input(seen, image_size, channels).to(device)
-            view = (shifted, (offsets.float() / p.view_shift).to(device))
-        # the same episodes' frames target_offset / change_offset steps on
-        later = (
-            _model_input(store, rows + p.target_offset, model_cfg, device)
-            if p.target_offset
-            else None
-        )
-        moved = (
-            _model_input(store, rows + p.change_offset, model_cfg, device)
-            if p.change_floor > 0
-            else None
-        )
-        lr = learning_rate(step, p)
-        for group in optimizer.param_groups:
-            group["lr"] = lr
-        tick = time.perf_counter()
-        generator = torch.Generator(device=device).manual_seed(p.seed * 1_000_003 + step)
-        loss, parts = objective(x, masks.to(device), generator, later, view, moved)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if p.grad_clip > 0:
-            torch.nn.utils.clip_grad_norm_(objective.trainable(), p.grad_clip)
-        momentum = ema_momentum(step, p.steps, *p.ema_momentum)
-        metrics = {k: float(v) for k, v in parts.items()}
-        if not math.isfinite(metrics["loss"]):
-            raise NonFiniteLossError(
-                f"pretraining loss became {metrics['loss']} at step {step}; the last good "
-                f"checkpoint is in {ckpt_root}. Lower pretrain.lr, then resume with --resume."
+    with stop_at_safe_point() as request:  # Ctrl-C / SIGTERM: read between steps
+        while step < p.steps and (stop_after is None or step < stop_after):
+            if request.signal is not None:  # between steps: nothing is half-updated
+                saved = ckpt_root / checkpoint_name(step)
+                if p.checkpoint_every and step > 0 and not saved.exists():
+                    _save_state(ckpt_root, step, objective, optimizer, p.keep_checkpoints)
+                raise request.stop_at(step, saved if saved.exists() else None)
+            rng = step_rng(p.seed, step)
+            rows = np.sort(train_rows[rng.integers(0, len(train_rows), p.batch_size)])
+            masks = sample_masks(backbone.grid, p.batch_size, p, rng)
+            raw = torch.from_numpy(store.read("frames", rows))  # (B, Hp, Wp, C) uint8
+            x = frames_to_input(raw, image_size, channels).to(device)
+            view = None
+            if p.view_shift:  # no masks: the whole translated frame predicts the whole frame
+                masks = whole_grid(backbone.grid, p.batch_size)
+                k = p.view_shift
+                offsets = torch.from_numpy(rng.integers(-k, k + 1, (len(rows), 2)))  # (B, 2) px
+                seen = random_shift(raw[:, None], offsets)[:, 0]  # (B, Hp, Wp, C)
+                shifted = frames_to_input(seen, image_size, channels).to(device)
+                view = (shifted, (offsets.float() / p.view_shift).to(device))
+            # the same episodes' frames target_offset / change_offset steps on
+            later = (
+                _model_input(store, rows + p.target_offset, model_cfg, device)
+                if p.target_offset
+                else None
             )
-        optimizer.step()
-        if objective.target is not None:
-            ema_update(objective.target, objective.encoder, momentum)
-            metrics["ema_momentum"] = momentum
-        compute_seconds += time.perf_counter() - tick
-        step += 1
-        frames_seen += p.batch_size
-        bar.update(1)
-        last = step == p.steps
-        probed = last or (p.probe_every > 0 and step % p.probe_every == 0)
-        if probed:
-            metrics.update(probe(backbone, image_size, channels))
-        if step % p.log_every == 0 or last or probed:
-            elapsed = time.perf_counter() - start
-            append_metrics(
-                metrics_path,
-                {
-                    "step": step,
-                    "lr": lr,
-                    **metrics,
-                    "frames_per_s": frames_seen / max(elapsed, 1e-9),
-                    "compute_frames_per_s": frames_seen / max(compute_seconds, 1e-9),
-                    "train_seconds": seconds_before + elapsed,
-                    "load_avg_1m": os.getloadavg()[0],
-                },
+            moved = (
+                _model_input(store, rows + p.change_offset, model_cfg, device)
+                if p.change_floor > 0
+                else None
             )
-            bar.set_postfix(loss=f"{metrics['loss']:.4f}")
-        if p.checkpoint_every and (step % p.checkpoint_every == 0 or last):
-            _save_state(ckpt_root, step, objective, optimizer, p.keep_checkpoints)
+            lr = learning_rate(step, p)
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            tick = time.perf_counter()
+            generator = torch.Generator(device=device).manual_seed(p.seed * 1_000_003 + step)
+            loss, parts = objective(x, masks.to(device), generator, later, view, moved)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if p.grad_clip > 0:
+                torch.nn.utils.clip_grad_norm_(objective.trainable(), p.grad_clip)
+            momentum = ema_momentum(step, p.steps, *p.ema_momentum)
+            metrics = {k: float(v) for k, v in parts.items()}
+            if not math.isfinite(metrics["loss"]):
+                raise NonFiniteLossError(
+                    f"pretraining loss became {metrics['loss']} at step {step}; the last good "
+                    f"checkpoint is in {ckpt_root}. Lower pretrain.lr, then resume with --resume."
+                )
+            optimizer.step()
+            if objective.target is not None:
+                ema_update(objective.target, objective.encoder, momentum)
+                metrics["ema_momentum"] = momentum
+            compute_seconds += time.perf_counter() - tick
+            step += 1
+            frames_seen += p.batch_size
+            bar.update(1)
+            last = step == p.steps
+            probed = last or (p.probe_every > 0 and step % p.probe_every == 0)
+            if probed:
+                metrics.update(probe(backbone, image_size, channels))
+            if step % p.log_every == 0 or last or probed:
+                elapsed = time.perf_counter() - start
+                append_metrics(
+                    metrics_path,
+                    {
+                        "step": step,
+                        "lr": lr,
+                        **metrics,
+                        "frames_per_s": frames_seen / max(elapsed, 1e-9),
+                        "compute_frames_per_s": frames_seen / max(compute_seconds, 1e-9),
+                        "train_seconds": seconds_before + elapsed,
+                        "load_avg_1m": os.getloadavg()[0],
+                    },
+                )
+                bar.set_postfix(loss=f"{metrics['loss']:.4f}")
+            if p.checkpoint_every and (step % p.checkpoint_every == 0 or last):
+                _save_state(ckpt_root, step, objective, optimizer, p.keep_checkpoints)
     bar.close()
     if step < p.steps:  # stopped early: no final outputs
         return metrics

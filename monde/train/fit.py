@@ -2,7 +2,9 @@
 
 It knows nothing about environments or planning. Every `checkpoint_every` steps it writes a
 resumable checkpoint; `resume=True` continues from the newest one and reproduces the run an
-uninterrupted process would have made (same windows, same weights).
+uninterrupted process would have made (same windows, same weights). Ctrl-C or SIGTERM (a
+cluster's preemption) in one process ends the step under way, writes a checkpoint at that step
+and stops, so `--resume` loses nothing; a second signal stops at once.
 
 Under torchrun (a DistContext with world_size > 1) every rank trains on its rows of the same
 global batch through DDP; rank 0 alone logs, probes and checkpoints. With
@@ -26,7 +28,14 @@ from monde.models.world_model import WorldModel, encode_frames
 from monde.precision import resolve_precision
 from monde.probing import named_probe_r2
 from monde.progress import tqdm
-from monde.runs import CHECKPOINTS, METRICS_FILE, append_metrics, truncate_metrics
+from monde.runs import (
+    CHECKPOINTS,
+    METRICS_FILE,
+    append_metrics,
+    checkpoint_name,
+    truncate_metrics,
+)
+from monde.signals import StopRequest, stop_at_safe_point
 from monde.train.distributed import DistContext, barrier, resolve_device
 from monde.train.state import resume_from_newest, save_checkpoint
 from monde.train.step import TrainStep
@@ -93,6 +102,9 @@ def fit(
     (averaged over ranks) on every rank; only rank 0 probes and writes files.
     `stop_after` ends the process-level loop early (as a crash would) without a final
     checkpoint; tests use it to check that --resume reproduces an uninterrupted run.
+    A Ctrl-C or SIGTERM in a one-process run stops after the step under way with a checkpoint
+    at it (KeyboardInterrupt, or monde.signals.Terminated, naming it); under torchrun a signal
+    stops at once and --resume continues from the last periodic checkpoint.
     """
     if dist is None:
         dev = torch.device(device) if device is not None else resolve_device(cfg.device)
@@ -131,55 +143,76 @@ def fit(
     batches = data.batches(
         cfg.batch_size, cfg.seed, start_step=step, rank=dist.rank, world_size=dist.world_size
     )
-    while step < cfg.steps:
-        if stop_after is not None and step >= stop_after:
-            break
-        for group in optimizer.param_groups:
-            group["lr"] = learning_rate(step, cfg)
-        frames, actions, states = next(batches)  # this rank's rows: (B/W, L, Hp, Wp, C), …
-        proprio = states if model.cfg.proprio else None  # (B/W, L, S): the encoder reads some
-        metrics = train_step(frames, actions, step, proprio)  # steps only on a finite loss
-        if not math.isfinite(metrics["loss"]):
-            raise NonFiniteLossError(
-                f"loss became {metrics['loss']} at step {step}; no step was taken with it and "
-                f"the last good checkpoint is in {ckpt_root}. Lower train.lr or check the data "
-                "for NaN, then resume with --resume."
-            )
-        step += 1
-        samples_seen += cfg.batch_size
-        bar.update(1)
-
-        last = step == cfg.steps
-        probed = (
-            main
-            and probe is not None
-            and cfg.probe_every > 0
-            and (step % cfg.probe_every == 0 or last)
-        )
-        if probed:
-            last_probe = run_probe(model, probe)
-            metrics.update(last_probe)
-            position = {f"probe_r2/{name}" for name in probe.position}
-            agent = [v for k, v in last_probe.items() if k in position]
-            if agent and min(agent) < 0.5 and step >= 2 * cfg.probe_every:
-                tqdm.write(
-                    f"warning: step {step}: agent-position probe R² {min(agent):.2f} — the "
-                    "encoder may be collapsing onto the static scene"
+    # the first Ctrl-C / SIGTERM is read between steps (one process: ranks could not agree)
+    with stop_at_safe_point(active=dist.world_size == 1) as request:
+        while step < cfg.steps:
+            if stop_after is not None and step >= stop_after:
+                break
+            if request.signal is not None:  # between steps: nothing is half-updated
+                raise _stop_with_checkpoint(request, step, model, optimizer, cfg, ckpt_root, main)
+            for group in optimizer.param_groups:
+                group["lr"] = learning_rate(step, cfg)
+            frames, actions, states = next(batches)  # this rank's rows: (B/W, L, Hp, Wp, C), …
+            proprio = states if model.cfg.proprio else None  # (B/W, L, S): the encoder reads some
+            metrics = train_step(frames, actions, step, proprio)  # steps only on a finite loss
+            if not math.isfinite(metrics["loss"]):
+                raise NonFiniteLossError(
+                    f"loss became {metrics['loss']} at step {step}; no step was taken with it and "
+                    f"the last good checkpoint is in {ckpt_root}. Lower train.lr or check the data "
+                    "for NaN, then resume with --resume."
                 )
-        if main and (step % cfg.log_every == 0 or last or probed):
-            elapsed = time.perf_counter() - start
-            row = {
-                "step": step,
-                "lr": learning_rate(step - 1, cfg),
-                **metrics,
-                "samples_per_s": samples_seen / max(elapsed, 1e-9),
-                "train_seconds": seconds_before + elapsed,  # over every resume of the run
-                "processes": dist.world_size,
-                "precision": precision,
-            }
-            append_metrics(metrics_path, row)
-            bar.set_postfix(loss=f"{metrics['loss']:.4f}")
-        if main and cfg.checkpoint_every and (step % cfg.checkpoint_every == 0 or last):
-            save_checkpoint(ckpt_root, step, model, optimizer, keep=cfg.keep_checkpoints)
+            step += 1
+            samples_seen += cfg.batch_size
+            bar.update(1)
+
+            last = step == cfg.steps
+            probed = (
+                main
+                and probe is not None
+                and cfg.probe_every > 0
+                and (step % cfg.probe_every == 0 or last)
+            )
+            if probed:
+                last_probe = run_probe(model, probe)
+                metrics.update(last_probe)
+                position = {f"probe_r2/{name}" for name in probe.position}
+                agent = [v for k, v in last_probe.items() if k in position]
+                if agent and min(agent) < 0.5 and step >= 2 * cfg.probe_every:
+                    tqdm.write(
+                        f"warning: step {step}: agent-position probe R² {min(agent):.2f} — the "
+                        "encoder may be collapsing onto the static scene"
+                    )
+            if main and (step % cfg.log_every == 0 or last or probed):
+                elapsed = time.perf_counter() - start
+                row = {
+                    "step": step,
+                    "lr": learning_rate(step - 1, cfg),
+                    **metrics,
+                    "samples_per_s": samples_seen / max(elapsed, 1e-9),
+                    "train_seconds": seconds_before + elapsed,  # over every resume of the run
+                    "processes": dist.world_size,
+                    "precision": precision,
+                }
+                append_metrics(metrics_path, row)
+                bar.set_postfix(loss=f"{metrics['loss']:.4f}")
+            if main and cfg.checkpoint_every and (step % cfg.checkpoint_every == 0 or last):
+                save_checkpoint(ckpt_root, step, model, optimizer, keep=cfg.keep_checkpoints)
     bar.close()
     return {**metrics, **last_probe}
+
+
+def _stop_with_checkpoint(
+    request: StopRequest,
+    step: int,
+    model: WorldModel,
+    optimizer: torch.optim.Optimizer,
+    cfg: TrainConfig,
+    ckpt_root: Path,
+    main: bool,
+) -> KeyboardInterrupt:
+    """A signal asked to stop before `step`: its checkpoint written (unless the run keeps none
+    or has one there already) → the exception to stop with, saying where --resume goes on."""
+    saved = ckpt_root / checkpoint_name(step)
+    if main and cfg.checkpoint_every and step > 0 and not saved.exists():
+        save_checkpoint(ckpt_root, step, model, optimizer, keep=cfg.keep_checkpoints)
+    return request.stop_at(step, saved if saved.exists() else None)

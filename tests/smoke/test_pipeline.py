@@ -21,7 +21,8 @@ from monde.data.store import EpisodeStore
 from monde.eval.goal_reaching import evaluate_goal_reaching
 from monde.io import load_safetensors
 from monde.models.checkpoint import load_model
-from monde.runs import recorded_train_seconds, truncate_metrics
+from monde.runs import checkpoint_name, recorded_train_seconds, truncate_metrics
+from monde.signals import Terminated
 from monde.train.run import train_run, trains_alike
 
 
@@ -291,3 +292,36 @@ def test_demo_plans_through_waypoints_and_a_cost_basis_of_its_training_frames(
         main(["eval", "--model", str(model), "plan.waypoints=3", "--quiet"])
     with pytest.raises(SystemExit, match="plan.drop_action_variance needs the run.s training"):
         main(["eval", "--model", str(model), "plan.drop_action_variance=0.5", "--quiet"])
+
+
+@pytest.mark.parametrize(
+    ("signum", "raised"), [(signal.SIGTERM, Terminated), (signal.SIGINT, KeyboardInterrupt)]
+)
+def test_a_signal_stops_training_after_its_step_with_a_checkpoint_there(
+    tiny_cfg, dataset, tmp_path, monkeypatch, signum, raised
+):
+    """Preempted (SIGTERM) or Ctrl-C'd during step 2: the step ends, a checkpoint at step 3 (not
+    a multiple of checkpoint_every) is written, and --resume ends where an unbroken run ends."""
+    import monde.train.fit as fit_module
+
+    train_run(tiny_cfg, dataset, tmp_path / "full", progress=False)
+    real_step = fit_module.TrainStep.__call__
+
+    def signalled_step(self, frames, actions, step, proprio=None):
+        if step == 2:
+            os.kill(os.getpid(), signum)  # arrives inside the step; the handler only records it
+        return real_step(self, frames, actions, step, proprio)
+
+    monkeypatch.setattr(fit_module.TrainStep, "__call__", signalled_step)
+    handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    run = tmp_path / "stopped"
+    with pytest.raises(raised, match=f"{signum.name} at step 3 .*{checkpoint_name(3)} written"):
+        train_run(tiny_cfg, dataset, run, progress=False)
+    assert {s: signal.getsignal(s) for s in handlers} == handlers  # put back as they were
+    saved = sorted(p.name for p in (run / "checkpoints").iterdir())
+    assert saved == [checkpoint_name(2), checkpoint_name(3)]
+    monkeypatch.setattr(fit_module.TrainStep, "__call__", real_step)
+    train_run(tiny_cfg, dataset, run, resume=True, progress=False)
+    full, resumed = _weights(tmp_path / "full" / "model"), _weights(run / "model")
+    for key in full:
+        assert torch.equal(full[key], resumed[key]), key

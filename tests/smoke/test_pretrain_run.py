@@ -4,6 +4,8 @@ or fine-tuned — or refusing one of another encoder config, naming the tensor. 
 pretraining leaves the process's torch thread count as it found it, returning or raising."""
 
 import json
+import os
+import signal
 
 import pytest
 import torch
@@ -13,6 +15,8 @@ from monde.config_io import save_config
 from monde.data.collect import collect
 from monde.io import load_safetensors
 from monde.pretrain.loop import pretrain_run
+from monde.runs import checkpoint_name
+from monde.signals import Terminated
 from monde.train.run import train_run
 
 VIT = {"encoder": "vit", "encoder_patch": 8, "encoder_dim": 16, "encoder_depth": 1}
@@ -135,3 +139,32 @@ def test_an_in_process_pretraining_restores_the_thread_count(
     with pytest.raises(ValueError, match="fewer than pretrain.batch_size"):
         pretrain_run(vit_cfg, dataset, tmp_path / "refused", progress=False)
     assert torch.get_num_threads() == three_threads
+
+
+def test_sigterm_stops_pretraining_after_its_step_with_a_checkpoint_there(
+    vit_cfg, dataset, tmp_path, monkeypatch
+):
+    """Preempted during step 2: the step ends, a checkpoint at step 3 is written (periodic ones
+    fall at 2 and 4), and --resume ends with the encoder of an unbroken run."""
+    from monde.pretrain.objective import MaskedLatentObjective
+
+    pretrain_run(vit_cfg, dataset, tmp_path / "full", progress=False)
+    real_forward, calls = MaskedLatentObjective.forward, []
+
+    def signalled_forward(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:  # step 2's objective
+            os.kill(os.getpid(), signal.SIGTERM)
+        return real_forward(self, *args, **kwargs)
+
+    monkeypatch.setattr(MaskedLatentObjective, "forward", signalled_forward)
+    run = tmp_path / "stopped"
+    with pytest.raises(Terminated, match=f"SIGTERM at step 3 .*{checkpoint_name(3)} written"):
+        pretrain_run(vit_cfg, dataset, run, progress=False)
+    monkeypatch.setattr(MaskedLatentObjective, "forward", real_forward)
+    assert (run / "checkpoints" / checkpoint_name(3)).is_dir()
+    pretrain_run(vit_cfg, dataset, run, resume=True, progress=False)
+    full = load_safetensors(tmp_path / "full" / "encoder" / "encoder.safetensors")[0]
+    resumed = load_safetensors(run / "encoder" / "encoder.safetensors")[0]
+    for key in full:
+        assert torch.equal(full[key], resumed[key]), key
