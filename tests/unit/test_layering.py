@@ -18,8 +18,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "monde"
 
-# Low-level shared modules: plain data types, atomic file writes, progress bars, the precision
-# rule, the CPU in words, the name tables of solvers and predictors (no torch), the run folder
+# Low-level shared modules: plain data types, atomic file writes, progress bars, signal
+# handling, the precision rule, the CPU in words, the name tables of solvers and predictors (no torch), the run folder
 # (lock, metrics, checkpoint names), the linear-probe core, the version. They import nothing of
 # monde but io.
 FOUNDATION = {
@@ -27,6 +27,7 @@ FOUNDATION = {
     "types": set(),
     "io": set(),
     "progress": set(),
+    "signals": set(),
     "precision": {"runs"},
     "hardware": set(),
     "registry": set(),
