@@ -19,9 +19,9 @@ ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "monde"
 
 # Low-level shared modules: plain data types, atomic file writes, progress bars, signal
-# handling, the precision rule, the CPU in words, the name tables of solvers and predictors (no torch), the run folder
-# (lock, metrics, checkpoint names), the linear-probe core, the version. They import nothing of
-# monde but io.
+# handling, the precision rule, the CPU in words, the name tables of solvers and predictors (no
+# torch), the run folder (lock, metrics, checkpoint names), the linear-probe core, the version.
+# They import nothing of monde but io.
 FOUNDATION = {
     "_version": set(),
     "types": set(),
