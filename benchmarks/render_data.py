@@ -145,10 +145,11 @@ def render_collect_scaling(data: dict) -> list[str]:
         + ", ".join(f"{env} {'yes' if ok else '**no**'}" for env, ok in same.items())
         + f". Commit {data['provenance']['commit']}.",
         "",
-        f"The machine was shared ({data['cpu_count']} CPUs, other jobs running): `cores it "
-        "got` is the row's CPU time (collecting process and workers) over its wall time, and "
-        "the load average says how busy the machine was; a speedup below the worker count "
-        "where the row got fewer cores than workers is the machine's, not the collection's.",
+        f"The machine may be shared ({data['cpu_count']} CPUs): `cores it got` is the row's "
+        "CPU time (collecting process and workers) over its wall time, and the load average "
+        "says how busy the machine was (a collection with N processes alone on it reads about "
+        "N); a speedup below the worker count where the row got fewer cores than workers is "
+        "the machine's, not the collection's.",
     ]
     return lines
 
