@@ -217,7 +217,11 @@ def main(argv: list[str] | None = None) -> None:
         finally:
             sys.stdout.flush()  # a reader that went away (`monde … | head`) shows here
     except Terminated as stop:
-        print(f"monde: {stop}; what was written is kept, `--resume` continues", file=sys.stderr)
+        print(
+            f"monde: {stop}; what was written is kept (`--resume` continues a collection or a "
+            "training run)",
+            file=sys.stderr,
+        )
         sys.exit(TERMINATED_EXIT_CODE)
     except BrokenPipeError:
         # the Python docs' recipe (signal module, "Note on SIGPIPE"): stop quietly, no traceback
