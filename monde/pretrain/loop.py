@@ -287,9 +287,29 @@ def _pretrain(
     bar = tqdm(total=p.steps, initial=step, desc="pretrain", unit="step", disable=not progress)
     metrics: dict[str, float] = {}
     start, frames_seen, compute_seconds = time.perf_counter(), 0, 0.0
+    logged_step, lr = step, 0.0  # the newest metrics.jsonl row's step; the last step's rate
+
+    def log_row() -> None:
+        """metrics.jsonl's row for the step just taken."""
+        nonlocal logged_step
+        elapsed = time.perf_counter() - start
+        row = {
+            "step": step,
+            "lr": lr,
+            **metrics,
+            "frames_per_s": frames_seen / max(elapsed, 1e-9),
+            "compute_frames_per_s": frames_seen / max(compute_seconds, 1e-9),
+            "train_seconds": seconds_before + elapsed,
+            "load_avg_1m": os.getloadavg()[0],
+        }
+        append_metrics(metrics_path, row)
+        logged_step = step
+
     with stop_at_safe_point() as request:  # Ctrl-C / SIGTERM: read between steps
         while step < p.steps and (stop_after is None or step < stop_after):
             if request.signal is not None:  # between steps: nothing is half-updated
+                if metrics and logged_step != step:  # its seconds, for --resume to add to
+                    log_row()
                 saved = ckpt_root / checkpoint_name(step)
                 if p.checkpoint_every and step > 0 and not saved.exists():
                     _save_state(ckpt_root, step, objective, optimizer, p.keep_checkpoints)
@@ -348,19 +368,7 @@ def _pretrain(
             if probed:
                 metrics.update(probe(backbone, image_size, channels))
             if step % p.log_every == 0 or last or probed:
-                elapsed = time.perf_counter() - start
-                append_metrics(
-                    metrics_path,
-                    {
-                        "step": step,
-                        "lr": lr,
-                        **metrics,
-                        "frames_per_s": frames_seen / max(elapsed, 1e-9),
-                        "compute_frames_per_s": frames_seen / max(compute_seconds, 1e-9),
-                        "train_seconds": seconds_before + elapsed,
-                        "load_avg_1m": os.getloadavg()[0],
-                    },
-                )
+                log_row()
                 bar.set_postfix(loss=f"{metrics['loss']:.4f}")
             if p.checkpoint_every and (step % p.checkpoint_every == 0 or last):
                 _save_state(ckpt_root, step, objective, optimizer, p.keep_checkpoints)

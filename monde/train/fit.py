@@ -143,12 +143,32 @@ def fit(
     batches = data.batches(
         cfg.batch_size, cfg.seed, start_step=step, rank=dist.rank, world_size=dist.world_size
     )
+    logged_step = step  # the newest metrics.jsonl row's (a resumed run's: where it starts)
+
+    def log_row() -> None:
+        """metrics.jsonl's row for the step just taken."""
+        nonlocal logged_step
+        elapsed = time.perf_counter() - start
+        row = {
+            "step": step,
+            "lr": learning_rate(step - 1, cfg),
+            **metrics,
+            "samples_per_s": samples_seen / max(elapsed, 1e-9),
+            "train_seconds": seconds_before + elapsed,  # over every resume of the run
+            "processes": dist.world_size,
+            "precision": precision,
+        }
+        append_metrics(metrics_path, row)
+        logged_step = step
+
     # the first Ctrl-C / SIGTERM is read between steps (one process: ranks could not agree)
     with stop_at_safe_point(active=dist.world_size == 1) as request:
         while step < cfg.steps:
             if stop_after is not None and step >= stop_after:
                 break
             if request.signal is not None:  # between steps: nothing is half-updated
+                if main and metrics and logged_step != step:  # its seconds, for --resume to add to
+                    log_row()
                 raise _stop_with_checkpoint(request, step, model, optimizer, cfg, ckpt_root, main)
             for group in optimizer.param_groups:
                 group["lr"] = learning_rate(step, cfg)
@@ -183,17 +203,7 @@ def fit(
                         "encoder may be collapsing onto the static scene"
                     )
             if main and (step % cfg.log_every == 0 or last or probed):
-                elapsed = time.perf_counter() - start
-                row = {
-                    "step": step,
-                    "lr": learning_rate(step - 1, cfg),
-                    **metrics,
-                    "samples_per_s": samples_seen / max(elapsed, 1e-9),
-                    "train_seconds": seconds_before + elapsed,  # over every resume of the run
-                    "processes": dist.world_size,
-                    "precision": precision,
-                }
-                append_metrics(metrics_path, row)
+                log_row()
                 bar.set_postfix(loss=f"{metrics['loss']:.4f}")
             if main and cfg.checkpoint_every and (step % cfg.checkpoint_every == 0 or last):
                 save_checkpoint(ckpt_root, step, model, optimizer, keep=cfg.keep_checkpoints)

@@ -304,6 +304,7 @@ def test_a_signal_stops_training_after_its_step_with_a_checkpoint_there(
     a multiple of checkpoint_every) is written, and --resume ends where an unbroken run ends."""
     import monde.train.fit as fit_module
 
+    tiny_cfg.train.log_every, tiny_cfg.train.probe_every = 4, 0  # no row at 3: the stop writes it
     train_run(tiny_cfg, dataset, tmp_path / "full", progress=False)
     real_step = fit_module.TrainStep.__call__
 
@@ -325,3 +326,7 @@ def test_a_signal_stops_training_after_its_step_with_a_checkpoint_there(
     full, resumed = _weights(tmp_path / "full" / "model"), _weights(run / "model")
     for key in full:
         assert torch.equal(full[key], resumed[key]), key
+    rows = [json.loads(r) for r in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows if "loss" in r] == [3, 4, 6]
+    seconds = [r["train_seconds"] for r in rows]  # the stopped process's seconds carried on
+    assert seconds == sorted(seconds) and seconds[0] > 0

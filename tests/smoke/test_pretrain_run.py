@@ -148,6 +148,7 @@ def test_sigterm_stops_pretraining_after_its_step_with_a_checkpoint_there(
     fall at 2 and 4), and --resume ends with the encoder of an unbroken run."""
     from monde.pretrain.objective import MaskedLatentObjective
 
+    vit_cfg.pretrain.log_every = 4  # rows at 2 and 4 (probes) only: the stop writes step 3's
     pretrain_run(vit_cfg, dataset, tmp_path / "full", progress=False)
     real_forward, calls = MaskedLatentObjective.forward, []
 
@@ -168,3 +169,7 @@ def test_sigterm_stops_pretraining_after_its_step_with_a_checkpoint_there(
     resumed = load_safetensors(run / "encoder" / "encoder.safetensors")[0]
     for key in full:
         assert torch.equal(full[key], resumed[key]), key
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").open()]
+    assert [r["step"] for r in rows] == [0, 2, 3, 4]
+    seconds = [r["train_seconds"] for r in rows[1:]]  # the stopped process's carried on
+    assert seconds == sorted(seconds) and seconds[0] > 0
