@@ -208,7 +208,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from monde.signals import TERMINATED_EXIT_CODE, Terminated, stop_on_sigterm
+    from monde.signals import TERMINATED_EXIT_CODE, Terminated, end_by_sigterm, stop_on_sigterm
 
     try:
         try:
@@ -222,7 +222,8 @@ def main(argv: list[str] | None = None) -> None:
             "training run)",
             file=sys.stderr,
         )
-        sys.exit(TERMINATED_EXIT_CODE)
+        end_by_sigterm()  # as SIGTERM's default ends a process: a supervisor reads a clean stop
+        sys.exit(TERMINATED_EXIT_CODE)  # where the signal could not end it
     except BrokenPipeError:
         # the Python docs' recipe (signal module, "Note on SIGPIPE"): stop quietly, no traceback
         devnull = os.open(os.devnull, os.O_WRONLY)

@@ -48,6 +48,17 @@ def stop_on_sigterm() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+def end_by_sigterm() -> None:
+    """End this process by SIGTERM's default action, after its cleanup has run: its parent then
+    sees what it would have seen without `stop_on_sigterm` (a shell prints status 143; systemd
+    counts a service stopped this way as cleanly stopped, where exit code 143 reads as failed).
+    Returns only where the signal cannot end the process."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    os.kill(os.getpid(), signal.SIGTERM)
+
+
 def die_with_parent() -> bool:
     """In a child process: ask the kernel to send it SIGTERM when its parent ends, however the
     parent ends (Linux; elsewhere nothing). Returns whether that was arranged. Exits at once when
