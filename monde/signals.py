@@ -17,7 +17,7 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -88,21 +88,27 @@ class StopRequest:
     def __init__(self) -> None:
         self.signal: signal.Signals | None = None
 
-    def stop_at(self, step: int, checkpoint: Path | None) -> KeyboardInterrupt:
-        """The exception to raise once a loop has stopped before `step` (its `checkpoint`
-        written, or None): `Terminated` for SIGTERM, KeyboardInterrupt for Ctrl-C, as either
-        raises outside the loop."""
+    def stop_at(
+        self, step: int, checkpoint: Path, save: Callable[[], object] | None
+    ) -> KeyboardInterrupt:
+        """A loop stops before `step`: `save()` writes `checkpoint` unless it exists or nothing
+        was trained (`save` None: the run keeps no checkpoints here) → the exception to raise,
+        `Terminated` for SIGTERM, KeyboardInterrupt for Ctrl-C, as either raises outside."""
+        if save is not None and step > 0 and not checkpoint.exists():
+            save()
         kind = Terminated if self.signal == signal.SIGTERM else KeyboardInterrupt
-        where = f"checkpoint {checkpoint} written" if checkpoint else "no checkpoint kept at it"
+        where = "no checkpoint kept at it"
+        if checkpoint.exists():
+            where = f"checkpoint {checkpoint} written"
         return kind(f"stopped by signal {self.signal.name} at step {step} ({where})")
 
 
 @contextmanager
 def stop_at_safe_point(active: bool = True) -> Iterator[StopRequest]:
     """Within the block, the first Ctrl-C or SIGTERM only records itself in the yielded
-    `StopRequest`: a loop reads it between steps, saves what it needs to resume, and raises
-    `request.stop(…)`. A second signal raises at once, as it would outside. Signals the process
-    ignores (SIGINT in a background job) stay ignored; outside the main thread or with
+    `StopRequest`: a loop reads it between steps and raises `request.stop_at(…)`, which saves
+    what it needs to resume. A second signal raises at once, as it would outside. Signals the
+    process ignores (SIGINT in a background job) stay ignored; outside the main thread or with
     `active` False nothing changes (a distributed run's ranks could not agree on the step)."""
     request = StopRequest()
     if not active or threading.current_thread() is not threading.main_thread():
@@ -112,10 +118,9 @@ def stop_at_safe_point(active: bool = True) -> Iterator[StopRequest]:
     previous = {s: signal.getsignal(s) for s in watched}
 
     def record(signum: int, frame: object) -> None:
-        name = signal.Signals(signum).name
         if request.signal is not None:  # asked again: stop now
             if signum == signal.SIGTERM:
-                raise Terminated(f"stopped by signal {name}")
+                _raise_terminated(signum, frame)
             raise KeyboardInterrupt
         request.signal = signal.Signals(signum)
 

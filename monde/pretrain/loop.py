@@ -14,6 +14,7 @@ import math
 import os
 import shutil
 import time
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -310,10 +311,11 @@ def _pretrain(
             if request.signal is not None:  # between steps: nothing is half-updated
                 if metrics and logged_step != step:  # its seconds, for --resume to add to
                     log_row()
-                saved = ckpt_root / checkpoint_name(step)
-                if p.checkpoint_every and step > 0 and not saved.exists():
-                    _save_state(ckpt_root, step, objective, optimizer, p.keep_checkpoints)
-                raise request.stop_at(step, saved if saved.exists() else None)
+                save = partial(
+                    _save_state, ckpt_root, step, objective, optimizer, p.keep_checkpoints
+                )
+                saves = save if p.checkpoint_every else None
+                raise request.stop_at(step, ckpt_root / checkpoint_name(step), saves)
             rng = step_rng(p.seed, step)
             rows = np.sort(train_rows[rng.integers(0, len(train_rows), p.batch_size)])
             masks = sample_masks(backbone.grid, p.batch_size, p, rng)

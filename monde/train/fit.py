@@ -18,6 +18,7 @@ import math
 import shutil
 import time
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -35,7 +36,7 @@ from monde.runs import (
     checkpoint_name,
     truncate_metrics,
 )
-from monde.signals import StopRequest, stop_at_safe_point
+from monde.signals import stop_at_safe_point
 from monde.train.distributed import DistContext, barrier, resolve_device
 from monde.train.state import resume_from_newest, save_checkpoint
 from monde.train.step import TrainStep
@@ -169,7 +170,13 @@ def fit(
             if request.signal is not None:  # between steps: nothing is half-updated
                 if main and metrics and logged_step != step:  # its seconds, for --resume to add to
                     log_row()
-                raise _stop_with_checkpoint(request, step, model, optimizer, cfg, ckpt_root, main)
+                save = partial(
+                    save_checkpoint, ckpt_root, step, model, optimizer, keep=cfg.keep_checkpoints
+                )
+                keeps = main and cfg.checkpoint_every
+                raise request.stop_at(
+                    step, ckpt_root / checkpoint_name(step), save if keeps else None
+                )
             for group in optimizer.param_groups:
                 group["lr"] = learning_rate(step, cfg)
             frames, actions, states = next(batches)  # this rank's rows: (B/W, L, Hp, Wp, C), …
@@ -209,20 +216,3 @@ def fit(
                 save_checkpoint(ckpt_root, step, model, optimizer, keep=cfg.keep_checkpoints)
     bar.close()
     return {**metrics, **last_probe}
-
-
-def _stop_with_checkpoint(
-    request: StopRequest,
-    step: int,
-    model: WorldModel,
-    optimizer: torch.optim.Optimizer,
-    cfg: TrainConfig,
-    ckpt_root: Path,
-    main: bool,
-) -> KeyboardInterrupt:
-    """A signal asked to stop before `step`: its checkpoint written (unless the run keeps none
-    or has one there already) → the exception to stop with, saying where --resume goes on."""
-    saved = ckpt_root / checkpoint_name(step)
-    if main and cfg.checkpoint_every and step > 0 and not saved.exists():
-        save_checkpoint(ckpt_root, step, model, optimizer, keep=cfg.keep_checkpoints)
-    return request.stop_at(step, saved if saved.exists() else None)
