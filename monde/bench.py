@@ -341,14 +341,19 @@ def render_table(results: Path) -> str:
 
 
 def _settings(data: dict) -> dict:
-    """A row's config as flat dotted keys, less its training seed: what its seeds share. It is
-    read as today's RunConfig, so a setting added after a row was written takes its default
-    there, as the run had it, and does not set the row apart from rows written since."""
+    """A row's config as flat dotted keys, less its training seed and the settings that only
+    pick where and how fast it runs (train.threads, train.compile, plan.compile, …): what its
+    seeds share. It is read as today's RunConfig, so a setting added after a row was written
+    takes its default there, as the run had it, and does not set the row apart from rows
+    written since."""
     from monde.config import RunConfig
     from monde.config_io import flatten, from_dict, to_dict
+    from monde.train.run import HOST_ONLY
 
     flat = flatten(to_dict(from_dict(RunConfig, data["config"])))
-    flat.pop("train.seed", None)
+    host_only = {f"{section}.{key}" for section, keys in HOST_ONLY.items() for key in keys}
+    for key in ("train.seed", "plan.compile", *host_only):
+        flat.pop(key, None)
     return flat
 
 
@@ -416,7 +421,8 @@ def render_seeds(results: Path) -> list[str]:
         "same held-out episodes. A single row's interval counts only its evaluation episodes; "
         "the spread between seeds is what training adds. The pooled rate (every seed's "
         "episodes together) estimates the recipe's; its interval, too, counts episodes, not "
-        "seeds.",
+        "seeds. Rows are pooled when their settings match but for the seed and what only "
+        "picks where and how fast they ran (threads, device, torch.compile).",
         "",
         "| row | success per training seed | pooled (95 % CI) | spread (max − min) | episodes |",
         "|---|---|---|---|---|",

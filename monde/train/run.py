@@ -66,10 +66,11 @@ def make_probe_data(
     )
 
 
-_HOST_ONLY = {
+HOST_ONLY = {
     "train": ("device", "threads", "compile", "keep_checkpoints"),
     "model": ("proprio_indices",),
 }
+"""settings that pick where and how fast a run trains and what it keeps, not what it learns"""
 
 
 def trains_alike(a: RunConfig, b: RunConfig) -> bool:
@@ -81,7 +82,7 @@ def trains_alike(a: RunConfig, b: RunConfig) -> bool:
         part = {
             k: dict(v) for k, v in to_dict(cfg).items() if k in ("env", "data", "model", "train")
         }
-        for section, keys in _HOST_ONLY.items():
+        for section, keys in HOST_ONLY.items():
             for key in keys:
                 part[section].pop(key, None)
         return part

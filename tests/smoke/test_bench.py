@@ -234,8 +234,9 @@ def test_bench_trains_each_seed_on_the_preset_rows_episodes_and_pools_them(tiny_
 
 
 def test_seed_rows_pool_their_episodes(tmp_path):
-    """Exact pooling: 6 / 10 and 3 / 10 → 9 / 20, spread 30 points; the swm row apart, and a
-    seed row trained otherwise named and left out."""
+    """Exact pooling: 6 / 10 and 3 / 10 → 9 / 20, spread 30 points (one compiled on one thread:
+    pooled all the same); the swm row apart, and a seed row trained otherwise named and left
+    out."""
 
     def row(seed: int, wins: int, n: int = 10, steps: int = 100) -> dict:
         planner = {"episodes": n, "successes": wins, "success_rate": wins / n}
@@ -244,7 +245,8 @@ def test_seed_rows_pool_their_episodes(tmp_path):
 
     atomic_write_json(tmp_path / "push_t_full.json", row(0, 6))
     written_later = row(1, 3)  # it records a setting added since, at its default: still pooled
-    written_later["config"]["plan"] = {"ensemble_cost": "joint"}
+    written_later["config"]["plan"] = {"ensemble_cost": "joint", "compile": True}
+    written_later["config"]["train"] |= {"threads": 1, "compile": True}  # how fast, not what
     atomic_write_json(tmp_path / "push_t_full_train_seed_1.json", written_later)
     atomic_write_json(tmp_path / "push_t_full_train_seed_2_swm.json", row(2, 5))
     atomic_write_json(tmp_path / "reacher_full.json", row(0, 9))  # one seed: no pooled row
