@@ -75,14 +75,19 @@ def test_the_measured_choice_keeps_a_small_collection_in_process(tmp_path):
     assert EpisodeStore(tmp_path / "auto").meta["info"]["collect_workers"] == 1
 
 
-def kill_first_worker(found: list[int], stop: threading.Event, before: set[int]) -> None:
-    """SIGKILL the first child process this process starts (a collection worker), not one
-    already running (`before`: e.g. a data-loader worker another test left); polls until `stop`
-    is set (no fixed deadline: a loaded machine can take long to start the pool, and a poller
-    outliving its test could kill another test's child)."""
+def kill_a_worker(
+    found: list[int], stop: threading.Event, before: set[int], started: int = 2
+) -> None:
+    """SIGKILL one child process this process starts (a collection worker), not one
+    already running (`before`: e.g. a data-loader worker another test left), once the pool has
+    started all `started` of its workers: a worker that dies while the pool still spawns one
+    races CPython 3.11's own pool thread (PytestUnhandledThreadExceptionWarning, "dictionary
+    changed size during iteration"; test_a_worker_that_cannot_start_is_a_dead_worker covers
+    that case). Polls until `stop` is set (no fixed deadline: a loaded machine can take long to
+    start the pool, and a poller outliving its test could kill another test's child)."""
     while not stop.is_set():
         children = [c for c in multiprocessing.active_children() if c.pid not in before]
-        if children:
+        if len(children) >= started:
             found.append(children[0].pid)
             os.kill(children[0].pid, signal.SIGKILL)
             return
@@ -96,7 +101,7 @@ def test_a_killed_worker_leaves_an_incomplete_store_and_one_line(tmp_path, capsy
     killed: list[int] = []
     stop = threading.Event()
     before = {child.pid for child in multiprocessing.active_children()}
-    killer = threading.Thread(target=kill_first_worker, args=(killed, stop, before))
+    killer = threading.Thread(target=kill_a_worker, args=(killed, stop, before))
     killer.start()
     try:
         with pytest.raises(SystemExit) as exit_info:
