@@ -114,16 +114,29 @@ def input_overrides(env: str, inputs: str) -> list[str]:
     return out
 
 
-def learning_curve(run_dir: Path, max_rows: int = 200) -> list[dict]:
-    """The run's metrics.jsonl rows, thinned to about `max_rows` (rows with probes all kept)."""
+def learning_curve(stage_dirs: Sequence[Path], max_rows: int = 200) -> list[dict]:
+    """The metrics.jsonl rows of a run's training stages, one after another, thinned to about
+    `max_rows` (rows with probes and each stage's last row kept). A later stage (post-training)
+    counts its steps on from the stage before's last one and marks its rows
+    `"stage": "post_train"`."""
     from monde.runs import read_metrics  # skips a torn last line of a killed run
 
-    rows = [r for r in read_metrics(Path(run_dir) / "metrics.jsonl") if "loss" in r]
+    rows: list[dict] = []
+    for i, folder in enumerate(stage_dirs):
+        stage = [r for r in read_metrics(Path(folder) / "metrics.jsonl") if "loss" in r]
+        offset = rows[-1]["step"] if rows else 0
+        marks = {"stage": "post_train"} if i > 0 else {}
+        rows += [{**r, "step": r["step"] + offset, **marks} for r in stage]
     every = max(1, len(rows) // max_rows)
+    last = {  # each stage's last row
+        i
+        for i in range(len(rows))
+        if i + 1 == len(rows) or rows[i + 1].get("stage") != rows[i].get("stage")
+    }
     return [
         r
         for i, r in enumerate(rows)
-        if i % every == 0 or i == len(rows) - 1 or any(k.startswith("probe_r2/") for k in r)
+        if i % every == 0 or i in last or any(k.startswith("probe_r2/") for k in r)
     ]
 
 
@@ -155,7 +168,7 @@ def run_bench(
     from monde.config import RunConfig
     from monde.config_io import from_dict, load_config
     from monde.eval.success_curve import success_curve
-    from monde.pipeline import demo_config, run_demo
+    from monde.pipeline import BASE_STAGE, demo_config, run_demo
     from monde.runs import training_dirs
 
     if protocol not in PROTOCOLS:
@@ -213,8 +226,11 @@ def run_bench(
         cfg = demo_config(path, settings, run, again)
         run_demo(cfg, run, out, resume=again, progress=progress, data_dir=data_dir)
         data = read_json(out)  # as written: what the table and the success curve read
-        # an ensemble's curve is its first member's (each member trains alike, seed apart)
-        data["learning_curve"] = learning_curve(training_dirs(run, cfg.train.ensemble)[0])
+        # an ensemble's curve is its first member's (each member trains alike, seed apart); a
+        # post-trained run's is its base stage's, then its post-training's
+        post = cfg.post_train.steps > 0
+        first = training_dirs(run / BASE_STAGE if post else run, cfg.train.ensemble)[0]
+        data["learning_curve"] = learning_curve([first, run] if post else [first])
         if curve:
             clock_curve = time.perf_counter()
             cfg = from_dict(RunConfig, data["config"], source=str(out))  # what demo evaluated
@@ -342,7 +358,7 @@ def render_table(results: Path) -> str:
 
 def _settings(data: dict) -> dict:
     """A row's config as flat dotted keys, less its training seed and the settings that only
-    pick where and how fast it runs (train.threads, train.compile, plan.compile, …): what its
+    pick where and how fast it runs (train.run.HOST_ONLY: threads, compile, …): what its
     seeds share. It is read as today's RunConfig, so a setting added after a row was written
     takes its default there, as the run had it, and does not set the row apart from rows
     written since."""
@@ -352,7 +368,7 @@ def _settings(data: dict) -> dict:
 
     flat = flatten(to_dict(from_dict(RunConfig, data["config"])))
     host_only = {f"{section}.{key}" for section, keys in HOST_ONLY.items() for key in keys}
-    for key in ("train.seed", "plan.compile", *host_only):
+    for key in ("train.seed", *host_only):
         flat.pop(key, None)
     return flat
 

@@ -58,13 +58,18 @@ def training_curves(rows: Sequence[dict], success: Sequence[dict] | None = None)
         if pts:
             ax1.plot(*zip(*pts, strict=True), label=key)
     ax1.set(xlabel="training step", ylabel="loss term", yscale="log", title="training losses")
-    ax1.legend(fontsize=7)
     probe_keys = sorted({k for r in rows for k in r if k.startswith("probe_r2/")})
     for key in probe_keys:
         pts = [(r["step"], r[key]) for r in rows if key in r]
         ax2.plot(*zip(*pts, strict=True), marker="o", label=key.split("/", 1)[1])
     ax2.set(xlabel="training step", ylabel="R²", title="linear probe R² (held-out, in training)")
-    if probe_keys:
+    base = [r["step"] for r in rows if r.get("stage") != "post_train"]
+    post = base[-1] if base and len(base) < len(rows) else None  # the first stage's last step
+    if post is not None:  # where a post-trained run's second stage starts
+        for ax in (ax1, ax2):
+            ax.axvline(post, color="0.5", ls=":", lw=1, label="post-training starts")
+    ax1.legend(fontsize=7)
+    if probe_keys or post is not None:
         ax2.legend(fontsize=7)
     if success:
         ax3 = axes[2]

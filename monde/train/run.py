@@ -69,8 +69,10 @@ def make_probe_data(
 HOST_ONLY = {
     "train": ("device", "threads", "compile", "keep_checkpoints"),
     "model": ("proprio_indices",),
+    "plan": ("compile",),
 }
-"""settings that pick where and how fast a run trains and what it keeps, not what it learns"""
+"""settings that pick where and how fast a run trains or plans and what it keeps, not what it
+learns or plans"""
 
 
 def trains_alike(a: RunConfig, b: RunConfig) -> bool:
@@ -84,7 +86,7 @@ def trains_alike(a: RunConfig, b: RunConfig) -> bool:
         }
         for section, keys in HOST_ONLY.items():
             for key in keys:
-                part[section].pop(key, None)
+                part.get(section, {}).pop(key, None)
         return part
 
     return training_part(a) == training_part(b)

@@ -303,3 +303,9 @@ def test_bench_post_trains_each_seed_on_the_preset_rows_post_episodes(tiny_cfg, 
     trained_on = read_json(seeded / "training_data.json")
     assert Path(trained_on["store"]).resolve() == (runs / "two_room_quick" / "post_data").resolve()
     assert "cnn / gru, post-trained 2 steps on random, train seed 3 |" in doc.read_text()
+    curve = read_json(results / "two_room_quick_train_seed_3.json")["learning_curve"]
+    base, post = tiny_cfg.train.steps, tiny_cfg.post_train.steps  # both stages, one step count
+    assert [(r["step"], r.get("stage")) for r in curve] == [
+        *((step, None) for step in range(1, base + 1)),
+        *((step, "post_train") for step in range(base + 1, base + post + 1)),
+    ]
