@@ -45,7 +45,7 @@ def test_the_reacher_motion_presets_stack_frames_on_the_reacher_presets():
         assert (motion.data, motion.train.steps) == (plain.data, plain.train.steps)
 
 
-def test_the_push_t_large_preset_is_the_full_one_on_more_data_scored_by_its_closest_step():
+def test_the_push_t_large_preset_is_the_full_one_on_more_data_post_trained_on_free_moves():
     from dataclasses import replace
 
     from monde.config import RunConfig
@@ -53,8 +53,12 @@ def test_the_push_t_large_preset_is_the_full_one_on_more_data_scored_by_its_clos
 
     large = load_config(RunConfig, preset(PRESETS, "push_t", "large"), [])
     full = load_config(RunConfig, preset(PRESETS, "push_t", "full"), [])
-    assert (large.data.episodes, large.train.steps) == (5000, 36000)
+    assert (large.data.episodes, large.train.steps) == (5000, 18000)
     assert large.model == full.model and large.eval == full.eval
+    # then its predictor alone post-trained on episodes where the pusher also moves free
+    assert (full.post_train.steps, large.post_train.steps) == (0, 4000)
+    assert large.post_train.policy == "pusht_pusher_and_free"
+    assert large.post_train.freeze_encoder
     # and planned with a cost that counts the predicted step closest to the goal, the rest of the
     # planner the full preset's
     assert (full.plan.reduce, large.plan.reduce) == ("sum", "min")
