@@ -503,7 +503,10 @@ def write_doc(results: Path, doc: Path) -> None:
                     "Losses and held-out linear-probe R² logged in "
                     "training (`learning_curve` in each JSON) and, for rows run with "
                     "`--success-curve EPISODES`, success of every checkpoint "
-                    "(`success_curve`).",
+                    "(`success_curve`). After a dotted line post-training starts: its probes "
+                    "are fitted and scored on the post-training episodes, so where it keeps "
+                    "the encoder frozen (bit-equal) a change in probe R² there comes from "
+                    "those episodes, not from the encoder.",
                     "",
                     *curves,
                 ]
