@@ -18,8 +18,12 @@ import re
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from monde.io import atomic_write_json, atomic_write_text, read_json
+
+if TYPE_CHECKING:
+    from monde.config import RunConfig
 
 BUDGETS = ("quick", "full", "large")  # large: only where a preset exists (push_t)
 INPUTS = ("rgb", "rgb+proprio", "rgb+depth", "rgb+proprio+depth")
@@ -140,6 +144,24 @@ def learning_curve(stage_dirs: Sequence[Path], max_rows: int = 200) -> list[dict
     ]
 
 
+def staged_success_curve(
+    run: Path, cfg: RunConfig, episodes: int, progress: bool = False
+) -> list[dict]:
+    """monde.eval.success_curve of a run's training stages in order: with post-training, its
+    base stage's checkpoints (RUN/base), then the post-training's, whose steps count on from
+    the base stage's train.steps and whose rows are marked `"stage": "post_train"`, as
+    `learning_curve` marks its rows. Every checkpoint plans as the run's final model did."""
+    from monde.eval.success_curve import success_curve
+    from monde.pipeline import BASE_STAGE
+
+    if not cfg.post_train.steps:
+        return success_curve(run, cfg, episodes, progress)
+    base = success_curve(run / BASE_STAGE, cfg, episodes, progress)
+    post = success_curve(run, cfg, episodes, progress, stage_steps=cfg.post_train.steps)
+    offset = cfg.train.steps
+    return base + [{**r, "step": r["step"] + offset, "stage": "post_train"} for r in post]
+
+
 def run_bench(
     envs: Sequence[str],
     budget: str = "quick",
@@ -167,7 +189,6 @@ def run_bench(
     """
     from monde.config import RunConfig
     from monde.config_io import from_dict, load_config
-    from monde.eval.success_curve import success_curve
     from monde.pipeline import BASE_STAGE, demo_config, run_demo
     from monde.runs import training_dirs
 
@@ -234,7 +255,7 @@ def run_bench(
         if curve:
             clock_curve = time.perf_counter()
             cfg = from_dict(RunConfig, data["config"], source=str(out))  # what demo evaluated
-            data["success_curve"] = success_curve(run, cfg, success_curve_episodes, progress)
+            data["success_curve"] = staged_success_curve(run, cfg, success_curve_episodes, progress)
             data["success_curve_seconds"] = time.perf_counter() - clock_curve
         data["bench"] = {
             "env": env,
@@ -438,7 +459,9 @@ def render_seeds(results: Path) -> list[str]:
         "the spread between seeds is what training adds. The pooled rate (every seed's "
         "episodes together) estimates the recipe's; its interval, too, counts episodes, not "
         "seeds. Rows are pooled when their settings match but for the seed and what only "
-        "picks where and how fast they ran (threads, device, torch.compile).",
+        "picks where and how fast they ran (threads, device, torch.compile, collection "
+        "workers); on different machines they may have trained in different precisions, "
+        "which the table above names per row.",
         "",
         "| row | success per training seed | pooled (95 % CI) | spread (max − min) | episodes |",
         "|---|---|---|---|---|",

@@ -18,18 +18,24 @@ from monde.runs import CHECKPOINTS, checkpoint_step, list_checkpoints
 
 
 def success_curve(
-    run_dir: str | Path, cfg: RunConfig, episodes: int, progress: bool = False
+    run_dir: str | Path,
+    cfg: RunConfig,
+    episodes: int,
+    progress: bool = False,
+    stage_steps: int | None = None,
 ) -> list[dict]:
     """Evaluate each checkpoint under run_dir/checkpoints on the first `episodes` evaluation
     seeds of cfg.eval (planner only) → [{step, episodes, successes, success_rate, ci95}],
-    oldest first."""
+    oldest first. `stage_steps`: the steps run_dir trained (default cfg.train.steps; a
+    post-training stage's are post_train.steps), which set how many checkpoints to expect."""
     if episodes < 1:
         raise ValueError(f"success curve: episodes must be ≥ 1, got {episodes}")
     run_dir = Path(run_dir)
     checkpoints = list_checkpoints(run_dir / CHECKPOINTS)
     if not checkpoints:
         raise FileNotFoundError(f"{run_dir / 'checkpoints'}: no checkpoint to evaluate")
-    expected = cfg.train.steps // max(cfg.train.checkpoint_every, 1)
+    steps = cfg.train.steps if stage_steps is None else stage_steps
+    expected = steps // max(cfg.train.checkpoint_every, 1)
     if len(checkpoints) < expected:
         print(
             f"success curve: {len(checkpoints)} of {expected} checkpoints are kept in "

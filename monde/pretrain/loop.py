@@ -306,8 +306,9 @@ def _pretrain(
         append_metrics(metrics_path, row)
         logged_step = step
 
-    with stop_at_safe_point() as request:  # Ctrl-C / SIGTERM: read between steps
-        while step < p.steps and (stop_after is None or step < stop_after):
+    # Ctrl-C / SIGTERM: read between steps and after the last one
+    with stop_at_safe_point() as request:
+        while True:
             if request.signal is not None:  # between steps: nothing is half-updated
                 if metrics and logged_step != step:  # its seconds, for --resume to add to
                     log_row()
@@ -316,6 +317,8 @@ def _pretrain(
                 )
                 saves = save if p.checkpoint_every else None
                 raise request.stop_at(step, ckpt_root / checkpoint_name(step), saves)
+            if step >= p.steps or (stop_after is not None and step >= stop_after):
+                break
             rng = step_rng(p.seed, step)
             rows = np.sort(train_rows[rng.integers(0, len(train_rows), p.batch_size)])
             masks = sample_masks(backbone.grid, p.batch_size, p, rng)

@@ -162,11 +162,10 @@ def fit(
         append_metrics(metrics_path, row)
         logged_step = step
 
-    # the first Ctrl-C / SIGTERM is read between steps (one process: ranks could not agree)
+    # the first Ctrl-C / SIGTERM is read between steps (one process: ranks could not agree),
+    # and after the last one: a signal during the last step stops the run, too
     with stop_at_safe_point(active=dist.world_size == 1) as request:
-        while step < cfg.steps:
-            if stop_after is not None and step >= stop_after:
-                break
+        while True:
             if request.signal is not None:  # between steps: nothing is half-updated
                 if main and metrics and logged_step != step:  # its seconds, for --resume to add to
                     log_row()
@@ -177,6 +176,8 @@ def fit(
                 raise request.stop_at(
                     step, ckpt_root / checkpoint_name(step), save if keeps else None
                 )
+            if step >= cfg.steps or (stop_after is not None and step >= stop_after):
+                break
             for group in optimizer.param_groups:
                 group["lr"] = learning_rate(step, cfg)
             frames, actions, states = next(batches)  # this rank's rows: (B/W, L, Hp, Wp, C), …

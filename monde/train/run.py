@@ -67,12 +67,16 @@ def make_probe_data(
 
 
 HOST_ONLY = {
+    "data": ("workers",),
     "train": ("device", "threads", "compile", "keep_checkpoints"),
+    "pretrain": ("device", "threads", "keep_checkpoints"),
     "model": ("proprio_indices",),
     "plan": ("compile",),
 }
-"""settings that pick where and how fast a run trains or plans and what it keeps, not what it
-learns or plans"""
+"""settings that pick where and how fast a run collects, trains or plans and what it keeps, not
+what it learns or plans (data.workers: the same seeds give the same episodes on any number of
+workers). With `precision: auto`, device and threads also pick the number format a run
+computes in; each run records the one it used (`precision` in its metrics and results)."""
 
 
 def trains_alike(a: RunConfig, b: RunConfig) -> bool:

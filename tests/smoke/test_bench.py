@@ -125,6 +125,29 @@ def test_bench_success_curve_of_a_resumed_run_keeps_what_is_left(tiny_cfg, tmp_p
     assert data["config"]["train"]["keep_checkpoints"] == 100000  # asked now, not as trained
 
 
+def test_bench_success_curve_of_a_post_trained_run_is_both_stages(tiny_cfg, tmp_path, capsys):
+    """The base stage's checkpoints (2, 4, 6), then the post-training's (2 → 8), on the learning
+    curve's step count; no warning that checkpoints are missing."""
+    presets, results, doc = tmp_path / "presets", tmp_path / "results", tmp_path / "bench.md"
+    presets.mkdir()
+    tiny_cfg.post_train.steps, tiny_cfg.post_train.policy = 2, "random"
+    save_config(tiny_cfg, presets / "two_room_quick.yaml")
+    small = ["plan.samples=16", "plan.iterations=2"]
+    main(
+        ["bench", "two_room", "--presets", str(presets), "--runs", str(tmp_path / "runs")]
+        + ["--results", str(results), "--doc", str(doc), "--quiet", "--success-curve", "1"]
+        + [arg for override in small for arg in ("--set", override)]
+    )
+    curve = read_json(results / "two_room_quick.json")["success_curve"]
+    assert [(r["step"], r.get("stage")) for r in curve] == [
+        (2, None),
+        (4, None),
+        (6, None),
+        (8, "post_train"),
+    ]
+    assert "checkpoints are kept" not in capsys.readouterr().out
+
+
 def test_bench_success_curve_refuses_what_it_cannot_draw(tiny_cfg, tmp_path):
     presets = tmp_path / "presets"
     presets.mkdir()
@@ -247,6 +270,7 @@ def test_seed_rows_pool_their_episodes(tmp_path):
     written_later = row(1, 3)  # it records a setting added since, at its default: still pooled
     written_later["config"]["plan"] = {"ensemble_cost": "joint", "compile": True}
     written_later["config"]["train"] |= {"threads": 1, "compile": True}  # how fast, not what
+    written_later["config"]["data"] = {"workers": 2}  # the same episodes on any number
     atomic_write_json(tmp_path / "push_t_full_train_seed_1.json", written_later)
     atomic_write_json(tmp_path / "push_t_full_train_seed_2_swm.json", row(2, 5))
     atomic_write_json(tmp_path / "reacher_full.json", row(0, 9))  # one seed: no pooled row

@@ -252,6 +252,7 @@ def test_trains_alike_ignores_only_where_it_runs(tiny_cfg):
     other = copy.deepcopy(tiny_cfg)
     other.train.threads, other.train.device, other.train.compile = 2, "cpu", True
     other.train.keep_checkpoints = 50
+    other.data.workers = 3  # the same seeds collect the same episodes on any number of workers
     other.plan.samples, other.eval.episodes = 99, 7  # evaluation settings never count
     assert trains_alike(tiny_cfg, other)
     other.train.steps += 1
@@ -330,3 +331,31 @@ def test_a_signal_stops_training_after_its_step_with_a_checkpoint_there(
     assert [r["step"] for r in rows if "loss" in r] == [3, 4, 6]
     seconds = [r["train_seconds"] for r in rows]  # the stopped process's seconds carried on
     assert seconds == sorted(seconds) and seconds[0] > 0
+
+
+def test_a_signal_during_the_last_step_still_stops_the_run(
+    tiny_cfg, dataset, tmp_path, monkeypatch
+):
+    """A SIGTERM during the last step is not lost with the loop's end: the run stops with the
+    last checkpoint and no model (a pipeline must not go on to its next stage), and --resume
+    writes the model an unbroken run writes."""
+    import monde.train.fit as fit_module
+
+    train_run(tiny_cfg, dataset, tmp_path / "full", progress=False)
+    real_step, steps = fit_module.TrainStep.__call__, tiny_cfg.train.steps
+
+    def signalled_step(self, frames, actions, step, proprio=None):
+        if step == steps - 1:
+            os.kill(os.getpid(), signal.SIGTERM)
+        return real_step(self, frames, actions, step, proprio)
+
+    monkeypatch.setattr(fit_module.TrainStep, "__call__", signalled_step)
+    run = tmp_path / "stopped"
+    with pytest.raises(Terminated, match=f"at step {steps} .*{checkpoint_name(steps)} written"):
+        train_run(tiny_cfg, dataset, run, progress=False)
+    assert not (run / "model").exists()
+    monkeypatch.setattr(fit_module.TrainStep, "__call__", real_step)
+    train_run(tiny_cfg, dataset, run, resume=True, progress=False)
+    full, resumed = _weights(tmp_path / "full" / "model"), _weights(run / "model")
+    for key in full:
+        assert torch.equal(full[key], resumed[key]), key

@@ -173,3 +173,28 @@ def test_sigterm_stops_pretraining_after_its_step_with_a_checkpoint_there(
     assert [r["step"] for r in rows] == [0, 2, 3, 4]
     seconds = [r["train_seconds"] for r in rows[1:]]  # the stopped process's carried on
     assert seconds == sorted(seconds) and seconds[0] > 0
+
+
+def test_sigterm_during_the_last_pretraining_step_still_stops_it(
+    vit_cfg, dataset, tmp_path, monkeypatch
+):
+    """Not lost with the loop's end: the run stops at its last checkpoint without writing the
+    encoder, and --resume writes it."""
+    from monde.pretrain.objective import MaskedLatentObjective
+
+    real_forward, calls, steps = MaskedLatentObjective.forward, [], vit_cfg.pretrain.steps
+
+    def signalled_forward(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == steps:  # the last step's objective
+            os.kill(os.getpid(), signal.SIGTERM)
+        return real_forward(self, *args, **kwargs)
+
+    monkeypatch.setattr(MaskedLatentObjective, "forward", signalled_forward)
+    run = tmp_path / "stopped"
+    with pytest.raises(Terminated, match=f"at step {steps} .*{checkpoint_name(steps)} written"):
+        pretrain_run(vit_cfg, dataset, run, progress=False)
+    assert not (run / "encoder").exists()
+    monkeypatch.setattr(MaskedLatentObjective, "forward", real_forward)
+    pretrain_run(vit_cfg, dataset, run, resume=True, progress=False)
+    assert (run / "encoder" / "encoder.safetensors").is_file()
