@@ -295,6 +295,22 @@ def test_demo_plans_through_waypoints_and_a_cost_basis_of_its_training_frames(
         main(["eval", "--model", str(model), "plan.drop_action_variance=0.5", "--quiet"])
 
 
+def _signal_in_step(monkeypatch, at_step: int, signum: signal.Signals):
+    """Patch the training step so that step `at_step` sends this process `signum` as it starts
+    (the handler only records it) → a function that puts the real step back."""
+    import monde.train.fit as fit_module
+
+    real_step = fit_module.TrainStep.__call__
+
+    def signalled_step(self, frames, actions, step, proprio=None):
+        if step == at_step:
+            os.kill(os.getpid(), signum)
+        return real_step(self, frames, actions, step, proprio)
+
+    monkeypatch.setattr(fit_module.TrainStep, "__call__", signalled_step)
+    return lambda: monkeypatch.setattr(fit_module.TrainStep, "__call__", real_step)
+
+
 @pytest.mark.parametrize(
     ("signum", "raised"), [(signal.SIGTERM, Terminated), (signal.SIGINT, KeyboardInterrupt)]
 )
@@ -303,18 +319,9 @@ def test_a_signal_stops_training_after_its_step_with_a_checkpoint_there(
 ):
     """Preempted (SIGTERM) or Ctrl-C'd during step 2: the step ends, a checkpoint at step 3 (not
     a multiple of checkpoint_every) is written, and --resume ends where an unbroken run ends."""
-    import monde.train.fit as fit_module
-
     tiny_cfg.train.log_every, tiny_cfg.train.probe_every = 4, 0  # no row at 3: the stop writes it
     train_run(tiny_cfg, dataset, tmp_path / "full", progress=False)
-    real_step = fit_module.TrainStep.__call__
-
-    def signalled_step(self, frames, actions, step, proprio=None):
-        if step == 2:
-            os.kill(os.getpid(), signum)  # arrives inside the step; the handler only records it
-        return real_step(self, frames, actions, step, proprio)
-
-    monkeypatch.setattr(fit_module.TrainStep, "__call__", signalled_step)
+    restore = _signal_in_step(monkeypatch, 2, signum)
     handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
     run = tmp_path / "stopped"
     with pytest.raises(raised, match=f"{signum.name} at step 3 .*{checkpoint_name(3)} written"):
@@ -322,7 +329,7 @@ def test_a_signal_stops_training_after_its_step_with_a_checkpoint_there(
     assert {s: signal.getsignal(s) for s in handlers} == handlers  # put back as they were
     saved = sorted(p.name for p in (run / "checkpoints").iterdir())
     assert saved == [checkpoint_name(2), checkpoint_name(3)]
-    monkeypatch.setattr(fit_module.TrainStep, "__call__", real_step)
+    restore()
     train_run(tiny_cfg, dataset, run, resume=True, progress=False)
     full, resumed = _weights(tmp_path / "full" / "model"), _weights(run / "model")
     for key in full:
@@ -339,22 +346,14 @@ def test_a_signal_during_the_last_step_still_stops_the_run(
     """A SIGTERM during the last step is not lost with the loop's end: the run stops with the
     last checkpoint and no model (a pipeline must not go on to its next stage), and --resume
     writes the model an unbroken run writes."""
-    import monde.train.fit as fit_module
-
     train_run(tiny_cfg, dataset, tmp_path / "full", progress=False)
-    real_step, steps = fit_module.TrainStep.__call__, tiny_cfg.train.steps
-
-    def signalled_step(self, frames, actions, step, proprio=None):
-        if step == steps - 1:
-            os.kill(os.getpid(), signal.SIGTERM)
-        return real_step(self, frames, actions, step, proprio)
-
-    monkeypatch.setattr(fit_module.TrainStep, "__call__", signalled_step)
+    steps = tiny_cfg.train.steps
+    restore = _signal_in_step(monkeypatch, steps - 1, signal.SIGTERM)
     run = tmp_path / "stopped"
     with pytest.raises(Terminated, match=f"at step {steps} .*{checkpoint_name(steps)} written"):
         train_run(tiny_cfg, dataset, run, progress=False)
     assert not (run / "model").exists()
-    monkeypatch.setattr(fit_module.TrainStep, "__call__", real_step)
+    restore()
     train_run(tiny_cfg, dataset, run, resume=True, progress=False)
     full, resumed = _weights(tmp_path / "full" / "model"), _weights(run / "model")
     for key in full:

@@ -141,28 +141,35 @@ def test_an_in_process_pretraining_restores_the_thread_count(
     assert torch.get_num_threads() == three_threads
 
 
+def _sigterm_in_objective_call(monkeypatch, call: int):
+    """Patch the masked-latent objective so that its `call`-th forward (step call − 1's) sends
+    this process SIGTERM → a function that puts the real forward back."""
+    from monde.pretrain.objective import MaskedLatentObjective
+
+    real_forward, calls = MaskedLatentObjective.forward, []
+
+    def signalled_forward(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == call:
+            os.kill(os.getpid(), signal.SIGTERM)
+        return real_forward(self, *args, **kwargs)
+
+    monkeypatch.setattr(MaskedLatentObjective, "forward", signalled_forward)
+    return lambda: monkeypatch.setattr(MaskedLatentObjective, "forward", real_forward)
+
+
 def test_sigterm_stops_pretraining_after_its_step_with_a_checkpoint_there(
     vit_cfg, dataset, tmp_path, monkeypatch
 ):
     """Preempted during step 2: the step ends, a checkpoint at step 3 is written (periodic ones
     fall at 2 and 4), and --resume ends with the encoder of an unbroken run."""
-    from monde.pretrain.objective import MaskedLatentObjective
-
     vit_cfg.pretrain.log_every = 4  # rows at 2 and 4 (probes) only: the stop writes step 3's
     pretrain_run(vit_cfg, dataset, tmp_path / "full", progress=False)
-    real_forward, calls = MaskedLatentObjective.forward, []
-
-    def signalled_forward(self, *args, **kwargs):
-        calls.append(1)
-        if len(calls) == 3:  # step 2's objective
-            os.kill(os.getpid(), signal.SIGTERM)
-        return real_forward(self, *args, **kwargs)
-
-    monkeypatch.setattr(MaskedLatentObjective, "forward", signalled_forward)
+    restore = _sigterm_in_objective_call(monkeypatch, 3)  # step 2's objective
     run = tmp_path / "stopped"
     with pytest.raises(Terminated, match=f"SIGTERM at step 3 .*{checkpoint_name(3)} written"):
         pretrain_run(vit_cfg, dataset, run, progress=False)
-    monkeypatch.setattr(MaskedLatentObjective, "forward", real_forward)
+    restore()
     assert (run / "checkpoints" / checkpoint_name(3)).is_dir()
     pretrain_run(vit_cfg, dataset, run, resume=True, progress=False)
     full = load_safetensors(tmp_path / "full" / "encoder" / "encoder.safetensors")[0]
@@ -180,21 +187,12 @@ def test_sigterm_during_the_last_pretraining_step_still_stops_it(
 ):
     """Not lost with the loop's end: the run stops at its last checkpoint without writing the
     encoder, and --resume writes it."""
-    from monde.pretrain.objective import MaskedLatentObjective
-
-    real_forward, calls, steps = MaskedLatentObjective.forward, [], vit_cfg.pretrain.steps
-
-    def signalled_forward(self, *args, **kwargs):
-        calls.append(1)
-        if len(calls) == steps:  # the last step's objective
-            os.kill(os.getpid(), signal.SIGTERM)
-        return real_forward(self, *args, **kwargs)
-
-    monkeypatch.setattr(MaskedLatentObjective, "forward", signalled_forward)
+    steps = vit_cfg.pretrain.steps
+    restore = _sigterm_in_objective_call(monkeypatch, steps)  # the last step's objective
     run = tmp_path / "stopped"
     with pytest.raises(Terminated, match=f"at step {steps} .*{checkpoint_name(steps)} written"):
         pretrain_run(vit_cfg, dataset, run, progress=False)
     assert not (run / "encoder").exists()
-    monkeypatch.setattr(MaskedLatentObjective, "forward", real_forward)
+    restore()
     pretrain_run(vit_cfg, dataset, run, resume=True, progress=False)
     assert (run / "encoder" / "encoder.safetensors").is_file()
